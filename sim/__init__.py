@@ -1,0 +1,1 @@
+"""ParC-HW sim package."""
