@@ -1,0 +1,61 @@
+"""Amaranth twins of `golden.fixed`: the same rounding and narrowing, as combinational logic.
+
+Each function returns expressions; the caller decides where the pipeline registers go.
+`tests/test_hw_fixed.py` simulates them against the NumPy versions on random values.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Const, Mux, Value, signed
+
+from golden.fixed import Rounding
+
+
+def round_shift(value: Value, shift: int | Value, rounding: Rounding) -> Value:
+    """``value >> shift`` with rounding; ``shift`` is a constant or an unsigned signal (>= 0)."""
+    width = len(value) + 1
+    v = value.as_signed()
+    if rounding is Rounding.TRUNCATE:
+        return v >> shift
+    if isinstance(shift, int):
+        if shift == 0:
+            return v
+        half = Const(1 << (shift - 1), signed(width + 1))
+        if rounding is Rounding.HALF_UP:
+            return (v + half) >> shift
+        odd = v[shift] if shift < len(value) else v[-1]
+        return (v + half - 1 + odd) >> shift
+    # Variable shift: the same formulas, with 0 meaning "no rounding term".
+    nonzero = shift != 0
+    half = Mux(nonzero, Const(1, signed(width + 1)) << (shift - 1).as_unsigned()[: len(shift)], 0)
+    if rounding is Rounding.HALF_UP:
+        return (v + half) >> shift
+    odd = (v >> shift)[0]
+    return (v + Mux(nonzero, half - 1 + odd, 0)) >> shift
+
+
+def saturate(value: Value, bits: int) -> tuple[Value, Value]:
+    """Clamp a signed value to ``bits``; returns (clamped, overflowed)."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    v = value.as_signed()
+    over = v > hi
+    under = v < lo
+    return Mux(over, hi, Mux(under, lo, v[:bits])).as_signed()[:bits].as_signed(), over | under
+
+
+def wrap(value: Value, bits: int) -> tuple[Value, Value]:
+    """Two's-complement wrap to ``bits``; returns (wrapped, changed)."""
+    v = value.as_signed()
+    narrow = v[:bits].as_signed()
+    return narrow, narrow != v
+
+
+def fit(value: Value, bits: int, saturating: bool) -> tuple[Value, Value]:
+    return saturate(value, bits) if saturating else wrap(value, bits)
+
+
+def requantize(value: Value, shift: int | Value, bits: int, rounding: Rounding, saturating: bool) -> tuple[Value, Value]:
+    """Output stage of every engine: round-shift then saturate or wrap."""
+    return fit(round_shift(value, shift, rounding), bits, saturating)
+
+
+__all__ = ["round_shift", "saturate", "wrap", "fit", "requantize"]
