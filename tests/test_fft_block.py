@@ -1,0 +1,296 @@
+"""The streaming FFT: RTL == `golden.fft.fft_model` bit for bit, and the model vs numpy.fft.
+
+Two questions, two groups of tests: "is the hardware the model?" (Amaranth simulation with
+random input bubbles, output backpressure, idle gaps that force a drain, frames back to back)
+and "is the model accurate enough?" (hypothesis against `golden.fft.reference`, within
+`golden.fft.error_bound`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from golden.fft import (
+    FftConfig,
+    bit_reverse_indices,
+    dif_stage,
+    error_bound,
+    error_rms,
+    fft_model,
+    reference,
+    twiddle_table,
+)
+from golden.fixed import Rounding
+from hw.fft import StreamingFft
+
+
+# --- simulation harness ----------------------------------------------------------------------
+
+
+def simulate(
+    dut: StreamingFft,
+    re: np.ndarray,
+    im: np.ndarray,
+    *,
+    seed: int = 0,
+    p_valid: float = 1.0,
+    p_ready: float = 1.0,
+    gaps: dict[int, int] | None = None,
+    bad_last_at: int | None = None,
+    clear_at: int | None = None,
+) -> dict:
+    """Drive frames (F, M) through the DUT; return outputs, flags and handshake cycles.
+
+    The source obeys the stream rules (once valid, data and valid hold until the transfer);
+    ``gaps[f] = g`` keeps the input idle for ``g`` cycles before frame ``f`` (forces a drain).
+    """
+    rng = np.random.default_rng(seed)
+    M = dut.config.size
+    flat_re, flat_im = re.reshape(-1), im.reshape(-1)
+    n = flat_re.size
+    gaps = dict(gaps or {})
+    res: dict = {"out": [], "in_cycles": [], "out_cycles": [], "overflow": [], "frame_error": 0}
+
+    async def bench(ctx) -> None:
+        idx, holding, idle = 0, False, 0
+        limit = 40 * n + 20 * dut.latency + sum(gaps.values())
+        for cycle in range(limit):
+            if not holding and idx < n:
+                if idx % M == 0 and idx // M in gaps:
+                    idle = gaps.pop(idx // M)
+                if idle > 0:
+                    idle -= 1
+                else:
+                    holding = rng.random() < p_valid
+            ctx.set(dut.i.valid, holding)
+            if holding:
+                ctx.set(dut.i.payload.data.re, int(flat_re[idx]))
+                ctx.set(dut.i.payload.data.im, int(flat_im[idx]))
+                last = idx % M == M - 1
+                ctx.set(dut.i.payload.last, int(last != (idx == bad_last_at)))
+            ready = rng.random() < p_ready
+            ctx.set(dut.o.ready, ready)
+            ctx.set(dut.overflow_clear, int(cycle == clear_at))
+            if holding and ctx.get(dut.i.ready):
+                res["in_cycles"].append(cycle)
+                idx, holding = idx + 1, False
+            if ready and ctx.get(dut.o.valid):
+                res["out"].append((ctx.get(dut.o.payload.data.re), ctx.get(dut.o.payload.data.im), ctx.get(dut.o.payload.last)))
+                res["out_cycles"].append(cycle)
+            res["overflow"].append(ctx.get(dut.overflow))
+            await ctx.tick()
+            if len(res["out"]) == n:
+                break
+        res["frame_error"] = ctx.get(dut.frame_error)
+        res["overflow"].append(ctx.get(dut.overflow))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    res["out"] = np.array(res["out"], dtype=np.int64).reshape(-1, 3)
+    return res
+
+
+def random_frames(cfg: FftConfig, frames: int, seed: int, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lim = int((1 << (cfg.input_bits - 1)) * scale)
+    lo, hi = -lim, min(lim, (1 << (cfg.input_bits - 1)) - 1) + 1
+    return rng.integers(lo, hi, (frames, cfg.size)), rng.integers(lo, hi, (frames, cfg.size))
+
+
+def assert_rtl_equals_model(dut: StreamingFft, re: np.ndarray, im: np.ndarray, res: dict) -> None:
+    want_re, want_im, want_ovf = dut.model(re, im)
+    n = re.size
+    out = res["out"]
+    assert out.shape == (n, 3), f"expected {n} output samples, got {out.shape[0]}"
+    np.testing.assert_equal(out[:, 0], want_re.reshape(-1))
+    np.testing.assert_equal(out[:, 1], want_im.reshape(-1))
+    np.testing.assert_equal(out[:, 2], (np.arange(n) % dut.config.size == dut.config.size - 1).astype(np.int64))
+    assert res["overflow"][-1] == int(want_ovf.any())
+    assert res["frame_error"] == 0
+
+
+# --- RTL == model ----------------------------------------------------------------------------
+
+SCHEDULES = {
+    "scaled": lambda s: [1] * s,
+    "unscaled": lambda s: [0] * s,
+    "alternate": lambda s: [(k + 1) % 2 for k in range(s)],
+}
+
+# (M, frames): few frames at M = 128 keep the Python simulator under a few seconds per case.
+RTL_CASES = []
+for i, (size, frames) in enumerate([(8, 5), (16, 4), (64, 3), (128, 2)]):
+    for j, (decimation, inverse) in enumerate([("dif", False), ("dit", True), ("dif", True), ("dit", False)]):
+        k = i + j
+        RTL_CASES.append(
+            pytest.param(
+                size, frames, decimation, inverse, list(SCHEDULES)[k % 3], list(Rounding)[k % 3],
+                id=f"M{size}-{decimation}-{'inv' if inverse else 'fwd'}-{list(SCHEDULES)[k % 3]}-{list(Rounding)[k % 3]}",
+            )
+        )
+
+
+@pytest.mark.parametrize("size, frames, decimation, inverse, schedule, rounding", RTL_CASES)
+def test_rtl_matches_model_with_bubbles_and_backpressure(size, frames, decimation, inverse, schedule, rounding) -> None:
+    stages = size.bit_length() - 1
+    cfg = FftConfig.create(
+        size, 10, shifts=SCHEDULES[schedule](stages), rounding=rounding, decimation=decimation, inverse=inverse, twiddle_bits=12
+    )
+    dut = StreamingFft(cfg)
+    re, im = random_frames(cfg, frames, seed=size + 7 * inverse)
+    # an idle gap before the last frame makes the block drain with filler frames and resync
+    res = simulate(dut, re, im, seed=size, p_valid=0.75, p_ready=0.7, gaps={frames - 1: size + dut.latency})
+    assert_rtl_equals_model(dut, re, im, res)
+
+
+@pytest.mark.parametrize("decimation", ["dif", "dit"])
+def test_latency_and_full_throughput_back_to_back(decimation: str) -> None:
+    cfg = FftConfig.create(16, 8, decimation=decimation, shifts=[1, 0, 1, 0])
+    dut = StreamingFft(cfg)
+    re, im = random_frames(cfg, 4, seed=3)
+    res = simulate(dut, re, im)
+    assert_rtl_equals_model(dut, re, im, res)
+    assert res["out_cycles"][0] - res["in_cycles"][0] == dut.latency
+    assert np.all(np.diff(res["in_cycles"]) == 1)
+    assert np.all(np.diff(res["out_cycles"]) == 1)  # frames back to back: 1 sample per clock
+    # the last frame drains without a following frame: latency cycles after its last input
+    assert res["out_cycles"][-1] - res["in_cycles"][-1] == dut.latency
+
+
+def test_narrow_unscaled_full_scale_input_raises_sticky_overflow() -> None:
+    size = 16
+    cfg = FftConfig.create(size, 8, shifts=[0, 0, 0, 0], widths=[9, 9, 9, 9], rounding=Rounding.HALF_UP, decimation="dif")
+    dut = StreamingFft(cfg)
+    re = np.random.default_rng(0).integers(-4, 4, (3, size))  # small frames: no overflow
+    re[1] = 127  # full-scale DC grows past 9 bits in stage 1
+    im = np.zeros_like(re)
+    _, _, ovf = dut.model(re, im)
+    assert list(ovf) == [False, True, False]
+    res = simulate(dut, re, im, p_valid=0.9, p_ready=0.9)
+    assert_rtl_equals_model(dut, re, im, res)
+    flag = np.array(res["overflow"])
+    assert flag[-1] == 1 and flag[res["in_cycles"][size - 1]] == 0  # raised by frame 1, sticky
+    # overflow_clear drops it once the saturating frame has left the pipeline
+    clear_at = 2 * size + dut.latency + 2
+    res = simulate(dut, re, im, clear_at=clear_at)
+    assert res["overflow"][clear_at] == 1 and res["overflow"][-1] == 0
+    assert len(res["overflow"]) > clear_at + 2
+
+
+def test_wrong_last_sets_frame_error_and_data_still_flows() -> None:
+    cfg = FftConfig.create(8, 6, decimation="dit", inverse=True)
+    dut = StreamingFft(cfg)
+    re, im = random_frames(cfg, 2, seed=5)
+    res = simulate(dut, re, im, bad_last_at=3)
+    assert res["frame_error"] == 1
+    np.testing.assert_equal(res["out"][:, 0], dut.model(re, im)[0].reshape(-1))
+
+
+# --- model conventions -----------------------------------------------------------------------
+
+
+def test_orders_and_directions_on_a_hand_example() -> None:
+    x = np.array([1, 2, 3, 4, 0, 0, 0, 0])
+    fwd = FftConfig.create(8, 6, decimation="dif")
+    X = np.fft.fft(x)
+    re, im, _ = fft_model(fwd, x)
+    rev = bit_reverse_indices(8)
+    np.testing.assert_array_equal(rev, [0, 4, 2, 6, 1, 5, 3, 7])
+    # the 8-point DFT of [1,2,3,4,0,0,0,0] needs sqrt(2)/2 twiddles: compare after rounding
+    np.testing.assert_allclose(re + 1j * im, X[rev], atol=1.0)
+    # DIT inverse takes the DIF output order and returns natural order: IDFT(DFT(x)) = 8 x
+    inv = FftConfig.create(8, fwd.output_bits, decimation="dit", inverse=True)
+    back_re, back_im, _ = fft_model(inv, re, im)
+    np.testing.assert_allclose(back_re + 1j * back_im, 8 * x, atol=error_bound(inv, input_error=1.0) + 8)
+    # exact on an impulse: every twiddle multiplies 0 or an exact 1
+    re, im, _ = fft_model(fwd, np.eye(8, dtype=np.int64)[0] * 5)
+    np.testing.assert_array_equal(re, np.full(8, 5))
+    np.testing.assert_array_equal(im, np.zeros(8))
+
+
+def test_twiddle_rom_definition() -> None:
+    re, im = twiddle_table(16, 18)
+    assert re[0] == 1 << 16 and im[0] == 0
+    assert re[4] == 0 and im[4] == -(1 << 16)  # W_16^4 = -j exactly
+    np.testing.assert_array_equal(re, np.round(np.cos(2 * np.pi * np.arange(16) / 16) * 2**16))
+    ire, iim = twiddle_table(16, 18, inverse=True)
+    np.testing.assert_array_equal(ire, re)
+    np.testing.assert_array_equal(iim, -im)
+
+
+def test_stage_is_one_rounding_of_the_exact_butterfly() -> None:
+    cfg = FftConfig.create(8, 12, shifts=[1, 1, 1], rounding=Rounding.TRUNCATE)
+    rng = np.random.default_rng(1)
+    re, im = rng.integers(-2048, 2048, (2, 8)), rng.integers(-2048, 2048, (2, 8))
+    r, i, _ = dif_stage(cfg, 0, re, im)
+    a, b = re[:, :4] + 1j * im[:, :4], re[:, 4:] + 1j * im[:, 4:]
+    wr, wi = cfg.stage_twiddles(0)
+    bot = (a - b) * (wr + 1j * wi)
+    np.testing.assert_array_equal(r[:, :4], np.floor((a + b).real / 2))
+    np.testing.assert_array_equal(r[:, 4:], np.floor(bot.real / 2.0 ** (cfg.twiddle_frac + 1)))
+    np.testing.assert_array_equal(i[:, 4:], np.floor(bot.imag / 2.0 ** (cfg.twiddle_frac + 1)))
+
+
+def test_input_outside_the_format_is_refused() -> None:
+    cfg = FftConfig.create(8, 6)
+    with pytest.raises(ValueError, match="exceeds"):
+        fft_model(cfg, np.full(8, 32))
+    with pytest.raises(ValueError, match="integers"):
+        fft_model(cfg, np.zeros(8))
+    with pytest.raises(ValueError, match="power of two"):
+        FftConfig.create(12, 6)
+
+
+# --- model vs numpy.fft ----------------------------------------------------------------------
+
+
+@st.composite
+def configs(draw) -> FftConfig:
+    size = 1 << draw(st.integers(3, 10))
+    stages = size.bit_length() - 1
+    shifts = draw(st.lists(st.integers(0, 1), min_size=stages, max_size=stages))
+    return FftConfig.create(
+        size,
+        draw(st.integers(4, 16)),
+        shifts=shifts,
+        twiddle_bits=draw(st.sampled_from([10, 16, 18, 25])),
+        rounding=draw(st.sampled_from(list(Rounding))),
+        decimation=draw(st.sampled_from(["dif", "dit"])),
+        inverse=draw(st.booleans()),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=configs(), seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["uniform", "extreme", "tone"]))
+def test_model_is_within_the_error_bound_of_numpy_fft(cfg: FftConfig, seed: int, kind: str) -> None:
+    rng = np.random.default_rng(seed)
+    full = 1 << (cfg.input_bits - 1)
+    if kind == "uniform":
+        re, im = random_frames(cfg, 4, seed)
+    elif kind == "extreme":  # only full-scale values: largest growth
+        re, im = rng.choice([-full, full - 1], (2, 4, cfg.size))
+    else:  # a full-scale tone on one bin: the whole frame adds up coherently
+        k = rng.integers(0, cfg.size)
+        phase = np.exp(2j * np.pi * k * np.arange(cfg.size) / cfg.size)
+        re = np.clip(np.round(phase.real * full), -full, full - 1).astype(np.int64)[None]
+        im = np.clip(np.round(phase.imag * full), -full, full - 1).astype(np.int64)[None]
+    r, i, ovf = fft_model(cfg, re, im)
+    assert not ovf.any(), "default widths can never saturate"
+    err = np.abs(r + 1j * i - reference(cfg, re, im))
+    assert err.max() <= error_bound(cfg)
+
+
+@pytest.mark.parametrize("decimation", ["dif", "dit"])
+@pytest.mark.parametrize("shifts", ["scaled", "unscaled"])
+def test_error_rms_estimate_matches_measurement(decimation: str, shifts: str) -> None:
+    cfg = FftConfig.create(256, 12, shifts=SCHEDULES[shifts](8), decimation=decimation, rounding=Rounding.HALF_EVEN)
+    re, im = random_frames(cfg, 64, seed=11)
+    r, i, _ = fft_model(cfg, re, im)
+    rms = np.sqrt(np.mean(np.abs(r + 1j * i - reference(cfg, re, im)) ** 2))
+    assert 0.6 * error_rms(cfg) <= rms <= 1.5 * error_rms(cfg)
+    assert rms < error_bound(cfg) / 2
