@@ -79,6 +79,7 @@ __all__ = [
     "fft_model",
     "reference",
     "error_bound",
+    "error_bound_l2",
     "error_rms",
     "rounding_error_max",
     "rounding_mse",
@@ -382,6 +383,39 @@ def error_bound(cfg: FftConfig, input_peak: float | None = None, input_error: fl
             E = (E + t_err) / 2**sh + rho(sh)
         A = 2 * A / 2**sh
     return E
+
+
+def error_bound_l2(cfg: FftConfig, input_norm: float, input_error_norm: float = 0.0) -> float:
+    """Worst-case L2 norm (over one frame) of ``out - reference`` when nothing saturates.
+
+    ``input_norm`` bounds the L2 norm of an input frame (input LSBs), ``input_error_norm`` that of
+    an error already on the input. Per stage, with ``e`` the error norm and ``a`` the signal norm
+    (each butterfly is sqrt 2 times a unitary map, each twiddle has |Wq / 2**F| <= 1 + eps):
+
+        DIF:  e' = (sqrt2 (1 + eps) e + sqrt2 eps a) / 2**sh + sqrt(M/2 (rho_top**2 + rho_bot**2))
+        DIT:  e' = sqrt2 ((1 + eps) e + eps a + sqrt(M/2) rho(F)) / 2**sh + sqrt(M) rho(sh)
+        a'  = sqrt2 a / 2**sh
+
+    Useful where the signal enters only through its energy (Parseval), which a per-sample worst
+    case would overstate by up to sqrt(M).
+    """
+    e, a = float(input_error_norm), float(input_norm)
+    f, M, r2 = cfg.twiddle_frac, cfg.size, math.sqrt(2.0)
+
+    def rho(k: int) -> float:
+        return r2 * rounding_error_max(k, cfg.rounding)
+
+    for s in range(cfg.stages):
+        sh, trivial = cfg.shifts[s], cfg.trivial(s)
+        eps = 0.0 if trivial else twiddle_error(cfg, s)
+        if cfg.decimation == "dif":
+            rho_bot = rho(sh) if trivial else rho(f + sh)
+            e = (r2 * (1 + eps) * e + r2 * eps * a) / 2**sh + math.sqrt(M / 2 * (rho(sh) ** 2 + rho_bot**2))
+        else:
+            t_round = 0.0 if trivial else math.sqrt(M / 2) * rho(f)
+            e = r2 * ((1 + eps) * e + eps * a + t_round) / 2**sh + math.sqrt(M) * rho(sh)
+        a = r2 * a / 2**sh
+    return e
 
 
 def rounding_mse(shift: int, rounding: Rounding) -> float:
