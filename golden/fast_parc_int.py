@@ -159,9 +159,11 @@ class FftParams:
         """Widths and schedules from N and bits (see the module docstring for the bounds).
 
         Twiddle and spectrum ROMs default to 18 bits (the DSP's 18-bit port) up to 16-bit
-        data, then ``bits + 4`` (at most 27, and at most what keeps the int64 model exact).
+        data and output, then ``bits + 4`` (at most 27, and at most what keeps the int64 model
+        exact).
         """
-        wide = DEFAULT_TWIDDLE_BITS if bits <= 16 else min(27, bits + 4)
+        precision = max(bits, bits if output_bits is None else int(output_bits))
+        wide = DEFAULT_TWIDDLE_BITS if precision <= 16 else min(27, precision + 4)
         auto_twiddle = twiddle_bits is None
         twiddle_bits = wide if twiddle_bits is None else int(twiddle_bits)
         spectrum_bits = wide if spectrum_bits is None else int(spectrum_bits)
