@@ -217,9 +217,10 @@ def find_parc_layers(state: Mapping[str, np.ndarray]) -> list[ParcLayerInfo]:
             raise ValueError(f"ParC layer {name} ({layout}) is missing key '{wkey}' (found {', '.join(present)})")
         w = np.asarray(state[wkey])
         along = 2 if direction == "H" else 3
-        if w.ndim != 4:
+        other = 3 if direction == "H" else 2
+        if w.ndim != 4 or w.shape[1] != 1 or w.shape[other] != 1:
             exp = "[C,1,N,1]" if direction == "H" else "[C,1,1,N]"
-            raise ValueError(f"'{wkey}' has shape {_fmt_shape(w.shape)}; expected {exp}")
+            raise ValueError(f"'{wkey}' has shape {_fmt_shape(w.shape)}; expected {exp} ({layout}, {direction})")
         c, n = int(w.shape[0]), int(w.shape[along])
         expected = _expected_shapes(direction, c, n)
         bias_key: str | None = keys["bias"]
