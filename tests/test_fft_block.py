@@ -18,12 +18,15 @@ from golden.fft import (
     bit_reverse_indices,
     dif_stage,
     error_bound,
+    error_bound_l2,
     error_rms,
     fft_model,
     reference,
     twiddle_table,
 )
+from golden.fast_parc_int import fast_parc_int_model, plan_fast_parc
 from golden.fixed import Rounding
+from golden.quant import quantize_input, quantize_layer, random_layer
 from hw.fft import StreamingFft
 
 
@@ -162,6 +165,22 @@ def test_latency_and_full_throughput_back_to_back(decimation: str) -> None:
     assert res["out_cycles"][-1] - res["in_cycles"][-1] == dut.latency
 
 
+def test_rtl_runs_the_fast_parc_default_configs() -> None:
+    """The forward and inverse FFTs of a 16-bit N = 14 Fast-ParC engine, on real layer data."""
+    q = quantize_layer(random_layer(14, 2, seed=3), 16, np.random.default_rng(3).normal(0, 1, (64, 2, 14)))
+    plan = plan_fast_parc(q)
+    xq, _ = quantize_input(q, np.random.default_rng(4).normal(0, 1, (1, 2, 14)))
+    trace = fast_parc_int_model(plan, xq)
+    for cfg, re, im in [
+        (plan.params.forward, trace.frames[0], np.zeros_like(trace.frames[0])),
+        (plan.params.inverse, trace.p_re[0], trace.p_im[0]),
+    ]:
+        dut = StreamingFft(cfg)
+        res = simulate(dut, re, im, seed=1, p_valid=0.9, p_ready=0.8)
+        assert_rtl_equals_model(dut, re, im, res)
+        assert res["overflow"][-1] == 0
+
+
 def test_narrow_unscaled_full_scale_input_raises_sticky_overflow() -> None:
     size = 16
     cfg = FftConfig.create(size, 8, shifts=[0, 0, 0, 0], widths=[9, 9, 9, 9], rounding=Rounding.HALF_UP, decimation="dif")
@@ -283,6 +302,8 @@ def test_model_is_within_the_error_bound_of_numpy_fft(cfg: FftConfig, seed: int,
     assert not ovf.any(), "default widths can never saturate"
     err = np.abs(r + 1j * i - reference(cfg, re, im))
     assert err.max() <= error_bound(cfg)
+    norms = np.linalg.norm(re + 1j * im, axis=-1)
+    assert np.all(np.linalg.norm(err, axis=-1) <= error_bound_l2(cfg, norms.max()))
 
 
 @pytest.mark.parametrize("decimation", ["dif", "dit"])
