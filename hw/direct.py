@@ -56,6 +56,14 @@ def adder_tree(m: Module, leaves: list, enable, name: str) -> tuple[Signal, int]
     return leaves[0], level
 
 
+def select(options: list, index) -> object:
+    """``options[index]`` as a mux padded to a power of two (no incomplete case statements)."""
+    if len(options) == 1:
+        return options[0]
+    size = 1 << (len(options) - 1).bit_length()
+    return Array(options + [options[-1]] * (size - len(options)))[index[: size.bit_length() - 1]]
+
+
 def delay(m: Module, value, cycles: int, enable, name: str):
     """``value`` delayed by ``cycles`` enabled register stages."""
     for c in range(cycles):
@@ -178,8 +186,8 @@ class DirectEngine(wiring.Component):
         for j in range(p):
             xs = [rot[g * p + j] if g * p + j < n else Const(0, signed(fmt.data.bits)) for g in range(groups)]
             ws = [weights[g * p + j] for g in range(groups)]
-            x_sel = xs[0] if groups == 1 else Array(xs)[group]
-            w_sel = ws[0] if groups == 1 else Array(ws)[group]
+            x_sel = select(xs, group)
+            w_sel = select(ws, group)
             prod = Signal(signed(fmt.product_bits), name=f"prod_{j}")
             with m.If(enable):
                 m.d.sync += prod.eq(x_sel * w_sel)
@@ -187,7 +195,7 @@ class DirectEngine(wiring.Component):
         # tag bits: 0 valid, 1 first group, 2 output done, 3 frame last, 4.. channel
         tag = Signal(unsigned(4 + len(channel)), name="tag_product")
         with m.If(enable):
-            m.d.sync += tag.eq(Cat(issue, group == 0, output_done, index == n - 1, channel))
+            m.d.sync += tag.eq(Cat(issue, ~group.any(), output_done, index == n - 1, channel))
         offset_leaf = Mux(tag[1], off_port.data, 0)
 
         total, levels = adder_tree(m, products + [offset_leaf], enable, "tree")
@@ -213,7 +221,7 @@ class DirectEngine(wiring.Component):
         if np.all(shifts == shifts[0]):
             shift = int(shifts[0])
         else:
-            shift = Array([Const(int(s), unsigned(8)) for s in shifts])[tag_channel]
+            shift = select([Const(int(s), unsigned(8)) for s in shifts], tag_channel)
         y, clipped = requantize(total, shift, fmt.output.bits, fmt.rounding, fmt.saturate)
         with m.If(enable):
             m.d.sync += [

@@ -25,7 +25,7 @@ def round_shift(value: Value, shift: int | Value, rounding: Rounding) -> Value:
         odd = v[shift] if shift < len(value) else v[-1]
         return (v + half - 1 + odd) >> shift
     # Variable shift: the same formulas, with 0 meaning "no rounding term".
-    nonzero = shift != 0
+    nonzero = shift.any()
     half = Mux(nonzero, Const(1, signed(width + 1)) << (shift - 1).as_unsigned()[: len(shift)], 0)
     if rounding is Rounding.HALF_UP:
         return (v + half) >> shift

@@ -94,7 +94,7 @@ async def run_plain(dut, name: str, salt: int) -> None:
     await tb.wait_outputs(expected, timeout_cycles=config["timeout_factor"] * (len(case["data_in"]) + 1000))
     mon = tb.monitor
     result = compare([b.data for b in mon.beats], [b.last for b in mon.beats], case["data_out"], case["last_out"])
-    span = (mon.cycles[-1] - mon.cycles[0] + 1) if mon.cycles else 0
+    span = (mon.cycles[-1] - mon.cycles[0]) if mon.cycles else 0  # cycles between first and last output
     result.update(
         scenario=name,
         samples=len(mon.beats),
@@ -104,7 +104,7 @@ async def run_plain(dut, name: str, salt: int) -> None:
         expected_frame_errors=int(case["frame_errors"]),
         output_span_cycles=span,
         total_cycles=mon.cycle,
-        cycles_per_sample=span / len(mon.beats) if mon.beats else None,
+        cycles_per_sample=span / (len(mon.beats) - 1) if len(mon.beats) > 1 else None,
         first_output_cycle=mon.cycles[0] if mon.cycles else None,
         first_input_cycle=tb.source.first_cycle,
     )
@@ -142,7 +142,7 @@ async def test_reset(dut) -> None:
                      case["data_out"][:resume_out], case["last_out"][:resume_out])
     tb.monitor.beats.clear()
     tb.monitor.cycles.clear()
-    tb.source.queue = [] ; tb.source.sent = 0
+    tb.source.queue, tb.source.sent = [], 0
     tb.source.enabled = tb.monitor.enabled = True
     tb.source.send(case["data_in"][resume_in:], case["last_in"][resume_in:])
     want = case["data_out"][resume_out:]
