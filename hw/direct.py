@@ -135,9 +135,9 @@ class DirectEngine(wiring.Component):
         taps = groups * p
         w_padded = np.zeros((channels, taps), dtype=np.int64)
         w_padded[:, :n] = q.weight
-        m.submodules.weight_rom = weight_rom = Memory(
-            shape=unsigned(taps * fmt.weight_bits), depth=channels, init=pack_words(w_padded, fmt.weight_bits)
-        )
+        words = pack_words(w_padded, fmt.weight_bits)
+        words += [0] * (2 - len(words))  # a one-word memory would have a zero-width address
+        m.submodules.weight_rom = weight_rom = Memory(shape=unsigned(taps * fmt.weight_bits), depth=len(words), init=words)
         offset_bits = fmt.acc_bits
         m.submodules.offset_rom = offset_rom = Memory(
             shape=signed(offset_bits), depth=channels * n, init=[int(v) for v in q.offset.reshape(-1)]

@@ -26,9 +26,9 @@ def test_full_parallel_engine_sustains_one_sample_per_clock() -> None:
     assert summary["cycles_per_sample"] <= 1.02
 
 
-@pytest.mark.parametrize("n,parallel", [(14, 5), (28, 7), (7, 1)])
-def test_folded_engine_is_bit_exact_and_takes_ceil_n_over_p_cycles(n: int, parallel: int) -> None:
-    summary = run_sim(arch="direct", n=n, bits=8, channels=3, parallel=parallel, frames=12,
+@pytest.mark.parametrize("n,parallel,channels", [(14, 5, 3), (28, 7, 3), (7, 1, 1)])
+def test_folded_engine_is_bit_exact_and_takes_ceil_n_over_p_cycles(n: int, parallel: int, channels: int) -> None:
+    summary = run_sim(arch="direct", n=n, bits=8, channels=channels, parallel=parallel, frames=12,
                       backpressure=0, bubble=0, scenarios="stream,reset,tlast")
     assert_bit_exact(summary)
     groups = -(-n // parallel)

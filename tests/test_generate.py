@@ -1,0 +1,113 @@
+"""`python -m hw.generate`: Verilog, manifest contract, lint, and one-line errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from golden.bundle import load_bundle
+from hw.generate import main
+
+MANIFEST_KEYS = {
+    "top", "verilog", "arch", "n", "bits", "channels", "parallel", "latency_cycles", "input_format",
+    "output_format", "rounding", "saturate", "weights",
+}
+AXI_PORTS = ["clk", "rst", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "s_axis_tlast",
+             "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hw.generate", *args], capture_output=True, text=True)
+
+
+def test_quick_start_command_emits_lint_clean_verilog_and_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    result = run_cli("--n=56", "--bits=8", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert MANIFEST_KEYS <= manifest.keys()
+    assert manifest["n"] == 56 and manifest["bits"] == 8 and manifest["arch"] == "direct"
+    assert manifest["input_format"]["bits"] == 8 and manifest["output_format"]["bits"] == 8
+    assert manifest["lint"].startswith("verilator --lint-only -Wall")
+    verilog = (out / manifest["verilog"]).read_text()
+    header = verilog[verilog.index(f"module {manifest['top']}(") :].split(";", 1)[0]
+    for port in AXI_PORTS:
+        assert port in header
+    assert len(manifest["weights"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize("channels,parallel", [(3, None), (5, 4), (1, 1)])
+def test_generated_verilog_is_lint_clean_for_odd_shapes(tmp_path: Path, channels: int, parallel: int | None) -> None:
+    argv = ["--n", "14", "--bits", "12", "--channels", str(channels), "--out", str(tmp_path / "g")]
+    if parallel:
+        argv += ["--parallel", str(parallel)]
+    assert main(argv) == 0
+    manifest = json.loads((tmp_path / "g" / "manifest.json").read_text())
+    assert manifest["channels"] == channels
+    assert manifest["cycles_per_sample"] == -(-14 // (parallel or 14))
+
+
+def test_float_npz_weights_are_quantized_and_recorded(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    path = tmp_path / "w.npz"
+    np.savez(path, weight=rng.normal(0, 0.1, (3, 28)), bias=rng.normal(size=3), pe=rng.normal(0, 0.1, (3, 28)))
+    assert main(["--n", "28", "--weights", str(path), "--out", str(tmp_path / "g"), "--no-lint"]) == 0
+    manifest = json.loads((tmp_path / "g" / "manifest.json").read_text())
+    assert manifest["channels"] == 3
+    assert manifest["weights"]["sha256"] == load_bundle(path).sha256
+    assert len(manifest["weight_frac"]) == 3
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--n", "1"], "N must be"),
+        (["--n", "8", "--bits", "3"], "bits must be"),
+        (["--n", "8", "--bits", "40"], "bits must be"),
+        (["--n", "8", "--parallel", "9"], "parallel"),
+        (["--n", "8", "--arch", "systolic"], "unknown arch"),
+        (["--n", "8", "--channels", "0"], "channels"),
+        (["--n", "8", "--weights", "/nonexistent.npz"], "not found"),
+        (["--n", "8", "--name", "bad name"], "identifier"),
+    ],
+)
+def test_bad_options_are_one_line_exit_2_and_write_nothing(tmp_path: Path, argv: list[str], message: str) -> None:
+    out = tmp_path / "g"
+    result = run_cli(*argv, "--out", str(out))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_weight_file_problems_are_reported(tmp_path: Path) -> None:
+    cases = {
+        "wrong_n.npz": (dict(weight=np.ones((2, 7))), "N=7"),
+        "no_weight.npz": (dict(bias=np.ones(2)), "no 'weight'"),
+        "nan.npz": (dict(weight=np.full((2, 8), np.nan)), "NaN"),
+        "bad_pe.npz": (dict(weight=np.ones((2, 8)), pe=np.ones((3, 8))), "pe"),
+        "bad_bias.npz": (dict(weight=np.ones((2, 8)), bias=np.ones(5)), "bias"),
+    }
+    for name, (arrays, message) in cases.items():
+        np.savez(tmp_path / name, **arrays)
+        result = run_cli("--n", "8", "--weights", str(tmp_path / name), "--out", str(tmp_path / "g"))
+        assert result.returncode == 2 and message in result.stderr, (name, result.stderr)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    result = run_cli("--n", "8", "--weights", str(tmp_path / "junk.npz"), "--out", str(tmp_path / "g"))
+    assert result.returncode == 2 and "not a readable" in result.stderr
+    result = run_cli("--n", "8", "--channels", "3", "--weights", str(tmp_path / "bad_bias.npz"), "--out", str(tmp_path / "g"))
+    assert result.returncode == 2
+
+
+def test_regenerating_replaces_the_folder_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "g"
+    assert main(["--n", "7", "--channels", "2", "--out", str(out), "--no-lint"]) == 0
+    (out / "stale.txt").write_text("old")
+    assert main(["--n", "7", "--channels", "2", "--bits", "12", "--out", str(out), "--no-lint"]) == 0
+    assert not (out / "stale.txt").exists()
+    assert json.loads((out / "manifest.json").read_text())["bits"] == 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]
