@@ -56,6 +56,13 @@ def _pick_rows(x: NDArray[np.float64], direction: str, per_image: int, rng: np.r
     return rows[picked].astype(np.float32)
 
 
+def _default_mode(path: Path) -> None:
+    """atomic_write's temporary file is 0600; give the bundle the usual umask-based mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
+
+
 def capture_activations(
     weights: Path, info: ParcLayerInfo, calib_images: int, test_images: int, rows_per_image: int, seed: int
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], dict]:
@@ -173,6 +180,7 @@ def export(
     if command:
         meta["command"] = command
     save_bundle(out, float_layer, calibration, test, quantized, meta)
+    _default_mode(Path(out))
     return {**meta, "quantized": quantized.to_dict()}
 
 

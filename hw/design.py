@@ -121,7 +121,10 @@ def build_design(spec: DesignSpec) -> Design:
     float_layer, bundle = load_float_layer(spec)
     layer = bundle.quantize(spec.bits) if bundle else quantize_layer(float_layer, spec.bits)
     engine, info = ARCHITECTURES[spec.arch](spec, layer)
-    return Design(spec, engine, AxisTop(engine), layer, float_layer, bundle, info)
+    top = AxisTop(engine)
+    for elaboratable in (engine, top):  # a Design may serve only as a model: no "unused" warning
+        elaboratable._MustUse__silence = True
+    return Design(spec, engine, top, layer, float_layer, bundle, info)
 
 
 def spec_key(spec: DesignSpec) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import shlex
 import sys
@@ -46,6 +47,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not 1 <= args.threads <= 64:
         p.error("--threads must be 1..64")
     return args
+
+
+def _default_mode(path: Path) -> None:
+    """atomic_write's temporary file is 0600; give the result the usual umask-based mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def sha256(path: Path) -> str:
@@ -120,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     weights_path = out_dir / "model.pt"
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
     atomic_write(weights_path, lambda tmp: torch.save(state, tmp))
-    weights_path.chmod(0o644)
+    _default_mode(weights_path)
     provenance = {
         "command": "python -m scripts.train " + shlex.join(sys.argv[1:] if argv is None else argv),
         "data": split.describe(),
@@ -164,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     atomic_write_text(out_dir / "provenance.json", json.dumps(provenance, indent=2) + "\n")
-    (out_dir / "provenance.json").chmod(0o644)
+    _default_mode(out_dir / "provenance.json")
     print(f"wrote {weights_path} and {out_dir / 'provenance.json'}")
     return 0
 

@@ -143,5 +143,7 @@ def test_shipped_bundle_is_reproducible(tmp_path):
     with np.load(shipped) as a, np.load(tmp_path / "again.npz") as b:
         assert set(a.files) == set(b.files)
         for key in a.files:
-            if key != "meta":
+            if key in ("calibration", "test"):  # float32 torch activations: thread count may move the last bit
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=key)
+            elif key != "meta":
                 np.testing.assert_array_equal(a[key], b[key], err_msg=key)
