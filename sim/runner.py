@@ -10,6 +10,8 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cocotb_tools.runner import get_results, get_runner
+from cocotb_tools.runner import Verilator, get_results, get_runner
 
 from hw.design import Design
 from hw.lint import setup_verilator_env, waiver_text
@@ -41,6 +43,54 @@ def locked(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _runtime_cache(flags: list[str]) -> Path:
+    key = hashlib.sha256(" ".join(flags).encode()).hexdigest()[:12]
+    return build_root() / "_verilator_runtime" / key
+
+
+def reuse_runtime_objects(obj_dir: Path, flags: list[str]) -> None:
+    """Seed ``obj_dir`` with Verilator's runtime objects from an earlier build.
+
+    Two thirds of a build is compiling ``verilated*.cpp``, which does not depend on the
+    design; copied objects are newer than their sources, so make skips them.
+    """
+    cache = _runtime_cache(flags)
+    if cache.is_dir():
+        obj_dir.mkdir(parents=True, exist_ok=True)
+        for obj in cache.glob("verilated*.o"):
+            shutil.copy(obj, obj_dir / obj.name)
+
+
+def store_runtime_objects(obj_dir: Path, flags: list[str]) -> None:
+    cache = _runtime_cache(flags)
+    if cache.is_dir():
+        return
+    staging = Path(tempfile.mkdtemp(dir=cache.parent if cache.parent.exists() else None))
+    for obj in obj_dir.glob("verilated*.o"):
+        shutil.copy(obj, staging / obj.name)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(staging, cache)
+    except OSError:  # another worker stored it first
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+VERILATOR_BUILD_FLAGS = ["--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O0"]  # compile time dominates
+
+
+class CachingVerilator(Verilator):
+    """cocotb's Verilator runner plus one step between verilating and make: seed the
+    runtime objects (Verilator rewrites its output folder, so seeding before it is lost)."""
+
+    def _build_command(self) -> list:
+        verilate, *rest = super()._build_command()
+        seed = [sys.executable, "-c",
+                "import sys; from pathlib import Path; from sim.runner import reuse_runtime_objects; "
+                "reuse_runtime_objects(Path(sys.argv[1]), sys.argv[2:])",
+                str(self.build_dir), *VERILATOR_BUILD_FLAGS]
+        return [verilate, seed, *rest]
 
 
 @dataclass
@@ -68,16 +118,17 @@ def build(design: Design, simulator: str = "verilator") -> Build:
         build_dir.mkdir(parents=True, exist_ok=True)
         verilog_path = build_dir / f"{top}.v"
         verilog_path.write_text(text)
-        runner = get_runner(simulator)
         if simulator == "verilator":
+            runner = CachingVerilator()
             vlt = build_dir / f"{top}.vlt"
             vlt.write_text(waiver_text(verilog_path.name))
             runner.build(
                 sources=[vlt, verilog_path], hdl_toplevel=top, build_dir=build_dir,
-                build_args=["--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O0"],  # compile time dominates
-                log_file=build_dir / "build.log",
+                build_args=VERILATOR_BUILD_FLAGS, log_file=build_dir / "build.log",
             )
+            store_runtime_objects(build_dir, VERILATOR_BUILD_FLAGS)
         else:
+            runner = get_runner(simulator)
             runner.build(sources=[verilog_path], hdl_toplevel=top, build_dir=build_dir,
                          timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
         done_marker.write_text("ok\n")
