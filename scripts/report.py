@@ -1,0 +1,275 @@
+"""``python -m scripts.report``: bit-accuracy of float vs fixed-point golden vs RTL.
+
+Example::
+
+    python -m scripts.report --out reports/            # full: ~15 min on 2 cores, builds cached
+    python -m scripts.report --quick --out /tmp/rep    # 8 bits only, fewer images: < 3 min
+
+Layer level: for each architecture, each shipped trained layer (N=56, N=28) and each bits
+setting, on the real activations captured from the trained network (the bundle's
+``test`` rows): float `golden.parc` with float weights and inputs, the integer golden
+model, and the RTL (Verilated, `sim.batch`) side by side.
+
+Network level: top-1 accuracy of the trained digits network with every ParC layer computed
+in float (`golden.parc`), by the fixed-point golden model and by the RTL itself (RTL in the
+loop), on the first ``--images`` test images.
+
+Writes report.md, a self-contained report.html, report.json (every number) and PNG plots.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from golden.bundle import default_bundle_path, load_bundle
+from golden.quant import quantize_input
+from hw.design import Design, DesignSpec, build_design
+from scripts.accuracy import error_stats, match_percent
+from sim.batch import build_batch, run_batch
+from sim.runner import build_root
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "model.pt"
+FULL_BITS = (4, 6, 8, 10, 12, 16)
+ARCHS = ("direct", "fft")
+LAYER_SIZES = (56, 28)
+
+
+@dataclass
+class ReportConfig:
+    out: Path
+    weights: Path = DEFAULT_WEIGHTS
+    archs: tuple[str, ...] = ARCHS
+    bits: tuple[int, ...] = FULL_BITS
+    images: int = 200
+    layer_sizes: tuple[int, ...] = LAYER_SIZES
+    workers: int = 2
+    seed: int = 0
+    timings: dict = field(default_factory=dict)
+
+
+def parse_args(argv: list[str] | None) -> ReportConfig:
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.report",
+        description="Bit-accuracy report: float vs fixed-point golden vs RTL, layer and network level.",
+        epilog="example: python -m scripts.report --quick --out /tmp/report",
+    )
+    p.add_argument("--out", default="reports", help="output folder (default reports/)")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="trained model.pt (provenance.json beside it)")
+    p.add_argument("--quick", action="store_true", help="8 bits, N=28 layer only, 40 images")
+    p.add_argument("--bits", default=None, help="comma list (default 4,6,8,10,12,16)")
+    p.add_argument("--arch", default=",".join(ARCHS), help="comma list of architectures")
+    p.add_argument("--images", type=int, default=None, help="test images for the network level (default 200)")
+    p.add_argument("--workers", type=int, default=2, help="parallel builds/simulations")
+    a = p.parse_args(argv)
+    cfg = ReportConfig(out=Path(a.out), weights=Path(a.weights), workers=max(1, a.workers))
+    if a.quick:
+        cfg.bits, cfg.images, cfg.layer_sizes = (8,), 40, (28,)
+    if a.bits:
+        cfg.bits = tuple(int(b) for b in a.bits.split(","))
+    if a.images is not None:
+        cfg.images = a.images
+    cfg.archs = tuple(x for x in a.arch.split(",") if x)
+    return cfg
+
+
+# --------------------------------------------------------------------------- layer level
+
+
+def layer_row(arch: str, n: int, bits: int) -> dict:
+    """Float, integer golden and RTL on one shipped layer's real test activations."""
+    path = default_bundle_path(n)
+    bundle = load_bundle(path)
+    design = build_design(DesignSpec(arch=arch, n=n, bits=bits, weights=str(path)))
+    q = design.layer
+    x = bundle.test
+    xi, in_sat = quantize_input(q, x)
+    y_float = bundle.layer.forward(x)
+    y_int = design.engine.model(xi)
+    rtl = run_batch(design, xi.reshape(-1, n))
+    y_rtl = rtl.output.reshape(y_int.shape)
+    return {
+        "arch": arch,
+        "layer": bundle.layer.name,
+        "n": n,
+        "bits": bits,
+        "channels": q.channels,
+        "samples": int(y_int.size),
+        "rtl_match_pct": match_percent(y_rtl, y_int),
+        "rtl_tlast_ok": rtl.lasts_ok,
+        "input_saturated_share": float(np.mean(in_sat)),
+        "output_format": q.fmt.output.to_dict(),
+        **error_stats(y_float, y_int, q.fmt.output),
+        "errors_lsb_hist": np.histogram(
+            (q.fmt.output.to_float(y_int) - y_float) / q.fmt.output.lsb, bins=np.linspace(-4, 4, 33)
+        )[0].tolist(),
+    }
+
+
+# --------------------------------------------------------------------------- network level
+
+
+class Network:
+    """The trained network, its test images and per-layer bundles for the hardware."""
+
+    def __init__(self, weights: Path, images: int, cache: Path) -> None:
+        from scripts import parc_net as pn
+
+        self.pn = pn
+        self.weights = weights
+        provenance = pn.read_provenance(weights)
+        self.provenance = provenance
+        split = pn.load_split(int(provenance["data"]["split_seed"]))
+        self.all_images = pn.test_canvases(split)
+        self.all_labels = split.test_labels
+        self.images = self.all_images[:images]
+        self.labels = self.all_labels[:images]
+        model = self.model()
+        self.layer_names = list(pn.parc_layers(model))
+        self.bundles = self._export_bundles(cache)
+        self.float_layers = {name: load_bundle(path).layer for name, path in self.bundles.items()}
+
+    def model(self):
+        return self.pn.load_model(self.weights, self.provenance["model"])
+
+    def _export_bundles(self, cache: Path) -> dict[str, Path]:
+        """One bundle per ParC layer (weights + calibration rows), made by `golden.export`."""
+        from golden.bundle import file_sha256
+        from golden.export import export
+
+        folder = cache / file_sha256(self.weights)[:16]
+        paths = {}
+        for name in self.layer_names:
+            path = folder / f"{name}.npz"
+            if not path.exists():
+                export(self.weights, name, 8, path)
+            paths[name] = path
+        return paths
+
+    def evaluate(self, override, images=None, labels=None) -> float:
+        images = self.images if images is None else images
+        labels = self.labels if labels is None else labels
+        result = self.pn.evaluate(self.model(), images, labels, parc_override=override, batch_size=len(images))
+        return result.accuracy
+
+    def designs(self, arch: str, bits: int) -> dict[str, Design]:
+        out = {}
+        for name, path in self.bundles.items():
+            n = self.float_layers[name].n
+            out[name] = build_design(DesignSpec(arch=arch, n=n, bits=bits, weights=str(path), name=f"parc_{arch}_{name.replace('.', '_')}_b{bits}"))
+        return out
+
+
+def network_row(net: Network, arch: str, bits: int) -> dict:
+    designs = net.designs(arch, bits)
+    mismatches = {"samples": 0, "mismatches": 0}
+
+    def fixed(name: str, rows: np.ndarray) -> np.ndarray:
+        q = designs[name].layer
+        return q.fmt.output.to_float(designs[name].engine.model(quantize_input(q, rows)[0]))
+
+    def rtl(name: str, rows: np.ndarray) -> np.ndarray:
+        design = designs[name]
+        q = design.layer
+        xi = quantize_input(q, rows)[0]
+        golden = design.engine.model(xi)
+        out = run_batch(design, xi.reshape(-1, q.fmt.n)).output.reshape(golden.shape)
+        mismatches["samples"] += int(out.size)
+        mismatches["mismatches"] += int(np.sum(out != golden))
+        return q.fmt.output.to_float(out)
+
+    start = time.monotonic()
+    acc_fixed = net.evaluate(fixed)
+    acc_fixed_full = net.evaluate(fixed, net.all_images, net.all_labels)
+    acc_rtl = net.evaluate(rtl)
+    return {
+        "arch": arch,
+        "bits": bits,
+        "images": len(net.labels),
+        "acc_fixed": acc_fixed,
+        "acc_fixed_full_test": acc_fixed_full,
+        "acc_rtl": acc_rtl,
+        "rtl_samples": mismatches["samples"],
+        "rtl_mismatches": mismatches["mismatches"],
+        "rtl_match_pct": 100.0 * (1 - mismatches["mismatches"] / max(mismatches["samples"], 1)),
+        "seconds": round(time.monotonic() - start, 1),
+    }
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def prebuild(designs: list[Design], workers: int, desc: str) -> None:
+    """Compile every simulator up front, in parallel (cached by Verilog hash)."""
+    with ThreadPoolExecutor(workers) as pool:
+        list(tqdm(pool.map(build_batch, designs), total=len(designs), desc=desc, unit="build"))
+
+
+def run_report(cfg: ReportConfig) -> dict:
+    for n in cfg.layer_sizes:
+        if default_bundle_path(n) is None:
+            raise ValueError(f"no shipped bundle for N={n} (golden/data/parc_n{n}.npz)")
+    if not cfg.weights.is_file():
+        raise ValueError(f"trained weights not found: {cfg.weights}")
+    t0 = time.monotonic()
+    layer_configs = [(a, n, b) for a in cfg.archs for n in cfg.layer_sizes for b in cfg.bits]
+    prebuild([build_design(DesignSpec(arch=a, n=n, bits=b, weights=str(default_bundle_path(n)))) for a, n, b in layer_configs],
+             cfg.workers, "layer builds")
+    with ThreadPoolExecutor(cfg.workers) as pool:
+        layer_rows = list(tqdm(pool.map(lambda c: layer_row(*c), layer_configs), total=len(layer_configs), desc="layer level", unit="config"))
+    cfg.timings["layer_level_s"] = round(time.monotonic() - t0, 1)
+
+    t1 = time.monotonic()
+    net = Network(cfg.weights, cfg.images, build_root() / "report_bundles")
+    float_override = lambda name, rows: net.float_layers[name].forward(rows)  # noqa: E731
+    network = {
+        "layers": net.layer_names,
+        "images": len(net.labels),
+        "full_test_images": len(net.all_labels),
+        "acc_float": net.evaluate(float_override),
+        "acc_float_full_test": net.evaluate(float_override, net.all_images, net.all_labels),
+        "acc_torch_full_test": net.evaluate(None, net.all_images, net.all_labels),
+        "provenance_test_accuracy": net.provenance.get("test_accuracy"),
+    }
+    net_configs = [(a, b) for a in cfg.archs for b in cfg.bits]
+    prebuild([d for a, b in net_configs for d in net.designs(a, b).values()], cfg.workers, "network builds")
+    with ThreadPoolExecutor(cfg.workers) as pool:
+        network["rows"] = list(tqdm(pool.map(lambda c: network_row(net, *c), net_configs), total=len(net_configs), desc="network level", unit="config"))
+    cfg.timings["network_level_s"] = round(time.monotonic() - t1, 1)
+    cfg.timings["total_s"] = round(time.monotonic() - t0, 1)
+    return {
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "weights": str(cfg.weights),
+        "archs": list(cfg.archs),
+        "bits": list(cfg.bits),
+        "layer_level": layer_rows,
+        "network_level": network,
+        "timings": cfg.timings,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from scripts.report_render import write_report
+
+    cfg = parse_args(argv)
+    try:
+        report = run_report(cfg)
+    except ValueError as exc:
+        print(f"scripts.report: error: {exc}", file=sys.stderr)
+        return 2
+    paths = write_report(report, cfg.out)
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    bad = [r for r in report["layer_level"] if r["rtl_match_pct"] != 100.0]
+    bad += [r for r in report["network_level"]["rows"] if r["rtl_mismatches"]]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

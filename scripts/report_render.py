@@ -1,0 +1,211 @@
+"""Render the bit-accuracy report: Markdown, self-contained HTML, JSON and PNG plots."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from golden.bundle import atomic_write, atomic_write_text  # noqa: E402
+from scripts.accuracy import ideal_sqnr_db  # noqa: E402
+
+LAYER_COLUMNS = [
+    ("arch", "arch", "{}"), ("layer", "layer", "{}"), ("n", "N", "{}"), ("bits", "bits", "{}"),
+    ("samples", "samples", "{}"), ("rtl_match_pct", "RTL == golden %", "{:.3f}"),
+    ("max_abs_err_lsb", "max abs err (LSB)", "{:.3f}"), ("mean_err_lsb", "mean err (LSB)", "{:+.4f}"),
+    ("rms_err_lsb", "RMS err (LSB)", "{:.3f}"), ("sqnr_db", "SQNR dB", "{:.2f}"),
+    ("saturated_share", "saturated %", "{:.3%}"),
+]
+NETWORK_COLUMNS = [
+    ("arch", "arch", "{}"), ("bits", "bits", "{}"), ("acc_float", "float %", "{:.2%}"),
+    ("acc_fixed", "fixed golden %", "{:.2%}"), ("acc_rtl", "RTL %", "{:.2%}"),
+    ("delta_pp", "fixed - float (pp)", "{:+.2f}"), ("rtl_match_pct", "RTL == golden %", "{:.4f}"),
+    ("acc_fixed_full_test", "fixed, full test set %", "{:.2%}"),
+]
+
+
+def _cell(fmt: str, value) -> str:
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return fmt.format(value)
+
+
+def _table_rows(rows: list[dict], columns) -> list[list[str]]:
+    return [[_cell(fmt, r[key]) for key, _, fmt in columns] for r in rows]
+
+
+def markdown_table(rows: list[dict], columns) -> str:
+    head = "| " + " | ".join(title for _, title, _ in columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = []
+    for r, cells in zip(rows, _table_rows(rows, columns)):
+        flagged = r.get("rtl_match_pct", 100.0) != 100.0
+        body.append("| " + " | ".join(f"**{c}** (!)" if flagged and key == "rtl_match_pct" else c
+                                      for (key, _, _), c in zip(columns, cells)) + " |")
+    return "\n".join([head, rule, *body])
+
+
+def html_table(rows: list[dict], columns) -> str:
+    head = "".join(f"<th>{html.escape(t)}</th>" for _, t, _ in columns)
+    body = []
+    for r, cells in zip(rows, _table_rows(rows, columns)):
+        tds = []
+        for (key, _, _), c in zip(columns, cells):
+            bad = key == "rtl_match_pct" and r[key] != 100.0
+            tds.append(f'<td class="{"bad" if bad else ""}">{html.escape(c)}</td>')
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def plot_sqnr(report: dict, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    bits = sorted({r["bits"] for r in report["layer_level"]})
+    ax.plot(bits, [ideal_sqnr_db(b) for b in bits], "k--", label="ideal 6.02 b + 1.76 dB")
+    for arch in report["archs"]:
+        for n in sorted({r["n"] for r in report["layer_level"]}, reverse=True):
+            rows = sorted((r for r in report["layer_level"] if r["arch"] == arch and r["n"] == n), key=lambda r: r["bits"])
+            ax.plot([r["bits"] for r in rows], [r["sqnr_db"] for r in rows], "o-" if arch == "direct" else "s--",
+                    label=f"{arch}, N={n}")
+    ax.set_xlabel("bits")
+    ax.set_ylabel("SQNR vs float (dB)")
+    ax.set_title("Output SQNR on trained-layer activations")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_error_hist(report: dict, path: Path) -> None:
+    rows = report["layer_level"]
+    bits = 8 if any(r["bits"] == 8 for r in rows) else rows[0]["bits"]
+    chosen = [r for r in rows if r["bits"] == bits]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    edges = np.linspace(-4, 4, 33)
+    centers = (edges[:-1] + edges[1:]) / 2
+    width = (edges[1] - edges[0]) / (len(chosen) + 1)
+    for i, r in enumerate(chosen):
+        counts = np.asarray(r["errors_lsb_hist"], dtype=float)
+        ax.bar(centers - (edges[1] - edges[0]) / 2 + (i + 0.5) * width, counts / max(counts.sum(), 1), width=width,
+               label=f"{r['arch']}, N={r['n']}")
+    ax.set_xlabel("fixed - float (output LSBs)")
+    ax.set_ylabel("share of samples")
+    ax.set_title(f"Error histogram at {bits} bits")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_accuracy(report: dict, path: Path) -> None:
+    net = report["network_level"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.axhline(100 * net["acc_float"], color="k", ls="--", label="float (golden.parc)")
+    for arch in report["archs"]:
+        rows = sorted((r for r in net["rows"] if r["arch"] == arch), key=lambda r: r["bits"])
+        ax.plot([r["bits"] for r in rows], [100 * r["acc_fixed"] for r in rows], "o-", label=f"{arch}: fixed golden")
+        ax.plot([r["bits"] for r in rows], [100 * r["acc_rtl"] for r in rows], "x:", ms=9, label=f"{arch}: RTL")
+    ax.set_xlabel("bits")
+    ax.set_ylabel(f"top-1 accuracy on {net['images']} test images (%)")
+    ax.set_title("Network accuracy vs bits")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+PLOTS = {"sqnr_vs_bits.png": plot_sqnr, "error_histogram.png": plot_error_hist, "accuracy_vs_bits.png": plot_accuracy}
+
+
+def _network_rows(report: dict) -> list[dict]:
+    net = report["network_level"]
+    return [{**r, "acc_float": net["acc_float"], "delta_pp": 100 * (r["acc_fixed"] - net["acc_float"])} for r in net["rows"]]
+
+
+def summary_markdown(report: dict, out: Path) -> str:
+    net = report["network_level"]
+    layer_rows = [r for r in report["layer_level"]]
+    lines = [
+        "# ParC-HW bit-accuracy report",
+        "",
+        f"Generated {report['generated']} from `{report['weights']}`; timings: {report['timings']}.",
+        "",
+        "RTL = the generated Verilog, Verilated (`sim.batch`), on the same integer inputs as the golden model.",
+        "Errors are fixed-point minus float, in output LSBs; SQNR = 10 log10(sum y_float^2 / sum err^2);",
+        "saturated = outputs at the format's rails. Any RTL == golden value below 100 % is marked (!).",
+        "",
+        "## Layer level (trained layers, real test activations)",
+        "",
+        markdown_table(layer_rows, LAYER_COLUMNS),
+        "",
+        "## Network level (top-1 accuracy, every ParC layer replaced)",
+        "",
+        f"Float (`golden.parc`) on the {net['images']}-image subset: {net['acc_float']:.2%}; on the full test set "
+        f"({net['full_test_images']} images): {net['acc_float_full_test']:.2%} (torch: {net['acc_torch_full_test']:.2%}, "
+        f"provenance: {net['provenance_test_accuracy']}). Layers: {', '.join(net['layers'])}.",
+        "",
+        markdown_table(_network_rows(report), NETWORK_COLUMNS),
+        "",
+        "## Plots",
+        "",
+        *[f"![{name}]({name})" for name in PLOTS],
+    ]
+    synth = out / "synth" / "synth.md"
+    if synth.exists():
+        lines += ["", "## Resources and timing", "", "See [synth/synth.md](synth/synth.md) (`python -m scripts.synth`)."]
+    return "\n".join(lines) + "\n"
+
+
+def report_html(report: dict, out: Path, images: dict[str, bytes]) -> str:
+    net = report["network_level"]
+    figs = "".join(
+        f'<figure><img alt="{name}" src="data:image/png;base64,{base64.b64encode(data).decode()}"><figcaption>{name}</figcaption></figure>'
+        for name, data in images.items()
+    )
+    synth = out / "synth" / "synth.md"
+    synth_link = '<p>Resources and timing: <a href="synth/synth.md">synth/synth.md</a></p>' if synth.exists() else ""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>ParC-HW bit-accuracy report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;font-size:13px;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}th{{background:#eee}}td.bad{{background:#c00;color:#fff;font-weight:bold}}
+figure{{display:inline-block;margin:0.5em}}img{{max-width:560px}}</style></head><body>
+<h1>ParC-HW bit-accuracy report</h1>
+<p>Generated {html.escape(report['generated'])} from <code>{html.escape(report['weights'])}</code>.
+RTL = generated Verilog, Verilated, on the golden model's integer inputs. Errors in output LSBs (fixed minus float).
+Cells in red: RTL differs from the integer golden model.</p>
+<h2>Layer level</h2>{html_table(report['layer_level'], LAYER_COLUMNS)}
+<h2>Network level</h2><p>Float on {net['images']} images: {net['acc_float']:.2%}; full test set: {net['acc_float_full_test']:.2%}.</p>
+{html_table(_network_rows(report), NETWORK_COLUMNS)}
+<h2>Plots</h2>{figs}{synth_link}</body></html>
+"""
+
+
+def _finite(value):
+    """JSON has no Infinity: an exact (error-free) SQNR is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_report(report: dict, out: Path) -> list[Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    images: dict[str, bytes] = {}
+    for name, plot in PLOTS.items():
+        atomic_write(out / name, lambda tmp, plot=plot: plot(report, Path(tmp)))
+        images[name] = (out / name).read_bytes()
+    atomic_write_text(out / "report.json", json.dumps(_finite(report), indent=1, default=float) + "\n")
+    atomic_write_text(out / "report.md", summary_markdown(report, out))
+    atomic_write_text(out / "report.html", report_html(report, out, images))
+    return [out / "report.md", out / "report.html", out / "report.json", *(out / n for n in PLOTS)]
