@@ -1,0 +1,339 @@
+"""Speed ratios, measured in one run: golden models, simulators and the RTL's cycles per sample.
+
+Example::
+
+    python -m scripts.bench                       # N = 56, 8 bits
+    python -m scripts.bench --n 28 --bits 16 --frames 8000
+    python -m scripts.bench --quick               # tiny sizes (tests)
+
+Three tables, all on the same seeded data (`sim.scenarios.stimulus_frames` of the channels=4,
+random-weights design that `scripts.synth` reports):
+
+1. **Models**: samples/s of the integer golden models (`golden.direct.direct_model`,
+   `golden.fast_parc_int.fast_parc_int_model`) and of two float references computing the same
+   correlation (`scipy.ndimage.correlate1d(mode='wrap')`, `numpy.fft` rfft/irfft), with the
+   ratios model / reference (> 1: the model is faster) and the references' largest error
+   against the exact integer accumulator.
+2. **Simulators**: samples/s of the Verilated RTL, through the C++ batch driver
+   (`sim.batch.run_batch`) and through the cocotb bench (`sim.run`, scenario "stream"), and
+   the ratio to the NumPy golden model of the same architecture. Builds are excluded (cached).
+3. **RTL cycles per sample** against the single-stream limit of 1 sample per clock, without
+   and with random output backpressure (probability 0.5 that tready is low: the limit is then
+   2 cycles per sample), for the direct form with P = N multipliers, a folded direct form
+   (P = ceil(N/4)) and the FFT engine.
+
+Writes ``OUT/bench.md`` and ``OUT/bench.json`` atomically (default OUT = reports) and prints
+the tables. Timings are best-of-repeats wall clock on a possibly shared machine (the load
+average is recorded). Bad options: one line on stderr, exit status 2; exit 1 if any RTL run
+was not bit-exact.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from golden.bundle import atomic_write_text
+
+CHANNELS = 4
+SEED = 0
+BACKPRESSURE = 0.5
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.bench",
+        description="Golden-model, simulator and RTL throughput ratios for one N and bit width.",
+        epilog="example: python -m scripts.bench --n 56 --bits 8 --frames 4000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--n", type=int, default=None, help="feature length N (default 56; --quick: 7)")
+    p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (default 8)")
+    p.add_argument("--frames", type=int, default=None, help="frames for models and batch runs (default 4000; --quick: 40)")
+    p.add_argument("--cocotb-frames", type=int, default=None, help="frames for the cocotb run (default 200; --quick: 8)")
+    p.add_argument("--min-time", type=float, default=None, help="seconds each model timing repeats for (default 1; --quick: 0.05)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes for tests: N=7, few frames, short timings")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="folder for bench.md and bench.json (default reports)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def resolve(args: argparse.Namespace) -> argparse.Namespace:
+    args.n = args.n if args.n is not None else (7 if args.quick else 56)
+    args.frames = args.frames if args.frames is not None else (40 if args.quick else 4000)
+    args.cocotb_frames = args.cocotb_frames if args.cocotb_frames is not None else (8 if args.quick else 200)
+    args.min_time = args.min_time if args.min_time is not None else (0.05 if args.quick else 1.0)
+    if args.n < 2 or args.frames < CHANNELS or args.cocotb_frames < 1 or args.min_time <= 0:
+        raise ValueError(f"need --n >= 2, --frames >= {CHANNELS}, --cocotb-frames >= 1, --min-time > 0")
+    args.frames = -(-args.frames // CHANNELS) * CHANNELS  # whole groups of channels for the models
+    return args
+
+
+def best_time(fn: Callable[[], object], min_time: float) -> float:
+    """Smallest wall time of repeated calls of ``fn`` (repeats for at least ``min_time``)."""
+    fn()  # warm-up (imports, caches)
+    best, total, repeats = math.inf, 0.0, 0
+    while total < min_time or repeats < 3:
+        start = time.perf_counter()
+        fn()
+        t = time.perf_counter() - start
+        best, total, repeats = min(best, t), total + t, repeats + 1
+    return best
+
+
+# ---------------------------------------------------------------------------- 1. models
+
+def bench_models(designs: dict, rows: np.ndarray, min_time: float) -> list[dict]:
+    from scipy.ndimage import correlate1d
+
+    from golden.direct import accumulate, direct_model
+
+    q = designs["direct"].layer
+    n, c = q.fmt.n, q.channels
+    x = rows.reshape(-1, c, n)
+    samples = x.size
+    exact = accumulate(q, x).astype(np.float64)  # (S, C, N), exact integers
+    xf, wf, off = x.astype(np.float64), q.weight.astype(np.float64), q.offset.astype(np.float64)
+
+    def scipy_ref() -> np.ndarray:
+        return np.stack([correlate1d(xf[:, k, :], wf[k], axis=-1, mode="wrap", origin=-(n // 2)) for k in range(c)],
+                        axis=1) + off
+
+    def fft_ref() -> np.ndarray:
+        return np.fft.irfft(np.fft.rfft(xf, axis=-1) * np.conj(np.fft.rfft(wf, axis=-1)), n=n, axis=-1) + off
+
+    entries: list[tuple[str, str, Callable[[], object], Callable[[], np.ndarray] | None]] = [
+        ("golden.direct.direct_model", "int64, bit-exact direct engine", lambda: direct_model(q, x), None),
+    ]
+    if "fft" in designs:
+        from golden.fast_parc_int import fast_parc_int_model
+
+        plan = designs["fft"].engine.plan
+        entries.append(("golden.fast_parc_int.fast_parc_int_model", "int64, bit-exact FFT engine",
+                        lambda: fast_parc_int_model(plan, x), None))
+    entries += [
+        ("scipy.ndimage.correlate1d(mode='wrap')", "float64 reference", scipy_ref, scipy_ref),
+        ("numpy.fft rfft * conj(rfft(w)) -> irfft", "float64 reference", fft_ref, fft_ref),
+    ]
+    out = []
+    for name, kind, fn, check in entries:
+        seconds = best_time(fn, min_time)
+        row = {"model": name, "kind": kind, "samples": samples, "seconds": seconds, "samples_per_s": samples / seconds}
+        if check is not None:
+            row["max_abs_error_vs_exact_accumulator"] = float(np.max(np.abs(check() - exact)))
+        out.append(row)
+    refs = {"scipy": out[-2]["samples_per_s"], "numpy_fft": out[-1]["samples_per_s"]}
+    for row in out:
+        row["vs_scipy"] = row["samples_per_s"] / refs["scipy"]
+        row["vs_numpy_fft"] = row["samples_per_s"] / refs["numpy_fft"]
+    return out
+
+
+# ---------------------------------------------------------------------------- 2. simulators
+
+def bench_simulators(designs: dict, rows: np.ndarray, golden_rate: dict, args, tick) -> list[dict]:
+    from sim.batch import build_batch, run_batch
+    from sim.scenarios import expected_frames
+    from sim.run import parser as sim_parser
+    from sim.run import simulate
+
+    out = []
+    for arch, design in designs.items():
+        tick(f"batch build {arch}")
+        build_batch(design)
+        result = run_batch(design, rows)
+        exact = bool(np.array_equal(result.output, expected_frames(design, rows)) and result.lasts_ok)
+        out.append({"design": label(design), "arch": arch, "simulator": "Verilator, C++ batch driver (sim.batch)",
+                    "samples": int(rows.size), "seconds": result.wall_seconds,
+                    "samples_per_s": rows.size / result.wall_seconds, "bit_exact": exact,
+                    "vs_golden": rows.size / result.wall_seconds / golden_rate[arch]})
+        tick(f"cocotb {arch}")
+        summary = simulate(sim_parser().parse_args([
+            "--arch", arch, "--n", str(args.n), "--bits", str(args.bits), "--channels", str(CHANNELS),
+            "--seed", str(SEED), "--frames", str(args.cocotb_frames), "--scenarios", "stream",
+            "--backpressure", "0", "--bubble", "0"]))
+        samples, seconds = summary["samples"], max(summary["sim_seconds"], 1e-3)
+        out.append({"design": label(design), "arch": arch, "simulator": "Verilator, cocotb bench (sim.run, stream)",
+                    "samples": samples, "seconds": seconds, "samples_per_s": samples / seconds,
+                    "bit_exact": summary["mismatches"] == 0 and summary["failed_tests"] == 0,
+                    "vs_golden": samples / seconds / golden_rate[arch]})
+    return out
+
+
+def label(design) -> str:
+    p = getattr(design.engine, "parallel", None)
+    if design.spec.arch == "direct":
+        return f"direct P={p}" + (" (= N)" if p == design.layer.fmt.n else f" (folded, {design.engine.groups} groups)")
+    return design.spec.arch
+
+
+# ---------------------------------------------------------------------------- 3. RTL cycles per sample
+
+def bench_rtl(designs: dict, folded, rows: np.ndarray, tick) -> list[dict]:
+    from sim.batch import run_batch
+    from sim.scenarios import expected_frames
+
+    out = []
+    chosen = [designs["direct"], folded] + [d for a, d in designs.items() if a != "direct"]
+    for design in chosen:
+        expected = expected_frames(design, rows)
+        row = {"design": label(design), "arch": design.spec.arch,
+               "multipliers": getattr(design.engine, "parallel", None) if design.spec.arch == "direct" else None,
+               "nominal_cycles_per_sample": float(design.engine.cycles_per_sample), "bit_exact": True}
+        for key, bp in (("no_backpressure", 0.0), ("backpressure", BACKPRESSURE)):
+            tick(f"rtl {row['design']} bp={bp}")
+            result = run_batch(design, rows, backpressure=bp, seed=SEED)
+            row["bit_exact"] &= bool(np.array_equal(result.output, expected) and result.lasts_ok)
+            limit = 1.0 / (1.0 - bp)
+            row[key] = {"backpressure": bp, "cycles_per_sample": result.cycles_per_sample, "limit": limit,
+                        "x_limit": result.cycles_per_sample / limit}
+        out.append(row)
+    return out
+
+
+# ---------------------------------------------------------------------------- report
+
+def g(v: float, digits: int = 3) -> str:
+    """Compact number: 3 significant digits, thousands as k/M."""
+    if v is None:
+        return "-"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:.{digits}g}{suffix}"
+    return f"{v:.{digits}g}"
+
+
+def render(report: dict) -> str:
+    m = report["meta"]
+    out = [
+        "# Benchmarks: golden models, simulators, RTL cycles per sample",
+        "",
+        f"`{m['command']}`: N = {m['n']}, bits = {m['bits']}, channels = {m['channels']} (seeded random weights, "
+        f"the `scripts.synth` configuration), {m['frames']} frames ({m['samples']} samples) of "
+        f"`sim.scenarios.stimulus_frames` data, cocotb {m['cocotb_frames']} frames. Wall-clock, best of repeats; "
+        f"machine: {m['cpus']} CPUs, load average {m['load_average']} at the start (shared).",
+        "",
+        "## 1. Golden models vs float references (same data)",
+        "",
+        "| model | kind | samples/s | vs scipy correlate1d | vs numpy.fft | max abs error vs exact accumulator |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in report["models"]:
+        err = r.get("max_abs_error_vs_exact_accumulator")
+        out.append(f"| `{r['model']}` | {r['kind']} | {g(r['samples_per_s'])} | {r['vs_scipy']:.2f} | "
+                   f"{r['vs_numpy_fft']:.2f} | {'exact' if err is None else f'{err:.1e}'} |")
+    out += ["", "Ratios are model samples/s / reference samples/s (> 1: faster than the reference).", "",
+            "## 2. Simulation speed", "",
+            "| design | simulator | samples | samples/s | vs NumPy golden | bit-exact |", "|---|---|---:|---:|---:|---|"]
+    for r in report["simulators"]:
+        out.append(f"| {r['design']} | {r['simulator']} | {r['samples']} | {g(r['samples_per_s'])} | "
+                   f"{r['vs_golden']:.2g} | {'yes' if r['bit_exact'] else 'NO'} |")
+    out += ["", "vs NumPy golden = simulator samples/s / integer golden model samples/s of the same architecture "
+            "(table 1). Build time excluded (cached); the cocotb figure includes simulator start-up.", "",
+            "## 3. RTL cycles per output sample (Verilator batch, no input bubbles)", "",
+            f"| design | nominal | no backpressure | x limit (1) | {BACKPRESSURE:.0%} backpressure | "
+            f"x limit ({1 / (1 - BACKPRESSURE):g}) | bit-exact |",
+            "|---|---:|---:|---:|---:|---:|---|"]
+    for r in report["rtl"]:
+        a, b = r["no_backpressure"], r["backpressure"]
+        out.append(f"| {r['design']} | {r['nominal_cycles_per_sample']:.3g} | {a['cycles_per_sample']:.3f} | "
+                   f"{a['x_limit']:.2f} | {b['cycles_per_sample']:.3f} | {b['x_limit']:.2f} | "
+                   f"{'yes' if r['bit_exact'] else 'NO'} |")
+    out += ["", "Limit: one sample per clock for a single stream; with the sink ready only half the cycles at "
+            "random, at best 2 cycles per sample. nominal = the engine's `cycles_per_sample` (manifest).",
+            f"Largest gap to a limit: {report['largest_gap']['text']}.", "",
+            f"Run time: {m['run_seconds']:.0f} s.", ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = resolve(parser().parse_args(argv))
+    except ValueError as exc:
+        print(f"scripts.bench: error: {exc}", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    from golden.quant import check_n_bits
+    from hw.design import ARCHITECTURES, DesignSpec, build_design
+    from sim.scenarios import stimulus_frames
+
+    try:
+        check_n_bits(args.n, args.bits)
+    except ValueError as exc:
+        print(f"scripts.bench: error: {exc}", file=sys.stderr)
+        return 2
+    start = time.monotonic()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    archs = ["direct"] + sorted(a for a in ARCHITECTURES if a != "direct")
+    designs = {a: build_design(DesignSpec(arch=a, n=args.n, bits=args.bits, channels=CHANNELS, seed=SEED)) for a in archs}
+    folded = build_design(DesignSpec(arch="direct", n=args.n, bits=args.bits, channels=CHANNELS, seed=SEED,
+                                     parallel=max(1, math.ceil(args.n / 4))))
+    rows = stimulus_frames(designs["direct"], args.frames, np.random.default_rng(SEED))
+
+    steps = 1 + 2 * len(designs) + 2 * (len(designs) + 1)
+    bar = tqdm(total=steps, desc="bench", unit="step", disable=args.no_progress, file=sys.stderr)
+
+    started = [False]
+
+    def tick(text: str) -> None:
+        """Start the step ``text`` (the previous step, if any, is done)."""
+        if started[0]:
+            bar.update(1)
+        started[0] = True
+        bar.set_postfix_str(text, refresh=True)
+
+    tick("models")
+    models = bench_models(designs, rows, args.min_time)
+    golden_rate = {"direct": models[0]["samples_per_s"]}
+    for r in models:
+        if "fast_parc_int" in r["model"]:
+            golden_rate["fft"] = r["samples_per_s"]
+    for a in designs:
+        golden_rate.setdefault(a, models[0]["samples_per_s"])
+    simulators = bench_simulators(designs, rows, golden_rate, args, tick)
+    rtl = bench_rtl(designs, folded, rows, tick)
+    bar.update(1)
+    bar.close()
+
+    worst = max(((r["design"], k, r[k]) for r in rtl for k in ("no_backpressure", "backpressure")),
+                key=lambda t: t[2]["x_limit"])
+    design_name, _, gap = worst
+    condition = "no backpressure" if gap["backpressure"] == 0 else f"{gap['backpressure']:.0%} backpressure"
+    gap_text = (f"{design_name}, {condition}: {gap['cycles_per_sample']:.3f} cycles/sample = "
+                f"{gap['x_limit']:.2f} x the limit of {gap['limit']:g}")
+    report = {
+        "meta": {
+            "command": " ".join(["python -m scripts.bench", *(sys.argv[1:] if argv is None else argv)]),
+            "n": args.n, "bits": args.bits, "channels": CHANNELS, "seed": SEED, "frames": args.frames,
+            "samples": int(rows.size), "cocotb_frames": args.cocotb_frames, "min_time_s": args.min_time,
+            "backpressure": BACKPRESSURE, "cpus": os.cpu_count(), "load_average": round(load, 2),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "run_seconds": round(time.monotonic() - start, 1),
+        },
+        "models": models,
+        "simulators": simulators,
+        "rtl": rtl,
+        "largest_gap": {"design": worst[0], "backpressure": worst[2]["backpressure"],
+                        "cycles_per_sample": worst[2]["cycles_per_sample"], "x_limit": worst[2]["x_limit"],
+                        "text": gap_text},
+    }
+    text = render(report)
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "bench.json", json.dumps(report, indent=1) + "\n")
+    atomic_write_text(args.out / "bench.md", text)
+    print(text)
+    ok = all(r["bit_exact"] for r in simulators + rtl)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

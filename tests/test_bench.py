@@ -1,0 +1,80 @@
+"""`scripts.bench --quick`: every table row and column present, positive, bit-exact (no timing asserts)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hw.design import ARCHITECTURES
+from scripts import bench
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench")
+    assert bench.main(["--quick", "--out", str(out), "--no-progress"]) == 0
+    return json.loads((out / "bench.json").read_text()), (out / "bench.md").read_text()
+
+
+def md_rows(md: str, header_start: str) -> list[list[str]]:
+    lines = md.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(header_start))
+    header = lines[start]
+    rows = []
+    for ln in lines[start + 2:]:
+        if not ln.startswith("|"):
+            break
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        assert len(cells) == header.count("|") - 1 and all(cells), ln
+        rows.append(cells)
+    return rows
+
+
+def test_model_table_has_every_model_and_both_ratios(report) -> None:
+    data, md = report
+    names = [r["model"] for r in data["models"]]
+    assert names[0] == "golden.direct.direct_model"
+    assert any("scipy.ndimage.correlate1d" in n for n in names) and any("numpy.fft" in n for n in names)
+    if "fft" in ARCHITECTURES:
+        assert "golden.fast_parc_int.fast_parc_int_model" in names
+    for r in data["models"]:
+        assert r["samples_per_s"] > 0 and r["vs_scipy"] > 0 and r["vs_numpy_fft"] > 0
+        if "reference" in r["kind"]:  # the references compute the same correlation
+            assert r["max_abs_error_vs_exact_accumulator"] < 1e-6
+    assert len(md_rows(md, "| model |")) == len(names)
+
+
+def test_simulator_table_has_batch_and_cocotb_for_every_arch(report) -> None:
+    data, md = report
+    seen = {(r["arch"], r["simulator"].split(",")[1].split()[0]) for r in data["simulators"]}
+    assert seen == {(a, s) for a in ARCHITECTURES for s in ("C++", "cocotb")}
+    for r in data["simulators"]:
+        assert r["samples"] > 0 and r["samples_per_s"] > 0 and r["vs_golden"] > 0 and r["bit_exact"]
+    assert len(md_rows(md, "| design | simulator |")) == 2 * len(ARCHITECTURES)
+
+
+def test_rtl_table_compares_with_the_one_sample_per_clock_limit(report) -> None:
+    data, md = report
+    n = data["meta"]["n"]
+    designs = [r["design"] for r in data["rtl"]]
+    assert designs[0] == f"direct P={n} (= N)" and designs[1].startswith("direct P=2 (folded")
+    assert len(designs) == 2 + (len(ARCHITECTURES) - 1)
+    for r in data["rtl"]:
+        assert r["bit_exact"]
+        free, pressed = r["no_backpressure"], r["backpressure"]
+        assert free["limit"] == 1 and pressed["limit"] == 2
+        assert free["cycles_per_sample"] >= 0.999  # nothing beats one sample per clock
+        assert pressed["cycles_per_sample"] > free["cycles_per_sample"] * 0.9 > 0
+    direct = data["rtl"][0]["no_backpressure"]["cycles_per_sample"]
+    folded = data["rtl"][1]["no_backpressure"]["cycles_per_sample"]
+    assert direct == pytest.approx(1.0, abs=0.01) and folded == pytest.approx(4.0, abs=0.05)
+    assert len(md_rows(md, "| design | nominal |")) == len(designs)
+    assert "Largest gap to a limit: direct P=2" in md
+
+
+def test_bad_options_exit_2(capsys) -> None:
+    assert bench.main(["--n", "1"]) == 2
+    assert bench.main(["--frames", "0", "--quick"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(ln.startswith("scripts.bench: error:") for ln in err)
