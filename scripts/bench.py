@@ -41,7 +41,7 @@ from typing import Callable
 
 import numpy as np
 
-from golden.bundle import atomic_write_text
+from scripts.yosys_flow import publish_text
 
 CHANNELS = 4
 SEED = 0
@@ -328,8 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = render(report)
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out / "bench.json", json.dumps(report, indent=1) + "\n")
-    atomic_write_text(args.out / "bench.md", text)
+    publish_text(args.out / "bench.json", json.dumps(report, indent=1) + "\n")
+    publish_text(args.out / "bench.md", text)
     print(text)
     ok = all(r["bit_exact"] for r in simulators + rtl)
     return 0 if ok else 1

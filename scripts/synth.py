@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.bundle import atomic_write, atomic_write_text
 from hw.design import ARCHITECTURES, DesignSpec, build_design
 from scripts import yosys_flow as flow
 
@@ -343,7 +342,7 @@ def plot(report: dict, path: Path) -> None:
     fig.suptitle(f"ParC engines vs N (channels={report['meta']['channels']}, random weights; "
                  f"ECP5 {report['meta']['device'].split(' (')[0]})")
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+    flow.publish(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
     plt.close(fig)
 
 
@@ -408,8 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out / "synth.json", json.dumps(report, indent=1) + "\n")
-    atomic_write_text(args.out / "synth.md", render_markdown(report))
+    flow.publish_text(args.out / "synth.json", json.dumps(report, indent=1) + "\n")
+    flow.publish_text(args.out / "synth.md", render_markdown(report))
     plot(report, args.out / "synth.png")
     failed = [r for r in rows if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") == "error" for s in STAGES)]
     print(f"wrote {args.out / 'synth.md'}, synth.json, synth.png: {len(rows)} configurations, "

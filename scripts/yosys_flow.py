@@ -30,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from golden.bundle import atomic_write_text
+from golden.bundle import atomic_write, atomic_write_text
 
 FLOW_VERSION = "1"  # bump when a flow script, harness or parser changes meaning
 ECP5_DEVICE = ("--85k", "--package", "CABGA381")
@@ -248,6 +248,20 @@ def pnr_ecp5(verilog: str, top: str, timeout: float, freq: float = PNR_TARGET_MH
             "seconds": seconds, "synth_seconds": round(synth_s, 1)}
 
 
+# ---------------------------------------------------------------------------- output files
+
+def publish(path: Path, write: Callable[[str], None]) -> None:
+    """`golden.bundle.atomic_write`, then the usual umask-based mode (its temp file is 0600)."""
+    atomic_write(path, write)
+    umask = os.umask(0)
+    os.umask(umask)
+    Path(path).chmod(0o666 & ~umask)
+
+
+def publish_text(path: Path, text: str) -> None:
+    publish(path, lambda tmp: Path(tmp).write_text(text))
+
+
 # ---------------------------------------------------------------------------- cache
 
 def cache_key(*parts: str) -> str:
@@ -264,15 +278,19 @@ def cached(cache_dir: Path | None, name: str, key: str, compute: Callable[[], di
 
     Results come back with ``cached`` True/False; errors (exceptions) are never cached.
     """
-    path = cache_dir / f"{name}-{key}.json" if cache_dir else None
-    if path is not None and path.exists():
-        try:
-            result = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            result = None
-        if result is not None and not rerun(result):
-            return {**result, "cached": True}
-    result = compute()
-    if path is not None:
+    if cache_dir is None:
+        return {**compute(), "cached": False}
+    from sim.runner import locked
+
+    path = cache_dir / f"{name}-{key}.json"
+    with locked(cache_dir / f".{name}-{key}.lock"):  # a concurrent run waits, then reads the result
+        if path.exists():
+            try:
+                result = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                result = None
+            if result is not None and not rerun(result):
+                return {**result, "cached": True}
+        result = compute()
         atomic_write_text(path, json.dumps(result, indent=1, sort_keys=True) + "\n")
     return {**result, "cached": False}
