@@ -36,7 +36,7 @@ from scripts.accuracy import error_stats, match_percent
 from sim.batch import build_batch, run_batch
 from sim.runner import build_root
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "model.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "parc" / "model.pt"
 FULL_BITS = (4, 6, 8, 10, 12, 16)
 ARCHS = ("direct", "fft")
 LAYER_SIZES = (56, 28)
