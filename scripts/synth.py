@@ -281,8 +281,10 @@ def render_markdown(report: dict) -> str:
             "no input bubbles, no output backpressure, = (outputs - 1) / (cycles from first to last output); every "
             "output checked bit-exact against the golden model. The single-stream limit is 1.",
             "- **Msamples/s** = Fmax x samples/clock.",
-            "- **multipliers**: RTL = `$mul` cells in the generated Verilog (after `proc; flatten`, before mapping); "
-            "MULT18X18D = ECP5 18x18 DSP multipliers after mapping (a product wider than 18x18 takes several).",
+            "- **multipliers**: RTL = general multipliers, `$mul` cells with two variable operands in the generated "
+            "Verilog (after `proc; flatten`, before mapping; `$mul` by a constant, e.g. address arithmetic, is not "
+            "counted: see `rtl_mul_const` in the JSON); MULT18X18D = ECP5 18x18 DSP multipliers after mapping "
+            "(a product wider than 18x18 takes several, a constant multiply may take one).",
             "- **mult-cycles per sample** = RTL multipliers / samples per clock: multiplier-cycles spent per output "
             "sample. **floor** = (2N - d(N)) / N, Winograd's minimum number of general multiplies for an N-point "
             "cyclic convolution per output (d = number of divisors of N); **direct form** = N. "

@@ -4,7 +4,8 @@ Three tool runs per design, each a subprocess with a timeout:
 
 - `synth_counts(..., "ecp5")`: ``yosys synth_ecp5`` on the generated top level; cell counts
   (LUT4, CCU2C, TRELLIS_FF, MULT18X18D, DP16KD, ...) from ``stat -json``, plus the RTL
-  multipliers (``$mul`` cells after ``proc; flatten``, before any technology mapping);
+  multipliers (``$mul`` cells after ``proc; flatten``, before any technology mapping; those
+  with a constant operand, such as address arithmetic, are counted apart);
 - `synth_counts(..., "xc7")`: ``yosys synth_xilinx -family xc7 -flatten``; LUT1..6, FD*,
   DSP48E1, RAMB18E1/RAMB36E1;
 - `pnr_ecp5`: ``nextpnr-ecp5`` on the same Verilog wrapped in `harness_verilog` (every
@@ -154,13 +155,16 @@ SYNTH_SCRIPTS = {
 
 def synth_script(target: str, top: str) -> str:
     return "\n".join([
+        "read_verilog design.v",  # the plain flow, as a user would run it
+        SYNTH_SCRIPTS[target].format(top=top),
+        "tee -q -o stat.json stat -json",
+        "design -reset",  # then the RTL multipliers, on a fresh copy (never perturbs the synthesis)
         "read_verilog design.v",
         f"hierarchy -top {top}",
         "proc",
         "flatten",
-        "tee -q -o rtl_stat.json stat -json",
-        SYNTH_SCRIPTS[target].format(top=top),
-        "tee -q -o stat.json stat -json",
+        "select t:$mul",
+        "write_json -selected rtl_mul.json",
         "",
     ])
 
@@ -203,9 +207,24 @@ def synth_counts(verilog: str, top: str, target: str, timeout: float) -> dict:
         if timed_out:
             return {"status": "timeout", "seconds": round(seconds, 1), "timeout": timeout}
         cells = _cells(work / "stat.json")
-        rtl = _cells(work / "rtl_stat.json")
+        general, constant = rtl_multipliers(work / "rtl_mul.json")
     return {"status": "ok", "seconds": round(seconds, 1), "cells": cells, **summarize_cells(target, cells),
-            "rtl_mul": rtl.get("$mul", 0)}
+            "rtl_mul": general, "rtl_mul_const": constant}
+
+
+def rtl_multipliers(mul_json: Path) -> tuple[int, int]:
+    """($mul cells with two variable operands, $mul cells with a constant operand)."""
+    general = constant = 0
+    for module in json.loads(mul_json.read_text())["modules"].values():
+        for cell in module.get("cells", {}).values():
+            if cell["type"] != "$mul":
+                continue
+            ports = cell["connections"]
+            if any(all(isinstance(bit, str) for bit in ports[p]) for p in ("A", "B")):
+                constant += 1  # e.g. an address `channel * N`: no general multiply
+            else:
+                general += 1
+    return general, constant
 
 
 # ---------------------------------------------------------------------------- place and route
