@@ -46,8 +46,10 @@ Latency (input transfer of a frame's last sample to its first output, no stalls)
 Resources (N = 56, 8 bits): 44 multipliers (4 per FFT stage with non-trivial twiddles,
 2 (S - 2) = 10 stages, plus 4 in the product; operands <= 25 x 18 up to 16-bit data, i.e. one
 DSP48 each), FFT delay lines of M - 1 complex words each (RAM), twiddle ROMs, spectrum ROM of
-``C * M`` words of ``2 * spectrum_bits`` (36) bits, offset ROM of ``C * N`` words, the Framer's
-and the feeder's N-word registers, an N-entry kept FIFO and two small tag FIFOs.
+``C * M`` words of ``2 * spectrum_bits`` (36) bits, offset ROM of ``C * 2**ceil(log2 N)`` words
+(rows padded: no address multiplier), the Framer's and the feeder's N-word registers, an
+N-entry kept FIFO and two small tag FIFOs. yosys, C = 4: Xilinx 7 44 DSP48E1, 4.8 k LUT,
+2.9 k FF, 1 RAMB18; ECP5 44 MULT18X18D, 6.7 k LUT4, 5.1 k FF, 8 DP16KD (`scripts.synth`).
 """
 from __future__ import annotations
 
@@ -343,9 +345,13 @@ class FastParcEngine(wiring.Component):
             m.d.sync += j.eq(j + 1)
 
         # --- output: v = Y << y_shift[c] + aligned offset; requantize ----------------------------
+        # offset ROM rows padded to a power of two: address = Cat(index, channel), no multiplier
         offsets = self.offset_values()
         off_shape = Shape.cast(range(min(int(offsets.min()), -1), max(int(offsets.max()), 0) + 1))
-        m.submodules.offset_rom = offset_rom = Memory(shape=off_shape, depth=C * n, init=[int(v) for v in offsets.reshape(-1)])
+        row = 1 << idx_shape.width
+        padded = np.zeros((C, row), dtype=np.int64)
+        padded[:, :n] = offsets
+        m.submodules.offset_rom = offset_rom = Memory(shape=off_shape, depth=C * row, init=[int(v) for v in padded.reshape(-1)])
         off_port = offset_rom.read_port()
         en_o = Signal()
         m.d.comb += en_o.eq(~self.o.valid | self.o.ready)
@@ -353,7 +359,7 @@ class FastParcEngine(wiring.Component):
         y_last = y_in.index == n - 1
         m.d.comb += [
             kept_fifo.r_en.eq(en_o),
-            off_port.addr.eq(tags2.r_data * n + y_in.index),
+            off_port.addr.eq(Cat(y_in.index, tags2.r_data)),
             off_port.en.eq(en_o),
             tags2.r_en.eq(kept_fifo.r_rdy & en_o & y_last),
         ]
