@@ -310,16 +310,18 @@ def plan_fast_parc(q: QuantizedLayer, params: FftParams | None = None) -> FastPa
     peak = np.maximum(np.abs(spectrum.real), np.abs(spectrum.imag)).max(axis=-1)
     limit = (1 << (p.spectrum_bits - 1)) - 1
     # largest exponent per channel at which the ROM still fits (rounding included)
+    # (an all-zero kernel fits any exponent: it must not constrain the others)
+    zero = peak == 0
     fit = np.array([_largest_exp(v, limit) for v in peak], dtype=np.int64)
     y_exp = q.shift - p.guard_bits
     const = p.forward.total_shift + p.inverse.total_shift - p.input_shift - S
     # spectrum_exp = product_shift + const - y_exp <= fit for every channel
-    product_shift = int(np.min(fit + y_exp - const))
+    product_shift = int(np.min((fit + y_exp - const)[~zero])) if not zero.all() else 0
     notes = {}
     if product_shift < 0:
         notes["product_shift_clamped"] = product_shift
         product_shift = 0
-    spectrum_exp = np.minimum(product_shift + const - y_exp, fit)
+    spectrum_exp = np.where(zero, product_shift + const - y_exp, np.minimum(product_shift + const - y_exp, fit))
     y_exp = product_shift + const - spectrum_exp  # equals shift - guard unless clamped
     scaled = spectrum * np.exp2(spectrum_exp.astype(np.float64))[:, None]
     rev = bit_reverse_indices(M)

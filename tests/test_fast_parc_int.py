@@ -207,3 +207,24 @@ def test_any_input_forward_never_overflows_and_bound_holds(n: int, bits: int, se
     assert np.all(np.abs(trace.y - ref)[ok] <= plan.error_bound())
     want, _ = direct_model(q, xq)
     assert np.all(np.abs(trace.y - want)[ok] <= 2)
+
+
+def test_an_all_zero_kernel_does_not_cost_the_other_channels_rom_bits() -> None:
+    # a pruned channel (w = 0) fits any ROM exponent; it must not lower the product shift
+    base = random_layer(28, 4, seed=1)
+    weight = base.weight.copy()
+    weight[2] = 0
+    rng = np.random.default_rng(0)
+    calib, x = rng.normal(0, 1, (64, 4, 28)), rng.normal(0, 1, (256, 4, 28))
+    full = plan_fast_parc(quantize_layer(base, 8, calib))
+    q = quantize_layer(FloatLayer.create(weight, base.pe, base.bias), 8, calib)
+    plan = plan_fast_parc(q)
+    assert plan.product_shift == full.product_shift
+    np.testing.assert_array_equal(plan.spectrum_exp[[0, 1, 3]], full.spectrum_exp[[0, 1, 3]])
+    assert not plan.spectrum_re[2].any() and not plan.spectrum_im[2].any()
+    np.testing.assert_array_equal(plan.y_exp, q.shift - plan.params.guard_bits)
+    xq, _ = quantize_input(q, x)
+    trace = fast_parc_int_model(plan, xq)
+    want, _ = direct_model(q, xq)
+    np.testing.assert_array_equal(trace.y[:, 2], want[:, 2])  # offset only: exact
+    assert np.mean(trace.y == want) > 0.95
