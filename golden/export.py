@@ -11,8 +11,10 @@ sets of real activations of shape (S, C, N), float32:
 
 An activation is the layer's input before its PE (for ``gcc_H`` the first half of the
 block's channels), cut into length-N lines along the ParC axis: H layer (B, C, H, W) ->
-(B*W, C, H), W layer -> (B*H, C, W) (`golden.weights.feature_to_rows`). A few rows are
-drawn at random from every image, so the rows come from many digits.
+(B*W, C, H), W layer -> (B*H, C, W) (`golden.weights.feature_to_rows`). ``--rows``
+distinct lines are drawn at random from all lines of the chosen images (64 each by
+default), so they come from many digits; exact duplicates (the plain-background line
+that most columns of a 56x56 canvas are) are kept once.
 
 Capturing activations runs the network, so it needs torch and the ``provenance.json``
 that `scripts.train` writes next to the weights. For a foreign checkpoint use
@@ -32,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from golden.bundle import file_sha256, save_bundle
-from golden.quant import FloatLayer, quantize_layer
+from golden.quant import FloatLayer, check_n_bits, quantize_layer
 from golden.weights import ParcLayerInfo, feature_to_rows, find_parc_layers, import_layer, load_state_dict
 
 ROW_LAYOUT = {
@@ -46,14 +48,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _pick_rows(x: NDArray[np.float64], direction: str, per_image: int, rng: np.random.Generator) -> NDArray[np.float32]:
-    """``per_image`` random lines of every image's feature map (B, C, H, W) -> (B*per_image, C, N)."""
-    b = x.shape[0]
-    rows = feature_to_rows(x, direction)
-    lines = rows.shape[0] // b
-    chosen = np.stack([np.sort(rng.choice(lines, size=min(per_image, lines), replace=False)) for _ in range(b)])
-    picked = (np.arange(b)[:, None] * lines + chosen).reshape(-1)
-    return rows[picked].astype(np.float32)
+def _pick_rows(x: NDArray[np.float64], direction: str, count: int, rng: np.random.Generator) -> tuple[NDArray[np.float32], dict]:
+    """``count`` distinct random lines from the feature maps (B, C, H, W) -> (count, C, N).
+
+    Exact duplicates are dropped first: at N=56 most columns of a 56x56 canvas miss the digit
+    and are the same background line, which would otherwise fill most of the bundle.
+    """
+    rows = feature_to_rows(x, direction).astype(np.float32)
+    _, first = np.unique(rows.reshape(rows.shape[0], -1), axis=0, return_index=True)
+    picked = np.sort(rng.choice(np.sort(first), size=min(count, first.size), replace=False))
+    return rows[picked], {"pool_rows": int(rows.shape[0]), "distinct_rows_in_pool": int(first.size), "rows": int(picked.size)}
 
 
 def _default_mode(path: Path) -> None:
@@ -64,7 +68,7 @@ def _default_mode(path: Path) -> None:
 
 
 def capture_activations(
-    weights: Path, info: ParcLayerInfo, calib_images: int, test_images: int, rows_per_image: int, seed: int
+    weights: Path, info: ParcLayerInfo, calib_images: int, test_images: int, rows: int, seed: int
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], dict]:
     """Run the trained network on real digits and cut the layer's inputs into rows."""
     try:
@@ -74,7 +78,10 @@ def capture_activations(
     from scripts import parc_net as pn
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    provenance = pn.read_provenance(weights)
+    try:
+        provenance = pn.read_provenance(weights)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; pass --no-activations to export the weights only") from None
     try:
         model = pn.load_model(weights, provenance["model"])
     except (RuntimeError, KeyError) as exc:
@@ -94,23 +101,22 @@ def capture_activations(
 
     cal_maps = pn.capture_parc_inputs(model, cal_x, [info.name])[info.name]
     test_maps = pn.capture_parc_inputs(model, test_x, [info.name])[info.name]
-    calibration = _pick_rows(cal_maps, info.direction, rows_per_image, rng)
-    test = _pick_rows(test_maps, info.direction, rows_per_image, rng)
+    calibration, cal_rows = _pick_rows(cal_maps, info.direction, rows, rng)
+    test, test_rows = _pick_rows(test_maps, info.direction, rows, rng)
     images = {
         "calibration": {
             "split": "train",
             "dataset_index": split.train_index[cal_pick].tolist(),
             "placement": f"scripts.parc_net.place_digits, rng numpy.random.default_rng([{seed}, 8])",
-            "rows_per_image": rows_per_image,
-            "rows": int(calibration.shape[0]),
+            **cal_rows,
         },
         "test": {
             "split": "test",
             "dataset_index": split.test_index[test_pick].tolist(),
             "placement": "the fixed test set (scripts.parc_net.test_canvases)",
-            "rows_per_image": rows_per_image,
-            "rows": int(test.shape[0]),
+            **test_rows,
         },
+        "row_selection": "distinct rows (exact duplicates dropped) drawn at random from every line of the chosen images",
         "row_selection_seed": seed,
         "network": {
             "mixer": provenance.get("mixer"),
@@ -118,6 +124,7 @@ def capture_activations(
             "epochs": provenance.get("epochs"),
             "test_accuracy": provenance.get("test_accuracy"),
             "split_seed": provenance["data"]["split_seed"],
+            "provenance_matches_weights": provenance.get("weights_sha256") == file_sha256(weights),
         },
     }
     return calibration, test, images
@@ -132,7 +139,7 @@ def export(
     n: int | None = None,
     calib_images: int = 64,
     test_images: int = 64,
-    rows_per_image: int = 4,
+    rows: int = 256,
     seed: int = 0,
     activations: bool = True,
     note: str | None = None,
@@ -148,14 +155,15 @@ def export(
     info = by_name[layer]
     if activations and n is not None and n != info.n:
         raise ValueError(f"--n {n} resizes the kernel, but the network runs it at N={info.n}; add --no-activations")
-    if rows_per_image < 1:
-        raise ValueError("rows per image must be >= 1")
+    if rows < 1:
+        raise ValueError("--rows must be >= 1")
+    check_n_bits(info.n if n is None else n, bits)  # fail before running the network
     float_layer: FloatLayer = import_layer(state, info, n)
 
     calibration = test = None
     meta: dict = {}
     if activations:
-        calibration, test, images = capture_activations(weights, info, calib_images, test_images, rows_per_image, seed)
+        calibration, test, images = capture_activations(weights, info, calib_images, test_images, rows, seed)
         meta["images"] = images
     quantized = quantize_layer(float_layer, bits, calibration)
     meta.update(
@@ -193,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=None, help="resize the kernel to N (meta kernels; needs --no-activations)")
     p.add_argument("--calib-images", type=int, default=64, help="training images for calibration rows")
     p.add_argument("--test-images", type=int, default=64, help="test-set images for test rows")
-    p.add_argument("--rows-per-image", type=int, default=4, help="random ParC lines taken from each image")
+    p.add_argument("--rows", type=int, default=256, help="distinct ParC lines kept for calibration and for test (each)")
     p.add_argument("--seed", type=int, default=0, help="image and row selection")
     p.add_argument("--no-activations", action="store_true", help="weights and quantization only (no network run)")
     p.add_argument("--note", default=None, help="free text stored in meta")
@@ -207,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             n=args.n,
             calib_images=args.calib_images,
             test_images=args.test_images,
-            rows_per_image=args.rows_per_image,
+            rows=args.rows,
             seed=args.seed,
             activations=not args.no_activations,
             note=args.note,

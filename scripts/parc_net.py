@@ -331,6 +331,12 @@ def test_canvases(split: DigitSplit) -> NDArray[np.float32]:
     return place_digits(split.test_images, np.random.default_rng([split.split_seed, 1]))
 
 
+def load_test_set(split_seed: int = 0) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """(images (n_test, 1, 56, 56) float32 in [0, 1], labels (n_test,)): what provenance.json scores."""
+    split = load_split(split_seed)
+    return test_canvases(split), split.test_labels
+
+
 def train_canvases(split: DigitSplit, seed: int, epoch: int, subset: int | None = None) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Training canvases of one epoch (placements depend on ``seed`` and ``epoch``)."""
     images, labels = split.train_images, split.train_labels
@@ -393,6 +399,19 @@ def evaluate(
     full layer output ``b + corr(w, x + pe)`` (e.g. ``FloatLayer.forward``, a fixed-point
     golden model or RTL output converted to float), or ``None`` to keep the torch result.
     The rest of the network runs in torch float32. ``labels`` (B,) gives ``correct``.
+    Returns an `EvalResult` (``accuracy``, ``correct``, ``total``, ``predictions``,
+    ``logits``, ``overridden``: rows replaced per layer).
+
+    Example (the NumPy float golden model in place of every ParC layer)::
+
+        from golden.weights import load_layers
+        from scripts.parc_net import evaluate, load_model, load_test_set
+
+        model = load_model("weights/parc/model.pt")
+        images, labels = load_test_set(split_seed=0)
+        layers = load_layers("weights/parc/model.pt")          # {name: FloatLayer}
+        res = evaluate(model, images, labels, parc_override=lambda name, rows: layers[name].forward(rows))
+        print(res.accuracy)
     """
     x_all = _as_batch(images)
     chosen = _select(model, layers) if parc_override is not None else {}

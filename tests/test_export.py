@@ -25,7 +25,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def test_cli_writes_a_loadable_bundle(tmp_path):
     out = tmp_path / "b.npz"
-    res = run("--weights", str(WEIGHTS), "--layer", "stages.1.0.gcc_W", "--bits", "10", "--out", str(out), "--calib-images", "20", "--test-images", "10", "--rows-per-image", "3")
+    res = run("--weights", str(WEIGHTS), "--layer", "stages.1.0.gcc_W", "--bits", "10", "--out", str(out), "--calib-images", "20", "--test-images", "10", "--rows", "50")
     assert res.returncode == 0, res.stderr
     assert out.stat().st_size < MAX_BUNDLE_BYTES
     bundle = load_bundle(out)
@@ -34,7 +34,7 @@ def test_cli_writes_a_loadable_bundle(tmp_path):
     np.testing.assert_array_equal(bundle.layer.pe, layer.pe)
     np.testing.assert_array_equal(bundle.layer.bias, layer.bias)
     assert bundle.layer.name == "stages.1.0.gcc_W"
-    assert bundle.calibration.shape == (60, 16, 28) and bundle.test.shape == (30, 16, 28)
+    assert bundle.calibration.shape == (50, 16, 28) and bundle.test.shape == (50, 16, 28)
     meta = bundle.meta
     assert (meta["layer"], meta["direction"], meta["n"], meta["channels"], meta["bits"]) == ("stages.1.0.gcc_W", "W", 28, 16, 10)
     assert meta["source_sha256"] == file_sha256(WEIGHTS)
@@ -90,12 +90,14 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
     assert not (tmp_path / "e.npz").exists()
 
 
-def test_cli_usage_error_is_one_line(tmp_path):
-    res = run("--weights", str(WEIGHTS), "--layer", "stages.0.0.gcc_H", "--bits", "eight", "--out", str(tmp_path / "e.npz"))
-    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "invalid int value" in res.stderr
+def test_cli_usage_error_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        export_main(["--weights", str(WEIGHTS), "--layer", "stages.0.0.gcc_H", "--bits", "eight", "--out", str(tmp_path / "e.npz")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "invalid int value" in err
 
 
-def test_foreign_checkpoint_without_activations(tmp_path):
+def test_foreign_checkpoint_without_activations(tmp_path, capsys):
     state = {
         "stages.2.8.gcc_conv_1H.weight": np.random.default_rng(0).normal(0, 0.1, (4, 1, 14, 1)).astype(np.float32),
         "stages.2.8.gcc_conv_1H.bias": np.zeros(4, np.float32),
@@ -108,8 +110,9 @@ def test_foreign_checkpoint_without_activations(tmp_path):
     bundle = load_bundle(out)
     assert bundle.calibration is None and bundle.layer.n == 28 and bundle.meta["stored_n"] == 14
     assert bundle.meta["layout"] == "convnext_gcc"
-    res = run("--weights", str(src), "--layer", "stages.2.8.gcc_conv_1H", "--out", str(out))
-    assert res.returncode == 2 and "provenance.json" in res.stderr
+    assert export_main(["--weights", str(src), "--layer", "stages.2.8.gcc_conv_1H", "--out", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "provenance.json" in err and "--no-activations" in err and len(err.strip().splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- shipped bundles

@@ -152,3 +152,12 @@ def test_training_smoke_run(tmp_path):
 def test_training_cli_rejects_bad_arguments(tmp_path):
     res = subprocess.run([sys.executable, "-m", "scripts.train", "--epochs", "0", "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 2 and "--epochs must be >= 1" in res.stderr
+
+
+def test_saved_weights_are_byte_reproducible(tmp_path):
+    from scripts.train import save_state_dict
+
+    state = torch.load(WEIGHTS / "parc" / "model.pt", map_location="cpu", weights_only=True)
+    save_state_dict(state, tmp_path / "a.pt")
+    save_state_dict(state, tmp_path / "b" / "model.pt")
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b" / "model.pt").read_bytes() == (WEIGHTS / "parc" / "model.pt").read_bytes()
