@@ -47,8 +47,9 @@ input frame tags (no per-slot valid bits in the delay lines).
 
 Frames: ``o.payload.last`` marks output index M-1 of every real frame. ``i.payload.last`` is
 not needed (frames are counted); a transfer whose ``last`` disagrees with the count sets the
-sticky ``frame_error``. ``overflow`` is sticky: set when any stage saturates (fillers are
-zeros and never do), cleared by ``overflow_clear``.
+sticky ``frame_error``. ``overflow`` is sticky: set when any stage saturates on a slot of a
+real frame (exactly the model's per-frame flag: filler slots, and words left in the delay
+lines by a reset in mid-frame, are ignored), cleared by ``overflow_clear``.
 """
 from __future__ import annotations
 
@@ -329,10 +330,19 @@ class StreamingFft(wiring.Component):
             flags.append(flag)
 
         # The output register (last stage) holds slot K - D1 after advance K; its frame is
-        # hist_next[a + (in_pos < b)] and its position (in_pos - D1) mod M.
+        # hist_next[a + (in_pos < b)] and its position (in_pos - D1) mod M. The same rule
+        # tells whether the value entering any stage's output register belongs to a real frame.
         hist_next = Signal(a + 2)
         m.d.comb += hist_next.eq(Mux(at_boundary, Cat(take_real, hist[:-1]), hist))
-        tag = Mux(in_pos < b, hist_next[a + 1], hist_next[a]) if b else hist_next[a]
+
+        def real_slot(d: int):
+            """The slot ``d`` advances behind the one entering now is part of a real frame."""
+            fa, fb = divmod(d, M)
+            return Mux(in_pos < fb, hist_next[fa + 1], hist_next[fa]) if fb else hist_next[fa]
+
+        tag = real_slot(D1)
+        ends = self._stage_delay[1:] + [self.latency]  # slot delay after each stage
+        real_flags = [flag & real_slot(end - 1) for flag, end in zip(flags, ends)]
         with m.If(adv):
             m.d.sync += [
                 in_pos.eq(Mux(in_pos == M - 1, 0, in_pos + 1)),
@@ -352,7 +362,7 @@ class StreamingFft(wiring.Component):
             self.o.payload.last.eq(o_last),
         ]
 
-        with m.If(adv & Cat(*flags).any()):
+        with m.If(adv & Cat(*real_flags).any()):  # fillers, and stale delay-line words after a reset, never count
             m.d.sync += self.overflow.eq(1)
         with m.Elif(self.overflow_clear):
             m.d.sync += self.overflow.eq(0)
