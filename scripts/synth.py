@@ -274,7 +274,9 @@ def render_markdown(report: dict) -> str:
             "- Counts are of the generated top level as is (AXI-Stream wrapper, framer, ROMs, status counters).",
             "- **Fmax**: nextpnr's achieved frequency of `clk` for the top level with every input and output "
             "registered once (a timing harness; its registers are not in the counts above), so it is the "
-            "design's register-to-register figure, not a path through unconstrained pins. One placement seed.",
+            "design's register-to-register figure, not a path through unconstrained pins. One placement seed. "
+            "nextpnr's own utilisation of that harnessed design (TRELLIS_COMB, TRELLIS_FF, ...) is in synth.json "
+            "under `pnr.utilization`.",
             "- **latency**: `manifest.json` `latency_cycles` (cycles from accepting a frame's last input sample "
             "to its first output sample, no stalls).",
             f"- **samples/clock**: measured, `sim.batch.run_batch` on {meta['frames']} frames (channels in turn), "
