@@ -54,8 +54,13 @@ class Design:
     bundle: Bundle | None
     arch_info: dict  # extra manifest fields from the architecture
 
+    _verilog: str | None = None
+
     def verilog(self) -> str:
-        return verilog.convert(self.top, name=self.spec.top_name, emit_src=False)
+        """The Verilog text (elaborated once: build caches hash it on every use)."""
+        if self._verilog is None:
+            self._verilog = verilog.convert(self.top, name=self.spec.top_name, emit_src=False)
+        return self._verilog
 
     def manifest(self, verilog_file: str) -> dict:
         fmt = self.layer.fmt

@@ -135,6 +135,7 @@ class Network:
         self.layer_names = list(pn.parc_layers(model))
         self.bundles = self._export_bundles(cache)
         self.float_layers = {name: load_bundle(path).layer for name, path in self.bundles.items()}
+        self._designs: dict[tuple[str, int], dict[str, Design]] = {}
 
     def model(self):
         return self.pn.load_model(self.weights, self.provenance["model"])
@@ -160,16 +161,19 @@ class Network:
         return result.accuracy
 
     def designs(self, arch: str, bits: int) -> dict[str, Design]:
-        out = {}
-        for name, path in self.bundles.items():
-            n = self.float_layers[name].n
-            out[name] = build_design(DesignSpec(arch=arch, n=n, bits=bits, weights=str(path), name=f"parc_{arch}_{name.replace('.', '_')}_b{bits}"))
-        return out
+        """One design per ParC layer, made once (elaboration and Verilog are not free)."""
+        key = (arch, bits)
+        if key not in self._designs:
+            self._designs[key] = {
+                name: build_design(DesignSpec(arch=arch, n=self.float_layers[name].n, bits=bits, weights=str(path)))
+                for name, path in self.bundles.items()
+            }
+        return self._designs[key]
 
 
 def network_row(net: Network, arch: str, bits: int) -> dict:
     designs = net.designs(arch, bits)
-    mismatches = {"samples": 0, "mismatches": 0}
+    mismatches = {"samples": 0, "mismatches": 0, "layer_samples": 0}
 
     def fixed(name: str, rows: np.ndarray) -> np.ndarray:
         q = designs[name].layer
@@ -179,27 +183,33 @@ def network_row(net: Network, arch: str, bits: int) -> dict:
         design = designs[name]
         q = design.layer
         xi = quantize_input(q, rows)[0]
-        golden = design.engine.model(xi)
-        out = run_batch(design, xi.reshape(-1, q.fmt.n)).output.reshape(golden.shape)
+        # The engines keep no state between frame groups, so each distinct group of C lines
+        # (many image columns are plain background) is simulated once and scattered back.
+        distinct, back = np.unique(xi.reshape(len(xi), -1), axis=0, return_inverse=True)
+        distinct = distinct.reshape(-1, *xi.shape[1:])
+        golden = design.engine.model(distinct)
+        out = run_batch(design, distinct.reshape(-1, q.fmt.n)).output.reshape(golden.shape)
         mismatches["samples"] += int(out.size)
         mismatches["mismatches"] += int(np.sum(out != golden))
-        return q.fmt.output.to_float(out)
+        mismatches["layer_samples"] += int(xi.size)
+        return q.fmt.output.to_float(out[back.reshape(-1)])
 
-    start = time.monotonic()
+    t0 = time.monotonic()
     acc_fixed = net.evaluate(fixed)
-    acc_fixed_full = net.evaluate(fixed, net.all_images, net.all_labels)
+    t1 = time.monotonic()
     acc_rtl = net.evaluate(rtl)
     return {
         "arch": arch,
         "bits": bits,
         "images": len(net.labels),
         "acc_fixed": acc_fixed,
-        "acc_fixed_full_test": acc_fixed_full,
         "acc_rtl": acc_rtl,
-        "rtl_samples": mismatches["samples"],
+        "rtl_samples": mismatches["samples"],  # distinct frame groups simulated
+        "layer_samples": mismatches["layer_samples"],  # outputs the RTL results stand for
         "rtl_mismatches": mismatches["mismatches"],
         "rtl_match_pct": 100.0 * (1 - mismatches["mismatches"] / max(mismatches["samples"], 1)),
-        "seconds": round(time.monotonic() - start, 1),
+        "fixed_seconds": round(t1 - t0, 1),
+        "rtl_seconds": round(time.monotonic() - t1, 1),
     }
 
 

@@ -27,7 +27,7 @@ NETWORK_COLUMNS = [
     ("arch", "arch", "{}"), ("bits", "bits", "{}"), ("acc_float", "float %", "{:.2%}"),
     ("acc_fixed", "fixed golden %", "{:.2%}"), ("acc_rtl", "RTL %", "{:.2%}"),
     ("delta_pp", "fixed - float (pp)", "{:+.2f}"), ("rtl_match_pct", "RTL == golden %", "{:.4f}"),
-    ("acc_fixed_full_test", "fixed, full test set %", "{:.2%}"),
+    ("rtl_seconds", "RTL sim s", "{:.0f}"),
 ]
 
 
