@@ -25,7 +25,7 @@ from hw.lint import setup_verilator_env, waiver_text
 from sim.runner import MAKE_FIXES, build_root, locked, reuse_runtime_objects, store_runtime_objects
 
 DRIVER = Path(__file__).with_name("batch_main.cpp")
-BATCH_FLAGS = ["--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O2"]  # volume: run time dominates
+BATCH_FLAGS = ["--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O1"]  # build vs run time balance
 
 
 @dataclass
