@@ -228,8 +228,8 @@ def render(report: dict) -> str:
     ]
     for r in report["models"]:
         err = r.get("max_abs_error_vs_exact_accumulator")
-        out.append(f"| `{r['model']}` | {r['kind']} | {g(r['samples_per_s'])} | {r['vs_scipy']:.2f} | "
-                   f"{r['vs_numpy_fft']:.2f} | {'exact' if err is None else f'{err:.1e}'} |")
+        out.append(f"| `{r['model']}` | {r['kind']} | {g(r['samples_per_s'])} | {r['vs_scipy']:.2g} | "
+                   f"{r['vs_numpy_fft']:.2g} | {'exact' if err is None else f'{err:.1e}'} |")
     out += ["", "Ratios are model samples/s / reference samples/s (> 1: faster than the reference).", "",
             "## 2. Simulation speed", "",
             "| design | simulator | samples | samples/s | vs NumPy golden | bit-exact |", "|---|---|---:|---:|---:|---|"]
