@@ -23,7 +23,6 @@ the weight bound). Errors print one line on stderr and exit with code 2.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -33,19 +32,16 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.bundle import file_sha256, save_bundle
-from golden.quant import FloatLayer, check_n_bits, quantize_layer
+from golden.cli import Parser, UserError, run
+from golden.bundle import save_bundle
+from golden.files import check_output_file, file_sha256, output_file_name
+from golden.quant import SUPPORTED_BITS, FloatLayer, check_n_bits, quantize_layer
 from golden.weights import ParcLayerInfo, feature_to_rows, find_parc_layers, import_layer, load_state_dict
 
 ROW_LAYOUT = {
     "H": "input (B, C, H, W) before PE -> rows (B*W, C, H): one column per row",
     "W": "input (B, C, H, W) before PE -> rows (B*H, C, W): one image row per row",
 }
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _pick_rows(x: NDArray[np.float64], direction: str, count: int, rng: np.random.Generator) -> tuple[NDArray[np.float32], dict]:
@@ -60,11 +56,18 @@ def _pick_rows(x: NDArray[np.float64], direction: str, count: int, rng: np.rando
     return rows[picked], {"pool_rows": int(rows.shape[0]), "distinct_rows_in_pool": int(first.size), "rows": int(picked.size)}
 
 
-def _default_mode(path: Path) -> None:
-    """atomic_write's temporary file is 0600; give the bundle the usual umask-based mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
+def is_exported_bundle(path: Path) -> bool:
+    """An earlier output of ours: a bundle whose meta names golden.export (may be replaced)."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            meta = json.loads(str(arrays["meta"])) if "meta" in arrays.files else {}
+    except Exception:  # not a zip, not numpy, no JSON: in any case not ours
+        return False
+    return isinstance(meta, dict) and meta.get("tool") == "golden.export"
+
+
+def _check_out(path: Path) -> None:
+    check_output_file(path, option="--out", is_ours=is_exported_bundle, what="a bundle written by golden.export")
 
 
 def capture_activations(
@@ -145,8 +148,15 @@ def export(
     note: str | None = None,
     command: str | None = None,
 ) -> dict:
-    """Write the bundle for ``layer`` of ``weights``; returns its meta. Problems are ValueErrors."""
+    """Write the bundle for ``layer`` of ``weights``; returns its meta. Problems are ValueErrors.
+
+    ``out`` gets ".npz" appended when it lacks it (the returned ``path`` and ``npz_appended``
+    say so). An existing file there is replaced only if it is a bundle of ours; anything
+    else is refused before the network runs (`golden.files`).
+    """
     weights = Path(weights)
+    path, appended = output_file_name(out, ".npz", option="--out")
+    _check_out(path)
     state = load_state_dict(weights)
     infos = find_parc_layers(state)
     by_name = {i.name: i for i in infos}
@@ -187,13 +197,14 @@ def export(
         meta["note"] = note
     if command:
         meta["command"] = command
-    save_bundle(out, float_layer, calibration, test, quantized, meta)
-    _default_mode(Path(out))
-    return {**meta, "quantized": quantized.to_dict()}
+    _check_out(path)  # again: minutes may have passed
+    save_bundle(path, float_layer, calibration, test, quantized, meta)
+    return {**meta, "quantized": quantized.to_dict(), "path": str(path), "npz_appended": appended}
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _Parser(prog="python -m golden.export", description="Export one ParC layer as a quantized bundle (.npz).")
+    p = Parser(prog="python -m golden.export", description="Export one ParC layer as a quantized bundle (.npz).",
+               epilog="example: python -m golden.export --weights weights/parc/model.pt --layer stages.0.0.gcc_H --bits 8 --out b.npz")
     p.add_argument("--weights", required=True, type=Path, help=".pt/.pth, .npz or .safetensors state_dict")
     p.add_argument("--layer", required=True, help="ParC layer name, e.g. stages.0.0.gcc_H (python -m golden.weights PATH lists them)")
     p.add_argument("--bits", type=int, default=8, help="data/weight/output bits of the quantized engine")
@@ -206,7 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-activations", action="store_true", help="weights and quantization only (no network run)")
     p.add_argument("--note", default=None, help="free text stored in meta")
     args = p.parse_args(argv)
-    try:
+
+    def body() -> int:
+        if args.bits not in SUPPORTED_BITS:  # before minutes of loading and capturing
+            raise UserError(f"--bits must be in {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}; got {args.bits}")
         meta = export(
             args.weights,
             args.layer,
@@ -221,18 +235,18 @@ def main(argv: list[str] | None = None) -> int:
             note=args.note,
             command="python -m golden.export " + shlex.join(sys.argv[1:] if argv is None else argv),
         )
-    except (ValueError, OSError) as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    size = Path(args.out).stat().st_size
-    q = meta.get("quantized", {})
-    rows = meta.get("images", {})
-    print(
-        f"wrote {args.out} ({size / 1024:.0f} KiB): {meta['layer']} {meta['direction']} N={meta['n']} C={meta['channels']} "
-        f"bits={args.bits}, calibration rows {rows.get('calibration', {}).get('rows', 0)}, test rows {rows.get('test', {}).get('rows', 0)}"
-        + (f", saturated {q.get('saturated')}" if q else "")
-    )
-    return 0
+        size = Path(meta["path"]).stat().st_size
+        q = meta.get("quantized", {})
+        rows = meta.get("images", {})
+        print(
+            f"wrote {meta['path']}" + (" (.npz appended to --out)" if meta["npz_appended"] else "")
+            + f" ({size / 1024:.0f} KiB): {meta['layer']} {meta['direction']} N={meta['n']} C={meta['channels']} "
+            f"bits={args.bits}, calibration rows {rows.get('calibration', {}).get('rows', 0)}, test rows {rows.get('test', {}).get('rows', 0)}"
+            + (f", saturated {q.get('saturated')}" if q else "")
+        )
+        return 0
+
+    return run(p.prog, body)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Dataflow for one row (channel c, N samples ``x_q``, ``M = FftParams.m >= 2N - 1``, a power of 2):
 
 1. frame  ``u = [x_q, x_q[:N-1], 0, ..., 0]`` (M samples, real) shifted left by ``input_shift``
-   (g guard bits; PE is *not* added: it lives in the folded offset, PARC.md section 5);
+   (g guard bits; PE is *not* added: it lives in the folded offset, docs/number-formats.md section 6);
 2. ``X = FFT_DIF(u)``: `golden.fft` forward, natural in, bit-reversed out (`FftParams.forward`);
 3. ``P = sat(R(X * Hq[c], product_shift), inverse_input_bits)``, ``Hq[c]`` = spectrum ROM:
    ``round(conj(DFT_M(w_q[c] zero-padded)) * 2**spectrum_exp[c])`` in ``spectrum_bits`` signed
@@ -47,6 +47,16 @@ N = 56, bits = 16: forward widths 21,22,22,23,24,24,24 with shifts 0,0,0,0,0,1,1
   ``spectrum_bits`` (channels with smaller spectra use fewer ROM bits).
 - int64: every model value fits (``golden.fft`` checks width + twiddle + 3 <= 63, the plan
   checks the aligned accumulator <= 62 bits).
+- The output shift of a channel is at most `ParcFormat.max_shift` (`quantize_layer` clamps the
+  weight scales), so the aligned IFFT output, ``output.bits + headroom + shift`` bits, stays
+  <= acc_bits + headroom - 1: a pruned channel (weights 1e-20) no longer asks for shifts of 72.
+
+User options (`plan_with_options`, what ``hw.generate --arch fft`` calls)
+---------------------------------------------------------------------
+Each option has a range (`FFT_OPTION_RANGES`, ``m``: powers of two from `fft_size` to 4x);
+inside them, a combination must fit the widths above and keep `FastParcPlan.error_bound`
+<= max(8 LSB, 4x the defaults' bound). A refusal is a `golden.cli.UserError` naming the options
+whose reset to the default fixes it, spelled as the caller names them (CLI flags).
 
 Error bound (`FastParcPlan.error_bound`, tested in tests/test_fast_parc_int.py)
 ------------------------------------------------------------------------------
@@ -66,8 +76,9 @@ with ``r_out`` = 1/2 (half-up, half-even) or 1 (truncate), ``K = sqrt(M) / 2**su
     T_inv  = min(error_bound(inverse, peak|P|), error_bound_l2(inverse, |P|))
 
 (`golden.fft.error_bound` / `error_bound_l2` are per-sample / per-frame worst cases of one FFT.)
-It is a true worst case (all roundings aligned) and therefore loose: 1.6 .. 99 output LSBs for
-the paper's N and bits (it grows with M and bits). The statistical estimate
+It is a true worst case (all roundings aligned) and therefore loose: with the default options
+0.9 .. 4.1 output LSBs for random layers at N = 7/14 and 2.1 .. 80 for the trained N = 28/56
+layers, 8 to 16 bits (it grows with M and bits; `FastParcPlan.error_bound`). The statistical estimate
 `FastParcPlan.error_rms` (rounding variances propagated through the pipeline) predicts the
 measured RMS of ``Y * 2**E - corr`` within ~25%: 0.04 LSB at 8 and 12 bits, 0.06-0.08 LSB at
 16 bits. Measured on `random_layer` (32 channels) with Gaussian inputs quantized by
@@ -79,7 +90,10 @@ path SQNR (vs the exact integer correlation) is 52-53 dB at 8 bits, 77-78 dB at 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -96,10 +110,14 @@ from golden.fft import (
     rounding_error_max,
     rounding_mse,
 )
+from golden.cli import UserError
 from golden.fixed import IntArray, Rounding, requantize, saturate
 from golden.quant import QuantizedLayer
 
-__all__ = ["FftParams", "FastParcPlan", "FastParcTrace", "plan_fast_parc", "fast_parc_int_model", "frame_rows", "fft_size"]
+__all__ = [
+    "FftParams", "FastParcPlan", "FastParcTrace", "plan_fast_parc", "plan_with_options", "fast_parc_int_model",
+    "frame_rows", "fft_size", "fft_option_range", "FFT_OPTION_RANGES",
+]
 
 FORWARD_MAX_BITS = 24  # DIF multiplies a - b (one bit wider): fits a 25-bit DSP operand
 INVERSE_MAX_BITS = 25  # DIT multiplies its stage input
@@ -109,7 +127,30 @@ FORWARD_EXTRA_BITS = 5
 INVERSE_EXTRA_BITS = 3
 DEFAULT_TWIDDLE_BITS = 18
 DEFAULT_SPECTRUM_BITS = 18
+DEFAULT_INPUT_SHIFT = 3
+DEFAULT_GUARD_BITS = 4
+DEFAULT_HEADROOM_BITS = 2
 MIN_FFT_SIZE = 8  # smallest size of hw.fft.StreamingFft
+INT64_MODEL_BITS = 62  # widest value the int64 models hold with a bit to spare
+
+# What `plan_with_options` (the user-facing path: hw.generate --arch fft) accepts, per
+# `FftParams.default` keyword. Past these ends an option buys nothing (input_shift > 8: the
+# forward FFT's rounding is already ~1e-3 LSB; guard_bits > 12: the IFFT's is ~1e-4 LSB) or
+# only breaks widths (headroom beyond 8 bits: 256x the output range); ROM widths stop at
+# 27 bits, a 27x27 DSP cascade. Fine but costly combinations are then judged by the error
+# bound (`ERROR_LIMIT_LSB`, `ERROR_LIMIT_RATIO`).
+FFT_OPTION_RANGES: dict[str, tuple[int, int]] = {
+    "input_shift": (0, 8),
+    "guard_bits": (0, 12),
+    "headroom_bits": (0, 8),
+    "twiddle_bits": (6, 27),
+    "spectrum_bits": (6, 27),
+}
+FFT_SIZE_FACTOR = 4  # m from fft_size(N) to 4x that: a larger M adds latency and rounding, nothing else
+# Options may cost accuracy, within reason: the worst-case error bound (`FastParcPlan.error_bound`)
+# must stay <= max(ERROR_LIMIT_LSB, ERROR_LIMIT_RATIO x the default configuration's bound).
+ERROR_LIMIT_LSB = 8.0
+ERROR_LIMIT_RATIO = 4.0
 
 
 def fft_size(n: int) -> int:
@@ -148,8 +189,19 @@ class FftParams:
     def __post_init__(self) -> None:
         if self.m < 2 * self.n - 1:
             raise ValueError(f"M = {self.m} < 2N - 1 = {2 * self.n - 1}: the correlation would alias")
+        for name in ("input_shift", "guard_bits"):
+            if getattr(self, name) < 0:  # a negative shift is no hardware (and no int64 model)
+                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)}")
+        if not 2 <= self.spectrum_bits <= 27:
+            raise ValueError(f"spectrum_bits must be 2..27; got {self.spectrum_bits}")
         self.forward  # validate both configs now
         self.inverse
+        product = self.forward.output_bits + self.spectrum_bits + 1  # X * Hq, summed: one more bit
+        if product > INT64_MODEL_BITS:
+            raise ValueError(
+                f"the spectrum product needs {product} bits (forward FFT output {self.forward.output_bits} + "
+                f"spectrum_bits {self.spectrum_bits} + 1; at most {INT64_MODEL_BITS})"
+            )
 
     @property
     def stages(self) -> int:
@@ -177,9 +229,9 @@ class FftParams:
         *,
         output_bits: int | None = None,
         m: int | None = None,
-        input_shift: int = 3,
-        guard_bits: int = 4,
-        headroom_bits: int = 2,
+        input_shift: int = DEFAULT_INPUT_SHIFT,
+        guard_bits: int = DEFAULT_GUARD_BITS,
+        headroom_bits: int = DEFAULT_HEADROOM_BITS,
         twiddle_bits: int | None = None,
         spectrum_bits: int | None = None,
         rounding: Rounding = Rounding.HALF_EVEN,
@@ -190,6 +242,10 @@ class FftParams:
         data and output, then ``bits + 4`` (at most 27, and at most what keeps the int64 model
         exact).
         """
+        if headroom_bits < 0:
+            raise ValueError(f"headroom_bits must be >= 0; got {headroom_bits}")
+        if input_shift < 0:
+            raise ValueError(f"input_shift must be >= 0; got {input_shift}")
         precision = max(bits, bits if output_bits is None else int(output_bits))
         wide = DEFAULT_TWIDDLE_BITS if precision <= 16 else min(27, precision + 4)
         auto_twiddle = twiddle_bits is None
@@ -331,11 +387,95 @@ def plan_fast_parc(q: QuantizedLayer, params: FftParams | None = None) -> FastPa
         raise AssertionError("spectrum ROM saturated")
     plan = FastParcPlan(q, p, h_re[:, rev], h_im[:, rev], spectrum_exp, product_shift, y_exp, notes)
     y_shift, off_shift, _ = plan.align
-    acc_w = q.fmt.acc_bits + int(off_shift.max())
-    o_w = p.inverse.output_bits + int(y_shift.max())
-    if max(acc_w, o_w) + 1 > 62:
-        raise ValueError("aligned accumulator exceeds 62 bits; lower guard_bits")
+    acc_w = q.fmt.acc_bits + int(off_shift.max()) + 1
+    if acc_w > INT64_MODEL_BITS:  # offsets shifted left by guard_bits - shift
+        raise ValueError(
+            f"the aligned offset needs {acc_w} bits (at most {INT64_MODEL_BITS}): guard_bits={p.guard_bits} "
+            f"exceeds the smallest output shift ({int(q.shift.min())}) by {int(off_shift.max())}"
+        )
+    o_w = p.inverse.output_bits + int(y_shift.max()) + 1
+    if o_w > INT64_MODEL_BITS:  # IFFT output (output bits + guard + headroom) shifted up to the accumulator
+        raise ValueError(
+            f"the aligned IFFT output needs {o_w} bits (at most {INT64_MODEL_BITS}): {p.inverse.output_bits}-bit "
+            f"IFFT output (headroom included) shifted left by {int(y_shift.max())}"
+        )
     return plan
+
+
+def fft_option_range(option: str, n: int) -> tuple[int, int]:
+    """The accepted range of one `FftParams.default` keyword (``m``: powers of two in it)."""
+    if option == "m":
+        return fft_size(n), FFT_SIZE_FACTOR * fft_size(n)
+    if option not in FFT_OPTION_RANGES:
+        raise UserError(f"unknown FFT option {option!r}; choose from {', '.join(['m', *FFT_OPTION_RANGES])}")
+    return FFT_OPTION_RANGES[option]
+
+
+def plan_with_options(q: QuantizedLayer, options: Mapping[str, int], names: Mapping[str, str] | None = None) -> FastParcPlan:
+    """``plan_fast_parc(q, FftParams.default(..., **options))`` for options a user chose, or a
+    `UserError` that names the option at fault, spelled as in ``names`` (e.g. CLI flags).
+
+    Checks, in order: each option's range (`fft_option_range`); that the widths it implies
+    fit (FftConfig and the int64 model); that the worst-case error bound stays within
+    ``max(ERROR_LIMIT_LSB, ERROR_LIMIT_RATIO * bound of the defaults)``. A failing combination
+    is blamed on the options whose reset to the default alone fixes it (else on all of them),
+    with the direction that helps. Without options the defaults are returned as they are.
+    """
+    names = dict(names or {})
+    label = lambda key: names.get(key, key)  # noqa: E731
+    n, bits = q.fmt.n, q.fmt.data.bits
+    opts = {k: int(v) for k, v in options.items() if v is not None}
+    for key, value in opts.items():
+        lo, hi = fft_option_range(key, n)
+        if key == "m":
+            if value < 1 or value & (value - 1) or not lo <= value <= hi:
+                raise UserError(f"{label(key)} must be a power of two in {lo}..{hi} for N={n} (>= 2N-1, >= {MIN_FFT_SIZE}); got {value}")
+        elif not lo <= value <= hi:
+            raise UserError(f"{label(key)} must be in {lo}..{hi}; got {value}")
+
+    def attempt(chosen: Mapping[str, int]) -> FastParcPlan | str:
+        try:
+            params = FftParams.default(n, bits, output_bits=q.fmt.output.bits, rounding=q.fmt.rounding, **chosen)
+            return plan_fast_parc(q, params)
+        except ValueError as exc:
+            return str(exc)
+
+    def spelled(text: str) -> str:  # the golden messages name keywords; say them as the user did
+        return re.sub(r"\b(" + "|".join(map(re.escape, FFT_OPTION_RANGES)) + r")\b", lambda m: label(m.group(1)), text)
+
+    default = attempt({})
+    if isinstance(default, str):
+        raise UserError(f"the FFT engine cannot be built for this layer at {bits} bits: {spelled(default)}")
+    if not opts:
+        return default
+    limit = max(ERROR_LIMIT_LSB, ERROR_LIMIT_RATIO * default.error_bound())
+
+    def accepted(plan: FastParcPlan | str) -> bool:
+        return not isinstance(plan, str) and plan.error_bound() <= limit
+
+    plan = attempt(opts)
+    if accepted(plan):
+        return plan
+    culprits = list(opts)
+    for size in range(1, len(opts)):  # the smallest sets of options whose reset fixes it
+        fixes = [set(c) for c in combinations(opts, size) if accepted(attempt({k: v for k, v in opts.items() if k not in c}))]
+        if fixes:
+            culprits = [k for k in opts if any(k in c for c in fixes)]
+            break
+    defaults = {
+        "m": default.params.m, "twiddle_bits": default.params.twiddle_bits, "spectrum_bits": default.params.spectrum_bits,
+        "input_shift": DEFAULT_INPUT_SHIFT, "guard_bits": DEFAULT_GUARD_BITS, "headroom_bits": DEFAULT_HEADROOM_BITS,
+    }
+    said = [f"{label(k)}={opts[k]}" for k in culprits]
+    chosen = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+    one = len(said) == 1
+    advice = " or ".join(f"{'raise' if opts[k] < defaults[k] else 'lower'} {label(k)} (default {defaults[k]})" for k in culprits)
+    if isinstance(plan, str):
+        raise UserError(f"{chosen} {'does' if one else 'do'} not fit this layer at {bits} bits: {spelled(plan)}; {advice}")
+    raise UserError(
+        f"{chosen} {'makes' if one else 'make'} the worst-case FFT error bound {plan.error_bound():.3g} output LSBs "
+        f"(the defaults give {default.error_bound():.3g}; at most {limit:.3g} accepted); {advice}"
+    )
 
 
 def _largest_exp(peak: float, limit: int) -> int:

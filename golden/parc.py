@@ -1,4 +1,4 @@
-"""Float64 reference of ParC and Fast-ParC (PARC.md sections 1-2).
+"""Float64 reference of ParC and Fast-ParC (docs/operator.md sections 1-2).
 
 Everything else in the project (integer models, RTL, reports) is ultimately judged
 against these functions, and these functions are judged against SciPy and PyTorch in

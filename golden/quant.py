@@ -1,6 +1,6 @@
 """From float ParC layers to the integers the hardware holds (formats, scales, ROM contents).
 
-PE handling (PARC.md section 5, the folding trick): the hardware does not add ``pe`` to
+PE handling (docs/operator.md section 6, the folding trick): the hardware does not add ``pe`` to
 each sample. It adds a per-position constant ``offset[c, i] = corr(w_q, pe_q)[i] + b_q``
 from ROM to the accumulator. ``pe_q`` uses the input's fractional bits and ``b_q`` the
 accumulator's, so ``corr(w_q, x_q) + offset == corr(w_q, x_q + pe_q) + b_q`` exactly in
@@ -16,7 +16,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from golden.checks import as_finite_array
-from golden.fixed import FixedFormat, IntArray, Rounding, frac_for_range, round_float, saturate
+from golden.cli import UserError
+from golden.fixed import FRAC_LIMIT, FixedFormat, IntArray, Rounding, frac_for_range, round_float, saturate, scale
 from golden.parc import circulant, parc
 
 MIN_N = 2
@@ -61,6 +62,19 @@ class ParcFormat:
     def acc_bits(self) -> int:
         """Exact accumulator: in + w + ceil(log2 N), plus room for the PE/bias offset."""
         return self.product_bits + math.ceil(math.log2(self.n)) + PE_EXTRA_BITS + BIAS_HEADROOM_BITS
+
+    @property
+    def max_shift(self) -> int:
+        """Largest accumulator -> output right shift a channel gets (`quantize_layer` clamps).
+
+        At this shift a bias as large as the whole output range, ``2**(output.bits - 1)``
+        output LSBs, is ``2**(acc_bits - 3)`` accumulator LSBs: just inside the bias's share of
+        the accumulator. A finer accumulator scale would leave no room for the bias (a pruned
+        channel's 1e-20 weights asked for a shift of 72, and its bias wrapped), and products
+        finer than ``2**-max_shift`` output LSBs add nothing the output could show. (Never
+        below 0: an output wider than the accumulator has nothing to shift.)
+        """
+        return max(self.acc_bits - self.output.bits - 2, 0)
 
     @property
     def offset_limit(self) -> int:
@@ -166,6 +180,27 @@ class QuantizedLayer:
         """The folded PE/bias ROM: corr(w_q, pe_q)[i] + b_q (accumulator LSBs)."""
         return np.einsum("cij,cj->ci", circulant(self.weight), self.pe) + self.bias[:, None]
 
+    def float_error_bound(self) -> NDArray[np.float64]:
+        """Per channel: worst-case ``|y_q - y_float|`` of the direct engine, in output LSBs.
+
+        ``y_float`` is the float layer (`FloatLayer.forward`) on the dequantized input, so the
+        bound covers weight, PE, bias and output rounding but not the input's own
+        quantization; it holds when nothing saturates (output, or the quantizer's PE/bias).
+        In accumulator LSBs, ``y_float - acc = sum (w - w_q)(x + pe) + sum w_q (pe - pe_q) +
+        (b - b_q)`` with ``|w - w_q| <= 1`` weight LSB (rounding, or the round-up that
+        saturates by less than an LSB), ``|pe - pe_q|, |b - b_q| <= r`` (0.5, truncate 1):
+
+            bound = r_out + 2**-shift * (N 2**(bits-1) + sum(|pe_q| + r) + r sum|w_q| + r)
+
+        Loose (every tap aligned at full scale), but it is what catches a corrupted scale: a
+        wrapped bias or a channel lost to another's format is off by far more.
+        """
+        r = 1.0 if self.fmt.rounding is Rounding.TRUNCATE else 0.5
+        n = self.fmt.n
+        taps = n * 2.0 ** (self.fmt.data.bits - 1) + (np.abs(self.pe) + r).sum(axis=1)
+        acc = taps + r * np.abs(self.weight).sum(axis=1) + r
+        return r + acc * np.exp2(-self.shift.astype(np.float64))
+
     def to_dict(self) -> dict:
         return {
             "format": self.fmt.to_dict(),
@@ -190,9 +225,30 @@ def quantize_layer(
 ) -> QuantizedLayer:
     """Choose power-of-two scales from the weights and calibration data, then quantize.
 
-    Scales: data and output fracs are the largest that hold the calibration range
-    (or a bound from the weights without calibration); weight fracs per channel or per
-    tensor. Values that still do not fit are saturated and counted in ``saturated``.
+    Scales (README "Number formats"):
+
+    - data frac: the largest that holds the calibration range (``bits - 3`` without one);
+    - output frac (shared by all channels: one output format on the stream): the largest that
+      holds every channel's output range, i.e. ``max |forward(calibration)|`` or, without
+      calibration, ``sum|w| * x_max + max|forward(0)|``; never finer than the coarsest
+      channel's accumulator (``data.frac + min weight_frac``: shifts stay >= 0);
+    - weight frac per channel (``per_channel``) or per tensor: the largest that holds the
+      weights, **clamped** so that the output shift stays <= `ParcFormat.max_shift`. A channel
+      whose weights are negligible at the layer's output scale (pruned: 1e-20, denormals) gets
+      the coarsest scale that still resolves ``2**-max_shift`` output LSBs: its weights round
+      to 0, it outputs its bias, and the bias fits the accumulator. (Unclamped, its frac
+      asked for shifts >= 64 and a bias of 2**78 accumulator LSBs, which wrapped.)
+
+    A single outlier channel is refused (`UserError` naming it) when the output scale is chosen
+    here: if one channel's output range puts every other live channel below half an output
+    LSB, one shared output format cannot serve them (they would all output 0), and
+    per-channel output formats would change the stream's contract. A channel is live when
+    its output range reaches one *input* LSB: a pruned channel (weights 1e-20 or denormal,
+    bias ~0) is not, so 1e30 weights next to 0.1 are refused while 0.1 next to 1e-20 is not
+    (numerically the same ratio; the input format tells which side carries signal). With
+    ``output_frac`` given, the caller chose the format and nothing is refused.
+
+    Values that still do not fit are saturated and counted in ``saturated``.
     """
     check_n_bits(layer.n, bits)
     wbits = bits if weight_bits is None else weight_bits
@@ -210,21 +266,26 @@ def quantize_layer(
         w_abs = np.full_like(w_abs, w_abs.max())
     weight_frac = np.array([frac_for_range(float(m), wbits) for m in w_abs], dtype=np.int64)
 
+    ranges = _output_ranges(layer, data, calib)
+    auto_output = output_frac is None
     if output_frac is None:
-        if calib is not None:
-            y_max = float(np.max(np.abs(layer.forward(calib))))
-        else:
-            x_max = (1 << (bits - 1)) * data.lsb
-            y_max = float(np.max(np.abs(layer.weight).sum(axis=1) * x_max + np.abs(layer.forward(np.zeros((layer.channels, layer.n)))).max(axis=1)))
-        output_frac = frac_for_range(y_max, obits)
+        output_frac = frac_for_range(float(ranges.max()), obits)
     output_frac = int(min(output_frac, data.frac + int(weight_frac.min())))  # keep shifts >= 0
+    if output_frac < -FRAC_LIMIT:
+        raise UserError(
+            f"the layer's values are too large for a fixed-point scale: the output format would need "
+            f"2**{-output_frac} per LSB (at most 2**{FRAC_LIMIT}); rescale the weights"
+        )
     fmt = ParcFormat(layer.n, data, FixedFormat(obits, output_frac), wbits, rounding, saturating)
+    if auto_output:
+        _refuse_outlier(ranges, data, fmt.output, bits)
+    # products finer than 2**-max_shift output LSBs: clamp (module docstring, `max_shift`)
+    weight_frac = np.minimum(weight_frac, output_frac - data.frac + fmt.max_shift)
 
     saturated: dict[str, int] = {}
 
     def q(name: str, values: NDArray[np.float64], frac: ArrayLike, nbits: int) -> IntArray:
-        scaled = values * np.exp2(np.asarray(frac, dtype=np.float64))
-        ints, clipped = saturate(round_float(scaled, rounding), nbits)
+        ints, clipped = saturate(round_float(scale(values, frac), rounding), nbits)
         saturated[name] = int(clipped.sum())
         return ints
 
@@ -233,9 +294,50 @@ def quantize_layer(
     limit_bits = fmt.acc_bits - 1 - BIAS_HEADROOM_BITS  # bias gets the headroom bit's range
     bq = q("bias", layer.bias, data.frac + weight_frac, limit_bits)
     quantized = QuantizedLayer(fmt, wq, weight_frac, peq, bq, saturated)
-    if np.max(np.abs(quantized.offset)) > fmt.offset_limit:
-        raise ValueError("PE/bias offset does not fit the accumulator; lower the PE range or raise bits")
+    peak = np.abs(quantized.offset).max(axis=1)
+    if peak.max() > fmt.offset_limit:
+        c = int(np.argmax(peak))
+        raise UserError(
+            f"channel {c}: the folded PE/bias offset ({int(peak[c])} accumulator LSBs) does not fit the "
+            f"{fmt.acc_bits}-bit accumulator (at most {fmt.offset_limit} next to full-scale data); "
+            "lower the PE range or raise the bits"
+        )
     return quantized
+
+
+def _output_ranges(layer: FloatLayer, data: FixedFormat, calib: NDArray[np.float64] | None) -> NDArray[np.float64]:
+    """Per channel, the output magnitude the output format must hold (see `quantize_layer`)."""
+    c, n = layer.channels, layer.n
+    with np.errstate(over="ignore", invalid="ignore"):
+        if calib is not None:
+            ranges = np.abs(layer.forward(calib)).reshape(-1, c, n).max(axis=(0, 2))
+        else:
+            x_max = float(np.ldexp(1.0, data.bits - 1 - int(data.frac)))
+            ranges = np.abs(layer.weight).sum(axis=1) * x_max + np.abs(layer.forward(np.zeros((c, n)))).max(axis=1)
+    if not np.all(np.isfinite(ranges)):
+        bad = int(np.argmin(np.isfinite(ranges)))
+        raise UserError(f"channel {bad}: the layer's outputs overflow float64 (weights, PE or bias too large)")
+    return ranges
+
+
+def _refuse_outlier(ranges: NDArray[np.float64], data: FixedFormat, output: FixedFormat, bits: int) -> None:
+    """One channel drowning every other live channel in the shared output format is an
+    error naming it (`quantize_layer`: live = output range >= one input LSB)."""
+    if ranges.size < 2:
+        return
+    k = int(np.argmax(ranges))
+    others = np.delete(ranges, k)
+    others = others[others >= data.lsb]
+    half_lsb = float(np.ldexp(0.5, -int(output.frac)))
+    if others.size and others.max() < half_lsb:
+        # bits at which the largest other channel would reach 2 LSBs (when the generator has them)
+        need = int(math.ceil(math.log2(ranges[k]) - math.log2(others.max()))) + 3
+        hint = f", or use at least {need} bits" if bits < need < SUPPORTED_BITS.stop else ""
+        raise UserError(
+            f"channel {k} is an outlier: its outputs reach {ranges[k]:.3g}, so the output format that all "
+            f"channels share has an LSB of {2 * half_lsb:.3g}, and every other channel (outputs at most "
+            f"{others.max():.3g}) would output only 0; rescale or drop channel {k}" + hint
+        )
 
 
 def quantize_input(q: QuantizedLayer, x: ArrayLike) -> tuple[IntArray, NDArray[np.bool_]]:

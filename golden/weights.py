@@ -1,6 +1,6 @@
 """Import trained ParC layers from published checkpoints (.pt/.pth, .npz, .safetensors).
 
-Three layouts are recognised (PARC.md section 3); a layer is named by its module path:
+Three layouts are recognised (docs/operator.md section 7); a layer is named by its module path:
 
 =================  ===================================================  ==========================
 layout             keys of one layer (prefix ``P``)                     layer name
@@ -23,11 +23,17 @@ target N a layer keeps its stored length. Every layer comes back as a
 is a one-line ``ValueError``: unreadable file, missing key, wrong shape, NaN/Inf, unknown
 layer name (the message lists the available names).
 
+Files are recognised by their content (`sniff_weight_file`), so a text file is "not a weight
+file" whatever its name. Checkpoints are found inside the usual wrappers (`load_checkpoint`:
+``{'state_dict': ..., 'best_acc1': ...}``, ``{'model': ..., 'args': Namespace}``, EMA copies,
+DataParallel's ``module.`` prefix). PyTorch files are only ever read with
+``torch.load(weights_only=True)`` plus a short allow-list of data-only globals
+(``argparse.Namespace``, numpy scalars): no code in a checkpoint is ever run.
+
 Command line: ``python -m golden.weights PATH [--n N]`` lists the ParC layers of a file.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -39,6 +45,7 @@ from typing import Literal, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
+from golden.cli import Parser, UserError, run
 from golden.checks import as_finite_array
 from golden.quant import FloatLayer
 from golden.resize import resize_kernel
@@ -46,7 +53,12 @@ from golden.resize import resize_kernel
 __all__ = [
     "LAYOUTS",
     "ParcLayerInfo",
+    "Checkpoint",
+    "WEIGHT_FILES",
+    "sniff_weight_file",
+    "load_checkpoint",
     "load_state_dict",
+    "direction_of",
     "find_parc_layers",
     "import_layer",
     "list_layers",
@@ -106,6 +118,74 @@ class ParcLayerInfo:
 
 # --------------------------------------------------------------------------- reading files
 
+WEIGHT_FILES = (
+    "accepted: a .npz weight bundle or float arrays (weight [C,N], optional pe, bias), "
+    "or a checkpoint with --layer: PyTorch .pt/.pth/.ckpt/.bin, a .npz or .safetensors state_dict"
+)
+FileKind = Literal["npz", "torch", "safetensors"]
+_SUFFIX_KIND: dict[str, FileKind] = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".bin": "torch", ".ckpt": "torch", ".safetensors": "safetensors"}
+_KIND_NAME = {"npz": ".npz", "torch": "PyTorch", "safetensors": ".safetensors"}
+
+# Where training scripts put the state_dict inside a checkpoint, most wanted first. The raw
+# weights come before the EMA copy (that is what `model.state_dict()` would have given).
+_PRIMARY_KEYS = ("state_dict", "model", "model_state", "model_state_dict", "module", "net", "network", "weights", "params")
+_EMA_KEYS = ("state_dict_ema", "model_ema", "model_ema_state_dict", "ema", "ema_state_dict", "ema_model")
+# Prefixes that wrappers add to every key: nn.DataParallel/DistributedDataParallel, torch.compile.
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The state_dict found in a weight file, and where it was found (for manifests and messages)."""
+
+    state: dict[str, np.ndarray]
+    container: str  # "" at the top level, else the wrapper keys, e.g. "model" or "state_dict_ema"
+    stripped_prefix: str  # "module." when every key carried DataParallel's prefix, else ""
+
+    def describe(self) -> str:
+        where = f"['{self.container}']" if self.container else "top level"
+        return where + (f", prefix '{self.stripped_prefix}' removed" if self.stripped_prefix else "")
+
+
+def sniff_weight_file(path: str | os.PathLike) -> FileKind:
+    """What a file holds, judged by its first bytes (the suffix only words the error message).
+
+    Judging by content means a text file given as ``--weights`` is reported as "not a weight
+    file" instead of whatever the first parser tried made of it ("pickled data", ...).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"weight file not found: {path}")
+    with path.open("rb") as f:
+        head = f.read(16)
+        size = f.seek(0, os.SEEK_END)
+    kind: FileKind | None = None
+    why = "it is empty" if size == 0 else "unrecognised content"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            names, why = [], f"broken zip archive ({exc})"
+        if any(n.endswith("data.pkl") for n in names):
+            kind = "torch"
+        elif names and all(n.endswith(".npy") for n in names):
+            kind = "npz"
+        elif names:
+            why = "a zip archive that is neither a .npz nor a PyTorch checkpoint"
+    elif len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        kind = "torch"  # PyTorch's legacy (pre-1.6) format: a pickle stream; torch vets it
+    elif len(head) >= 9 and head[8:9] == b"{":
+        header = int.from_bytes(head[:8], "little")
+        if 0 < header <= size - 8:
+            kind = "safetensors"
+    if kind is not None:
+        return kind
+    suffix = path.suffix.lower()
+    if suffix in _SUFFIX_KIND:
+        raise UserError(f"{path} is not a readable {_KIND_NAME[_SUFFIX_KIND[suffix]]} file: {why} ({WEIGHT_FILES})")
+    raise UserError(f"{path} is not a weight file: unknown weight file type '{path.suffix}' with {why} ({WEIGHT_FILES})")
+
 
 def _to_numpy(value) -> np.ndarray | None:
     """Tensor/array -> ndarray; anything else (ints, strings, nested dicts) -> None."""
@@ -119,48 +199,111 @@ def _to_numpy(value) -> np.ndarray | None:
     return None
 
 
-def _unwrap(obj) -> Mapping:
-    """Accept a bare state_dict or the usual checkpoint wrappers ({'model': sd}, ...)."""
-    for _ in range(3):
-        if not isinstance(obj, Mapping):
-            break
-        if any(_to_numpy(v) is not None for v in obj.values()):
-            return obj
-        for key in ("state_dict", "model", "model_state_dict", "module", "net"):
-            if isinstance(obj.get(key), Mapping):
-                obj = obj[key]
-                break
-        else:
-            break
-    if not isinstance(obj, Mapping):
+def _candidates(obj, where: tuple[str, ...] = (), depth: int = 0):
+    """Every mapping that may be the state_dict, most likely first: the object, then wrappers."""
+    if not isinstance(obj, Mapping) or depth > 3:
+        return
+    yield where, obj
+    keys = [k for k in obj if isinstance(k, str) and isinstance(obj[k], Mapping)]
+    ordered = [k for k in _PRIMARY_KEYS if k in keys] + [k for k in keys if k not in _PRIMARY_KEYS + _EMA_KEYS]
+    for key in ordered + [k for k in _EMA_KEYS if k in keys]:
+        yield from _candidates(obj[key], where + (key,), depth + 1)
+
+
+def _has_parc_key(mapping: Mapping) -> bool:
+    return any(isinstance(k, str) and pattern.match(k) for k in mapping for _l, role, pattern in _PATTERNS if role == "weight")
+
+
+def _unwrap(obj) -> tuple[Mapping, str]:
+    """The state_dict inside a checkpoint: bare, or wrapped as {'model': sd, 'args': ..., 'epoch': ...}.
+
+    A wrapper's own tensors (``best_acc1``, ``epoch``) must not make it look like the state
+    dict, so the first mapping holding a ParC layer wins; failing that, the one with the
+    most tensors (so that "no ParC layer found" speaks about the real state_dict).
+    """
+    found = list(_candidates(obj))
+    if not found:
         raise ValueError(f"expected a state_dict (mapping of names to tensors); got {type(obj).__name__}")
-    return obj
+    for where, mapping in found:
+        if _has_parc_key(mapping):
+            return mapping, ".".join(where)
+    where, mapping = max(found, key=lambda wm: sum(_to_numpy(v) is not None for v in wm[1].values()))
+    return mapping, ".".join(where)
 
 
-def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a state_dict as ``{key: ndarray}`` from .pt/.pth (needs torch), .npz or .safetensors."""
+def _safe_globals() -> list:
+    """Harmless globals that real checkpoints pickle beside the tensors; nothing that runs code.
+
+    ``argparse.Namespace`` (the training arguments), numpy scalars/dtypes/arrays (``best_acc1``
+    as ``np.float64``) and paths only rebuild data. Anything else stays refused by torch's
+    weights-only unpickler, which never imports or calls what the file names.
+    """
+    import argparse
+    import pathlib
+
+    core = getattr(np, "_core", None) or np.core
+    items: list = [argparse.Namespace, np.dtype, np.ndarray, pathlib.PosixPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
+    for fn in (core.multiarray.scalar, core.multiarray._reconstruct):
+        items += [fn, (fn, f"numpy.core.multiarray.{fn.__name__}"), (fn, f"numpy._core.multiarray.{fn.__name__}")]
+    items += [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_)]
+    return items
+
+
+def _torch_error(path: Path, exc: BaseException) -> str:
+    """torch.load's multi-paragraph, ANSI-coloured text -> one plain line that says what to do."""
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(exc))
+    name = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL)\s+([\w.]+)", text)
+    if name:
+        return (
+            f"{path} is not a readable PyTorch state_dict: it pickles the Python object {name.group(1)}, which is "
+            "not on the allow-list (tensors, numbers, strings, containers, argparse.Namespace, numpy scalars/arrays, "
+            "paths); nothing from the file was run. Re-save the weights with torch.save(model.state_dict(), PATH)"
+        )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    return f"{path} is not a readable PyTorch state_dict (torch.load weights_only=True): {first[:200]}"
+
+
+def _load_torch(path: Path):
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(f"reading {path.name} needs PyTorch (pip install torch); .npz and .safetensors do not") from None
+    serialization = torch.serialization
+    try:
+        if hasattr(serialization, "safe_globals"):
+            with serialization.safe_globals(_safe_globals()):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and "unsupported global" errors all mean "not a plain state_dict"
+        raise ValueError(_torch_error(path, exc)) from None
+
+
+def _strip_prefix(state: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], str]:
+    for prefix in _WRAPPER_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            return {k[len(prefix):]: v for k, v in state.items()}, prefix
+    return state, ""
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """The state_dict of a .pt/.pth/.ckpt/.bin (needs torch), .npz or .safetensors file, unwrapped.
+
+    PyTorch files are read with ``weights_only=True`` and a short allow-list of data-only
+    globals (`_safe_globals`): a checkpoint can never run code here.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"weight file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".pt", ".pth", ".bin", ".ckpt"):
-        try:
-            import torch
-        except ImportError:
-            raise ValueError(f"reading {path.name} needs PyTorch (pip install torch); .npz and .safetensors do not") from None
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle, zip and "unsupported global" errors all mean "not a plain state_dict"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(f"{path} is not a readable PyTorch state_dict (torch.load weights_only=True): {first}") from None
-        state = _unwrap(obj)
-    elif suffix == ".npz":
+    kind = sniff_weight_file(path)
+    container = ""
+    if kind == "torch":
+        state, container = _unwrap(_load_torch(path))
+    elif kind == "npz":
         try:
             with np.load(path, allow_pickle=False) as f:
                 state = {k: f[k] for k in f.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise ValueError(f"{path} is not a readable .npz file: {exc}") from None
-    elif suffix == ".safetensors":
+    else:
         try:
             from safetensors.numpy import load_file
         except ImportError:
@@ -169,8 +312,6 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
             state = load_file(str(path))
         except Exception as exc:  # safetensors raises its own SafetensorError
             raise ValueError(f"{path} is not a readable .safetensors file: {exc}") from None
-    else:
-        raise ValueError(f"unknown weight file type '{path.suffix}' for {path} (use .pt, .pth, .npz or .safetensors)")
     out: dict[str, np.ndarray] = {}
     for key, value in state.items():
         arr = _to_numpy(value)
@@ -178,7 +319,19 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
             out[str(key)] = arr
     if not out:
         raise ValueError(f"{path} holds no arrays")
-    return out
+    out, prefix = _strip_prefix(out)
+    return Checkpoint(out, container, prefix)
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a state_dict as ``{key: ndarray}`` from .pt/.pth (needs torch), .npz or .safetensors."""
+    return load_checkpoint(path).state
+
+
+def direction_of(name: str) -> Direction | None:
+    """H or W from a layer name in any of the three layouts (``gcc_H``, ``gcc_conv_2W``, ``meta_kernel_1_H``)."""
+    m = re.search(r"(?:gcc_|gcc_conv_\d+|meta_kernel_\d+_)([HW])$", name)
+    return m.group(1) if m else None  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- finding layers
@@ -333,21 +486,23 @@ def rows_to_feature(rows: NDArray, direction: str, shape: tuple[int, int, int, i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m golden.weights", description="List the ParC layers of a weight file.")
+    parser = Parser(prog="python -m golden.weights", description="List the ParC layers of a weight file.",
+                    epilog="example: python -m golden.weights weights/parc/model.pt --n 56")
     parser.add_argument("path", help=".pt/.pth, .npz or .safetensors state_dict")
     parser.add_argument("--n", type=int, default=None, help="target N for meta kernels (shown as M -> N)")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
+        if args.n is not None and args.n < 2:  # a "target N" of -5 would print nonsense like M=56 -> N=-5
+            raise UserError(f"--n must be >= 2 (the feature length a meta kernel is resized to); got {args.n}")
         layers = list_layers(args.path)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not layers:
-        print(f"error: {args.path}: no ParC layer found", file=sys.stderr)
-        return 2
-    for info in layers:
-        print(info.describe(args.n))
-    return 0
+        if not layers:
+            raise UserError(f"{args.path}: no ParC layer found")
+        for info in layers:
+            print(info.describe(args.n))
+        return 0
+
+    return run(parser.prog, body)
 
 
 if __name__ == "__main__":

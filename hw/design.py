@@ -14,11 +14,13 @@ from typing import Callable
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-from golden.bundle import Bundle, default_bundle_path, load_bundle
-from golden.fast_parc_int import FftParams
+from golden.cli import UserError
+from golden.bundle import DEFAULT_BUNDLE_DIR, RANDOM_WEIGHTS, Bundle, default_bundle_path, load_weights, weights_sha256
+from golden.fast_parc_int import plan_with_options
 from golden.quant import FloatLayer, QuantizedLayer, check_n_bits, quantize_layer, random_layer
 from hw.direct import DirectEngine
 from hw.fast_parc import FastParcEngine
+from hw.names import check_top_name
 from hw.top import AxisTop
 
 GENERATOR_VERSION = "0.1.0"
@@ -32,10 +34,13 @@ class DesignSpec:
     arch: str = "direct"
     n: int = 56
     bits: int = 8
-    channels: int | None = None  # None: from the weights, or DEFAULT_CHANNELS for random weights
+    channels: int | None = None  # None: all of the weights' channels (DEFAULT_CHANNELS for random); C: the first C
     parallel: int | None = None  # None: N (direct: 1 sample / clock)
-    weights: str | None = None  # None: shipped trained bundle for N if any, else seeded random
-    seed: int = 0
+    # None: the shipped trained bundle for N (N=56/28; other N are refused, never silently random);
+    # "random" (RANDOM_WEIGHTS): seeded stand-in weights; else a bundle, float .npz or checkpoint path
+    weights: str | None = None
+    seed: int = 0  # seed of weights="random"
+    layer: str | None = None  # the ParC layer of a checkpoint given as ``weights``
     name: str | None = None
     options: dict = field(default_factory=dict)  # architecture-specific (FFT widths, ...)
 
@@ -63,11 +68,8 @@ class Design:
         return self._verilog
 
     def manifest(self, verilog_file: str) -> dict:
+        """The contract for drivers: formats, timing, ports, ROM file layout and weight provenance."""
         fmt = self.layer.fmt
-        weights_source = self.bundle.source if self.bundle else f"random(seed={self.spec.seed})"
-        weights_sha = self.bundle.sha256 if self.bundle else hashlib.sha256(
-            self.layer.weight.tobytes() + self.layer.pe.tobytes() + self.layer.bias.tobytes()
-        ).hexdigest()
         return {
             "generator": f"parc-hw {GENERATOR_VERSION}",
             "top": self.spec.top_name,
@@ -92,29 +94,111 @@ class Design:
             "framing": "one frame = N samples of one channel, tlast on the N-th; channels 0..C-1 in turn",
             "status_ports": {name: len(getattr(self.top, name)) for name in self.top.status},
             "quantizer_saturated": dict(self.layer.saturated),
-            "weights": {"source": weights_source, "sha256": weights_sha, "layer": self.float_layer.name},
+            "tdata": self._tdata(),
+            "rom_layout": self._rom_layout(),
+            "weights": self._weights_record(),
             **self.arch_info,
         }
+
+    def _tdata(self) -> dict:
+        """tdata is exactly one sample wide; AXI4-Stream wants whole bytes, so say how to pad."""
+        fmt = self.layer.fmt
+        s_bits, m_bits = fmt.data.bits, fmt.output.bits
+        s_bytes, m_bytes = -(-s_bits // 8) * 8, -(-m_bits // 8) * 8
+        note = (
+            "one signed two's complement sample per beat; tdata is exactly as wide as the sample, not padded "
+            "to whole bytes (an engine inside the fabric needs no unused wires)."
+        )
+        if (s_bits, m_bits) == (s_bytes, m_bytes):
+            note += " Both widths are whole bytes here."
+        else:
+            note += (
+                f" For byte-oriented AXI4-Stream IP: sign-extend m_axis_tdata to {m_bytes} bits, and pass the low "
+                f"{s_bits} bits of a {s_bytes}-bit input word (whose upper bits must copy the sign bit) to s_axis_tdata."
+            )
+        return {"s_axis_tdata_bits": s_bits, "m_axis_tdata_bits": m_bits, "byte_padded": False, "note": note}
+
+    def _rom_layout(self) -> dict:
+        """The word layout of every rom_*.hex file `hw.generate.write_rom_files` writes."""
+        fmt, c, n = self.layer.fmt, self.layer.channels, self.layer.fmt.n
+
+        def hex_file(words: int, bits: int, meaning: str) -> dict:
+            return {
+                "rows": c,
+                "row": "channel c (row 0 = channel 0)",
+                "words_per_row": words,
+                "bits_per_word": bits,
+                "hex_digits_per_word": -(-bits // 4),
+                "encoding": "two's complement, masked to bits_per_word, lowercase hex, words separated by one space",
+                "meaning": meaning,
+            }
+
+        layout = {
+            "rom_weights.hex": hex_file(n, fmt.weight_bits, "word k = w_q[c, k], the tap applied to x[(i + k) mod N]; value = w_q * 2**-weight_frac[c]"),
+            "rom_offsets.hex": hex_file(
+                n, fmt.acc_bits, "word i = offset[c, i] = corr(w_q, pe_q)[i] + b_q at the accumulator LSB (2**-(input frac + weight_frac[c]))"
+            ),
+        }
+        if hasattr(self.engine, "spectrum_words"):
+            sb = self.engine.params.spectrum_bits
+            layout["rom_spectrum.hex"] = {
+                **hex_file(self.engine.m, 2 * sb, "word k = round(conj(DFT_M(w_q[c] zero-padded to M))[bitrev(k)] * 2**spectrum_exp[c])"),
+                "encoding": f"real part in bits {sb - 1}..0, imaginary part in bits {2 * sb - 1}..{sb}, each {sb}-bit two's complement; lowercase hex, words separated by one space",
+            }
+        return layout
+
+    def _weights_record(self) -> dict:
+        """Where the weights came from, portably (no install paths), with one fingerprint definition."""
+        layer, bundle, c = self.float_layer, self.bundle, self.layer.channels
+        record: dict = {"layer": layer.name}
+        if bundle is None:
+            record.update(source=f"random(seed={self.spec.seed})", kind="random", direction=None, file_sha256=None, channels_in_source=None)
+        else:
+            shipped = bundle.portable_source.startswith("shipped:")
+            record.update(
+                source=bundle.portable_source,
+                kind=("shipped " if shipped else "") + bundle.kind,
+                direction=bundle.direction,
+                file_sha256=bundle.file_sha256,
+                channels_in_source=bundle.channels_in_source,
+            )
+            record.update({k: bundle.meta[k] for k in ("layout", "stored_n", "resized", "state_dict_in") if k in bundle.meta})
+        calibration = None if bundle is None else bundle.calibration
+        record.update(
+            channels_used=list(range(c)),
+            sha256=weights_sha256(layer),
+            sha256_of="weight (C,N), pe (C,N), bias (C,) as used, float64 little-endian, C order, concatenated",
+            direction_meaning="H: the layer runs down the columns (x[:, :, i, w]); W: along the rows (x[:, :, h, i])",
+            scales_from=(
+                f"calibration activations ({calibration.shape[0]} rows of the trained network)"
+                if calibration is not None
+                else "no activations: input frac bits-3, output scale from the weight bound"
+            ),
+        )
+        return record
 
 
 def _direct(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, dict]:
     return DirectEngine(layer, spec.parallel), {}
 
 
-FFT_OPTIONS = {  # DesignSpec.options key -> golden.fast_parc_int.FftParams.default keyword
+FFT_OPTIONS = {  # DesignSpec.options key (hw.generate flag, '_' -> '-') -> golden.fast_parc_int.FftParams.default keyword
     "fft_size": "m", "twiddle_bits": "twiddle_bits", "spectrum_bits": "spectrum_bits",
     "guard_bits": "guard_bits", "headroom_bits": "headroom_bits", "input_shift": "input_shift",
 }
 
 
 def _fft(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, dict]:
+    """The Fast-ParC engine with the user's FFT options, range- and accuracy-checked by
+    `golden.fast_parc_int.plan_with_options`; its messages name the options as CLI flags."""
     unknown = set(spec.options) - set(FFT_OPTIONS)
     if unknown:
-        raise ValueError(f"unknown fft options {sorted(unknown)}; choose from {sorted(FFT_OPTIONS)}")
+        flags = ", ".join("--" + k.replace("_", "-") for k in sorted(unknown))
+        raise UserError(f"unknown fft options {flags}; choose from {', '.join('--' + k.replace('_', '-') for k in FFT_OPTIONS)}")
     kwargs = {FFT_OPTIONS[k]: int(v) for k, v in spec.options.items() if v is not None}
-    fmt = layer.fmt
-    params = FftParams.default(fmt.n, fmt.data.bits, output_bits=fmt.output.bits, rounding=fmt.rounding, **kwargs)
-    engine = FastParcEngine(layer, params)
+    flags = {kw: "--" + key.replace("_", "-") for key, kw in FFT_OPTIONS.items()}
+    plan = plan_with_options(layer, kwargs, flags)
+    engine = FastParcEngine(layer, plan.params)
     return engine, engine.info()
 
 
@@ -125,17 +209,32 @@ ARCHITECTURES: dict[str, Callable[[DesignSpec, QuantizedLayer], tuple[wiring.Com
 
 
 def load_float_layer(spec: DesignSpec) -> tuple[FloatLayer, Bundle | None]:
-    """Weights from ``--weights``, else the shipped trained bundle for N, else seeded random."""
-    path = spec.weights or (None if spec.channels else default_bundle_path(spec.n))
-    if path is None:
+    """The float weights ``spec`` names, and their bundle (None for random weights).
+
+    Random weights are used only when asked for (``weights="random"``): a design built from
+    invented weights must never pass for one built from a trained layer.
+    """
+    if spec.weights == RANDOM_WEIGHTS:
+        if spec.layer is not None:
+            raise UserError("--layer picks a layer of a checkpoint given with --weights; it does not apply to --weights random")
         return random_layer(spec.n, spec.channels or DEFAULT_CHANNELS, spec.seed), None
-    bundle = load_bundle(path)
-    layer = bundle.layer
-    if layer.n != spec.n:
-        raise ValueError(f"weights {path} are for N={layer.n}, but N={spec.n} was requested")
-    if spec.channels is not None and spec.channels != layer.channels:
-        raise ValueError(f"weights {path} have {layer.channels} channels, but --channels={spec.channels}")
-    return layer, bundle
+    path = spec.weights
+    if path is not None and not path.strip():  # Path("") would quietly mean the current folder
+        raise UserError("--weights is empty; give a weight file, or 'random' for seeded stand-in weights")
+    if path is None:
+        if spec.layer is not None:
+            raise UserError("--layer needs --weights CHECKPOINT (the file that holds the layer)")
+        path = default_bundle_path(spec.n)
+        if path is None:
+            shipped = ", ".join(sorted((p.stem.removeprefix("parc_n") for p in DEFAULT_BUNDLE_DIR.glob("parc_n*.npz")), key=int))
+            raise UserError(
+                f"no trained weights ship for N={spec.n} (only N={shipped or 'none'}); pass --weights FILE "
+                "(a .npz bundle, or a checkpoint with --layer NAME) or --weights random for seeded stand-in weights"
+            )
+    bundle = load_weights(path, n=spec.n, layer=spec.layer)
+    if spec.channels is not None:
+        bundle = bundle.first_channels(spec.channels)
+    return bundle.layer, bundle
 
 
 def build_design(spec: DesignSpec) -> Design:
@@ -145,6 +244,10 @@ def build_design(spec: DesignSpec) -> Design:
     check_n_bits(spec.n, spec.bits)
     if spec.channels is not None and spec.channels < 1:
         raise ValueError(f"channels must be >= 1; got {spec.channels}")
+    if spec.name is not None:
+        check_top_name(spec.name)
+    if spec.parallel is not None and spec.arch != "direct":
+        raise UserError(f"--parallel applies to --arch direct only (the {spec.arch} engine streams 1 sample/clock)")
     float_layer, bundle = load_float_layer(spec)
     layer = bundle.quantize(spec.bits) if bundle else quantize_layer(float_layer, spec.bits)
     engine, info = ARCHITECTURES[spec.arch](spec, layer)
@@ -157,6 +260,6 @@ def build_design(spec: DesignSpec) -> Design:
 def spec_key(spec: DesignSpec) -> str:
     """Stable hash of a spec (plus weight file contents) for build caches."""
     d = asdict(spec)
-    if spec.weights:
+    if spec.weights and spec.weights != RANDOM_WEIGHTS:
         d["weights_sha"] = hashlib.sha256(Path(spec.weights).read_bytes()).hexdigest()
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -221,7 +221,8 @@ class DirectEngine(wiring.Component):
         if np.all(shifts == shifts[0]):
             shift = int(shifts[0])
         else:
-            shift = select([Const(int(s), unsigned(8)) for s in shifts], tag_channel)
+            shift_width = max(int(shifts.max()).bit_length(), 1)  # <= ParcFormat.max_shift
+            shift = select([Const(int(s), unsigned(shift_width)) for s in shifts], tag_channel)
         y, clipped = requantize(total, shift, fmt.output.bits, fmt.rounding, fmt.saturate)
         with m.If(enable):
             m.d.sync += [

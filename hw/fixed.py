@@ -11,15 +11,22 @@ from golden.fixed import Rounding
 
 
 def round_shift(value: Value, shift: int | Value, rounding: Rounding) -> Value:
-    """``value >> shift`` with rounding; ``shift`` is a constant or an unsigned signal (>= 0)."""
+    """``value >> shift`` with rounding; ``shift`` is a constant or an unsigned signal (>= 0).
+
+    Exact for any shift, as `golden.fixed.round_shift`: Amaranth arithmetic widens, and the
+    rounding constant ``2**(shift-1)`` gets a shape that holds it even when the shift exceeds
+    the value's width (the result is then 0, or the sign when truncating).
+    """
     width = len(value) + 1
     v = value.as_signed()
     if rounding is Rounding.TRUNCATE:
         return v >> shift
     if isinstance(shift, int):
+        if shift < 0:
+            raise ValueError(f"right shift amounts must be >= 0; got {shift}")
         if shift == 0:
             return v
-        half = Const(1 << (shift - 1), signed(width + 1))
+        half = Const(1 << (shift - 1), signed(max(width, shift) + 1))
         if rounding is Rounding.HALF_UP:
             return (v + half) >> shift
         odd = v[shift] if shift < len(value) else v[-1]

@@ -7,38 +7,36 @@ Example::
     python -m hw.generate --n=14 --bits=8 --weights my_layer.npz --parallel 7
 
 Bad options are one line on stderr and exit status 2; nothing is written unless all of it
-is written (files go to a temporary folder that is renamed into place).
+is written (files are staged, then renamed into place). ``--out`` must be a new folder, an
+empty one or an earlier output of ours (its manifest.json lists the files we wrote, and
+only those are replaced): see `golden.files`.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
+from golden.cli import Parser, UserError, run
+from golden.files import OutputFolder
 from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
 from hw.lint import waiver_text
 
 
-FFT_FLAGS = {  # CLI flag (DesignSpec.options key: '-' -> '_') -> help
-    "fft-size": "FFT size M, a power of two >= 2N-1 (default: the smallest)",
-    "twiddle-bits": "twiddle ROM bits (default 18: one DSP port)",
-    "spectrum-bits": "spectrum ROM bits (default 18)",
-    "guard-bits": "IFFT output bits below the output LSB (default 4)",
-    "headroom-bits": "IFFT headroom above the output range; sets the inverse scaling schedule (default 2)",
-    "input-shift": "guard bits added to the forward FFT input (default 3)",
+FFT_FLAGS = {  # CLI flag (DesignSpec.options key: '-' -> '_') -> help (ranges: golden.fast_parc_int.FFT_OPTION_RANGES)
+    "fft-size": "FFT size M: a power of two from the smallest >= 2N-1 (and >= 8; the default) to 4x that",
+    "twiddle-bits": "twiddle ROM bits, 6..27 (default 18, one DSP port; bits + 4 above 16-bit data)",
+    "spectrum-bits": "spectrum ROM bits, 6..27 (default as --twiddle-bits)",
+    "guard-bits": "IFFT output bits below the output LSB, 0..12 (default 4)",
+    "headroom-bits": "IFFT headroom above the output range, 0..8; sets the inverse scaling schedule (default 2)",
+    "input-shift": "guard bits added to the forward FFT input, 0..8 (default 3). All these options together "
+                   "must fit the datapath and keep the worst-case error bound <= max(8 LSB, 4x the defaults')",
 }
 
 
-class CliError(Exception):
-    """A user mistake: reported as one line, exit status 2."""
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m hw.generate",
         description="Generate Verilog for a streaming fixed-point ParC engine.",
         epilog="example: python -m hw.generate --n=56 --bits=8 --arch direct --out out/",
@@ -46,11 +44,17 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--n", type=int, required=True, help="feature length N (>= 2; 56/28/14/7 in the paper)")
     p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (4..24, default 8)")
-    p.add_argument("--channels", type=int, default=None, help="channels C (default: from the weights)")
+    p.add_argument("--channels", type=int, default=None,
+                   help="use the first C channels of the weights (default: all of them; 4 for --weights random)")
     p.add_argument("--parallel", type=int, default=None, help="multipliers P for --arch direct (default N)")
-    p.add_argument("--weights", default=None, help="float .npz (weight [C,N], bias [C], pe [C,N]) or exported bundle")
+    p.add_argument("--weights", default=None,
+                   help="exported bundle or float .npz (weight [C,N], bias [C], pe [C,N]); a checkpoint (.pt/.pth/.ckpt/"
+                        ".bin/.npz/.safetensors) with --layer; or 'random' for seeded stand-in weights "
+                        "(default: the shipped trained layer, N=56 and N=28 only)")
+    p.add_argument("--layer", default=None,
+                   help="ParC layer of the --weights checkpoint, e.g. stages.0.0.gcc_H (python -m golden.weights FILE lists them)")
     p.add_argument("--arch", default="direct", help=f"engine architecture: {', '.join(sorted(ARCHITECTURES))}")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random stand-in weights")
+    p.add_argument("--seed", type=int, default=None, help="seed of --weights random (default 0)")
     p.add_argument("--out", default="out", help="output folder (default ./out)")
     p.add_argument("--name", default=None, help="top module name (default parc_<arch>_n<N>_b<bits>)")
     p.add_argument("--no-lint", action="store_true", help="skip the Verilator lint check")
@@ -60,13 +64,31 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def write_design(design: Design, out_dir: Path, lint_check: bool = True) -> dict:
-    """Write <top>.v, <top>.vlt, rom_*.hex and manifest.json into ``out_dir`` atomically."""
+def legacy_files(manifest: dict) -> list[str] | None:
+    """The files an hw.generate output from before the "files" record wrote, from its
+    manifest (`golden.files.read_manifest`): such a folder is still ours to regenerate."""
+    if not all(k in manifest for k in ("top", "verilog", "arch", "latency_cycles")):
+        return None
+    files = [manifest["verilog"], manifest.get("lint_waivers", f"{manifest['top']}.vlt"), *manifest.get("rom_files", [])]
+    return [f for f in files if isinstance(f, str)] if all(isinstance(f, str) for f in files) else None
+
+
+def output_folder(out_dir: str | os.PathLike, top: str = "") -> OutputFolder:
+    """`--out` checked against the never-destroy rule (`golden.files`) before anything is written."""
+    expect = [f"{top}.v", f"{top}.vlt", "rom_weights.hex", "rom_offsets.hex"] if top else []
+    return OutputFolder(out_dir, tool="hw.generate", option="--out", expect=expect, legacy=legacy_files)
+
+
+def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = True) -> dict:
+    """Write <top>.v, <top>.vlt, rom_*.hex and manifest.json into ``out_dir``; returns the manifest.
+
+    A new folder appears whole (staged, then renamed); into an earlier output of ours only
+    the files it listed are replaced, and a user's own files there stay. Anything else at
+    ``out_dir`` is a one-line `UserError` before anything is touched.
+    """
     top = design.spec.top_name
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
+    with output_folder(out_dir, top) as out:
+        staging = out.path
         verilog_file = f"{top}.v"
         (staging / verilog_file).write_text(design.verilog())
         (staging / f"{top}.vlt").write_text(waiver_text(verilog_file))
@@ -79,20 +101,10 @@ def write_design(design: Design, out_dir: Path, lint_check: bool = True) -> dict
 
             result = lint(staging / verilog_file, staging / f"{top}.vlt", top)
             if result.returncode != 0:
-                raise CliError(f"generated Verilog fails verilator --lint-only -Wall: {result.stderr.strip().splitlines()[0]}")
+                raise UserError(f"generated Verilog fails verilator --lint-only -Wall: {result.stderr.strip().splitlines()[0]}")
             manifest["lint"] = "verilator --lint-only -Wall: clean with the waivers file"
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out_dir.exists():
-            backup = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old."))
-            os.replace(out_dir, backup / "old")
-            os.replace(staging, out_dir)
-            shutil.rmtree(backup)
-        else:
-            os.replace(staging, out_dir)
-        return manifest
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        out.commit(manifest)
+        return out.manifest
 
 
 def write_rom_files(design: Design, folder: Path) -> None:
@@ -110,27 +122,29 @@ def write_rom_files(design: Design, folder: Path) -> None:
         (folder / "rom_spectrum.hex").write_text("\n".join(rows) + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     options = {flag.replace("-", "_"): getattr(args, flag.replace("-", "_")) for flag in FFT_FLAGS}
     options = {k: v for k, v in options.items() if v is not None}
     spec = DesignSpec(
         arch=args.arch, n=args.n, bits=args.bits, channels=args.channels, parallel=args.parallel,
-        weights=args.weights, seed=args.seed, name=args.name, options=options,
+        weights=args.weights, seed=0 if args.seed is None else args.seed, layer=args.layer, name=args.name, options=options,
     )
-    try:
-        if options and args.arch != "fft":
-            raise CliError(f"--{next(iter(options)).replace('_', '-')} applies to --arch fft only")
-        if args.name is not None and not args.name.isidentifier():
-            raise CliError(f"--name must be a Verilog identifier; got {args.name!r}")
-        design = build_design(spec)
-        manifest = write_design(design, Path(args.out), lint_check=not args.no_lint)
-    except (ValueError, CliError) as exc:
-        print(f"hw.generate: error: {exc}", file=sys.stderr)
-        return 2
+    if args.seed is not None and args.weights != "random":  # a seed that changes nothing must not look as if it did
+        raise UserError("--seed applies to --weights random only (the other weights are not random)")
+    if options and args.arch != "fft":
+        raise UserError(f"--{next(iter(options)).replace('_', '-')} applies to --arch fft only")
+    output_folder(args.out, spec.top_name)  # refuse a foreign --out before minutes of elaboration
+    design = build_design(spec)
+    manifest = write_design(design, Path(args.out), lint_check=not args.no_lint)
     print(f"wrote {Path(args.out) / manifest['verilog']} (latency {manifest['latency_cycles']} cycles, "
           f"{manifest['cycles_per_sample']} cycle(s)/sample) and manifest.json")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: one error line and exit status 2 for any user mistake (golden.cli)."""
+    return run("python -m hw.generate", lambda: _main(argv))
 
 
 if __name__ == "__main__":

@@ -41,15 +41,17 @@ from typing import Callable
 
 import numpy as np
 
-from scripts.yosys_flow import publish_text
+from golden.cli import Parser, UserError, run
+from golden.files import OutputFolder
 
 CHANNELS = 4
+BENCH_FILES = ("bench.json", "bench.md")
 SEED = 0
 BACKPRESSURE = 0.5
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m scripts.bench",
         description="Golden-model, simulator and RTL throughput ratios for one N and bit width.",
         epilog="example: python -m scripts.bench --n 56 --bits 8 --frames 4000",
@@ -71,8 +73,12 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     args.frames = args.frames if args.frames is not None else (40 if args.quick else 4000)
     args.cocotb_frames = args.cocotb_frames if args.cocotb_frames is not None else (8 if args.quick else 200)
     args.min_time = args.min_time if args.min_time is not None else (0.05 if args.quick else 1.0)
-    if args.n < 2 or args.frames < CHANNELS or args.cocotb_frames < 1 or args.min_time <= 0:
-        raise ValueError(f"need --n >= 2, --frames >= {CHANNELS}, --cocotb-frames >= 1, --min-time > 0")
+    for bad, message in ((args.n < 2, f"--n must be >= 2; got {args.n}"),
+                         (args.frames < CHANNELS, f"--frames must be >= {CHANNELS}; got {args.frames}"),
+                         (args.cocotb_frames < 1, f"--cocotb-frames must be >= 1; got {args.cocotb_frames}"),
+                         (args.min_time <= 0, f"--min-time must be > 0; got {args.min_time}")):
+        if bad:
+            raise UserError(message)
     args.frames = -(-args.frames // CHANNELS) * CHANNELS  # whole groups of channels for the models
     return args
 
@@ -157,7 +163,7 @@ def bench_simulators(designs: dict, rows: np.ndarray, golden_rate: dict, args, t
                     "vs_golden": rows.size / result.wall_seconds / golden_rate[arch]})
         tick(f"cocotb {arch}")
         summary = simulate(sim_parser().parse_args([
-            "--arch", arch, "--n", str(args.n), "--bits", str(args.bits), "--channels", str(CHANNELS),
+            "--arch", arch, "--n", str(args.n), "--bits", str(args.bits), "--channels", str(CHANNELS), "--weights", "random",
             "--seed", str(SEED), "--frames", str(args.cocotb_frames), "--scenarios", "stream",
             "--backpressure", "0", "--bubble", "0"]))
         samples, seconds = summary["samples"], max(summary["sim_seconds"], 1e-3)
@@ -254,28 +260,21 @@ def render(report: dict) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        args = resolve(parser().parse_args(argv))
-    except ValueError as exc:
-        print(f"scripts.bench: error: {exc}", file=sys.stderr)
-        return 2
+def _main(argv: list[str] | None) -> int:
+    args = resolve(parser().parse_args(argv))
+    out = OutputFolder(args.out, tool="scripts.bench", option="--out", expect=BENCH_FILES)  # refuse before benchmarking
     from tqdm import tqdm
 
     from golden.quant import check_n_bits
     from hw.design import ARCHITECTURES, DesignSpec, build_design
     from sim.scenarios import stimulus_frames
 
-    try:
-        check_n_bits(args.n, args.bits)
-    except ValueError as exc:
-        print(f"scripts.bench: error: {exc}", file=sys.stderr)
-        return 2
+    check_n_bits(args.n, args.bits)
     start = time.monotonic()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     archs = ["direct"] + sorted(a for a in ARCHITECTURES if a != "direct")
-    designs = {a: build_design(DesignSpec(arch=a, n=args.n, bits=args.bits, channels=CHANNELS, seed=SEED)) for a in archs}
-    folded = build_design(DesignSpec(arch="direct", n=args.n, bits=args.bits, channels=CHANNELS, seed=SEED,
+    designs = {a: build_design(DesignSpec(arch=a, n=args.n, bits=args.bits, channels=CHANNELS, weights="random", seed=SEED)) for a in archs}
+    folded = build_design(DesignSpec(arch="direct", n=args.n, bits=args.bits, channels=CHANNELS, weights="random", seed=SEED,
                                      parallel=max(1, math.ceil(args.n / 4))))
     rows = stimulus_frames(designs["direct"], args.frames, np.random.default_rng(SEED))
 
@@ -327,12 +326,18 @@ def main(argv: list[str] | None = None) -> int:
                         "text": gap_text},
     }
     text = render(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    publish_text(args.out / "bench.json", json.dumps(report, indent=1) + "\n")
-    publish_text(args.out / "bench.md", text)
+    with out:  # staged, then published with the folder's manifest.json (golden.files)
+        (out.path / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
+        (out.path / "bench.md").write_text(text)
+        out.commit()
     print(text)
     ok = all(r["bit_exact"] for r in simulators + rtl)
     return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: one error line and exit status 2 for any user mistake (golden.cli)."""
+    return run("python -m scripts.bench", lambda: _main(argv))
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ class LayerNorm(nn.Module):
 
 
 class ParC_operator(nn.Module):  # noqa: N801  (official class name)
-    """ParC along H or W: ``gcc_conv(cat(u, u[:-1]))`` with ``u = x + pe`` (PARC.md section 1).
+    """ParC along H or W: ``gcc_conv(cat(u, u[:-1]))`` with ``u = x + pe`` (docs/operator.md section 1).
 
     Parameters: ``gcc_conv.weight`` [C,1,N,1] (H) or [C,1,1,N] (W), ``gcc_conv.bias`` [C],
     ``pe`` [1,C,N,1] or [1,C,1,N].

@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from golden.cli import Parser, UserError, comma_ints, run
 from golden.bundle import default_bundle_path, load_bundle
-from golden.quant import quantize_input
-from hw.design import Design, DesignSpec, build_design
+from golden.quant import SUPPORTED_BITS, quantize_input
+from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
 from scripts.accuracy import error_stats, match_percent
 from sim.batch import build_batch, run_batch
 from sim.runner import build_root
@@ -56,7 +57,7 @@ class ReportConfig:
 
 
 def parse_args(argv: list[str] | None) -> ReportConfig:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m scripts.report",
         description="Bit-accuracy report: float vs fixed-point golden vs RTL, layer and network level.",
         epilog="example: python -m scripts.report --quick --out /tmp/report",
@@ -73,10 +74,20 @@ def parse_args(argv: list[str] | None) -> ReportConfig:
     if a.quick:
         cfg.bits, cfg.images, cfg.layer_sizes = (8,), 40, (28,)
     if a.bits:
-        cfg.bits = tuple(int(b) for b in a.bits.split(","))
+        cfg.bits = tuple(comma_ints(a.bits, "bits"))
+    for bits in cfg.bits:
+        if bits not in SUPPORTED_BITS:
+            raise UserError(f"--bits must be in {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}; got {bits}")
     if a.images is not None:
+        if a.images < 1:
+            raise UserError(f"--images must be >= 1; got {a.images}")
         cfg.images = a.images
-    cfg.archs = tuple(x for x in a.arch.split(",") if x)
+    cfg.archs = tuple(x.strip() for x in a.arch.split(",") if x.strip())
+    unknown = sorted(set(cfg.archs) - set(ARCHITECTURES))
+    if unknown or not cfg.archs:
+        raise UserError(f"--arch: unknown architecture(s) {unknown or a.arch!r}; choose from {', '.join(sorted(ARCHITECTURES))}")
+    if not cfg.weights.is_file():
+        raise UserError(f"--weights: {cfg.weights} is not a file")
     return cfg
 
 
@@ -265,20 +276,22 @@ def run_report(cfg: ReportConfig) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from scripts.report_render import write_report
+def _main(argv: list[str] | None) -> int:
+    from scripts.report_render import report_folder, write_report
 
     cfg = parse_args(argv)
-    try:
-        report = run_report(cfg)
-    except ValueError as exc:
-        print(f"scripts.report: error: {exc}", file=sys.stderr)
-        return 2
-    paths = write_report(report, cfg.out)
+    out = report_folder(cfg.out)  # a bad --out fails now, not after minutes of simulation
+    report = run_report(cfg)
+    paths = write_report(report, out)
     print(f"wrote {', '.join(str(p) for p in paths)}")
     bad = [r for r in report["layer_level"] if r["rtl_match_pct"] != 100.0]
     bad += [r for r in report["network_level"]["rows"] if r["rtl_mismatches"]]
     return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: one error line and exit status 2 for any user mistake (golden.cli)."""
+    return run("python -m scripts.report", lambda: _main(argv))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from golden.bundle import atomic_write, atomic_write_text  # noqa: E402
+from golden.files import OutputFolder  # noqa: E402
 from scripts.accuracy import ideal_sqnr_db  # noqa: E402
 
 LAYER_COLUMNS = [
@@ -198,14 +198,26 @@ def _finite(value):
     return value
 
 
-def write_report(report: dict, out: Path) -> list[Path]:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    images: dict[str, bytes] = {}
-    for name, plot in PLOTS.items():
-        atomic_write(out / name, lambda tmp, plot=plot: plot(report, Path(tmp)))
-        images[name] = (out / name).read_bytes()
-    atomic_write_text(out / "report.json", json.dumps(_finite(report), indent=1, default=float) + "\n")
-    atomic_write_text(out / "report.md", summary_markdown(report, out))
-    atomic_write_text(out / "report.html", report_html(report, out, images))
-    return [out / "report.md", out / "report.html", out / "report.json", *(out / n for n in PLOTS)]
+REPORT_FILES = ("report.md", "report.html", "report.json", *PLOTS)
+
+
+def report_folder(out: str | Path) -> OutputFolder:
+    """``--out`` checked against the never-destroy rule (`golden.files`) before the long run."""
+    return OutputFolder(out, tool="scripts.report", option="--out", expect=REPORT_FILES)
+
+
+def write_report(report: dict, out: str | Path | OutputFolder) -> list[Path]:
+    """Write `REPORT_FILES` into ``out``: staged, then published with its manifest.json."""
+    folder = out if isinstance(out, OutputFolder) else report_folder(out)
+    final = folder.target
+    with folder:
+        staged = folder.path
+        images: dict[str, bytes] = {}
+        for name, plot in PLOTS.items():
+            plot(report, staged / name)
+            images[name] = (staged / name).read_bytes()
+        (staged / "report.json").write_text(json.dumps(_finite(report), indent=1, default=float) + "\n")
+        (staged / "report.md").write_text(summary_markdown(report, final))
+        (staged / "report.html").write_text(report_html(report, final, images))
+        folder.commit()
+    return [final / name for name in REPORT_FILES]

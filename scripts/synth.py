@@ -34,6 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.quant import check_n_bits
+from golden.cli import Parser, UserError, comma_ints, run
+from golden.files import OutputFolder
 from hw.design import ARCHITECTURES, DesignSpec, build_design
 from scripts import yosys_flow as flow
 
@@ -46,10 +49,7 @@ QUICK_BITS = (8,)
 RATE_FRAMES = 300
 DEFAULT_TIMEOUT = 1800.0
 STAGES = ("ecp5", "xc7", "rate", "pnr")
-
-
-class CliError(Exception):
-    """A user mistake: one line on stderr, exit status 2."""
+SYNTH_FILES = ("synth.json", "synth.md", "synth.png")
 
 
 def divisors(n: int) -> int:
@@ -66,18 +66,8 @@ def arch_order() -> list[str]:
     return sorted(ARCHITECTURES, key=lambda a: (a != "direct", a != "fft", a))
 
 
-def int_list(text: str, name: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise CliError(f"--{name} must be a comma list of integers; got {text!r}") from None
-    if not values:
-        raise CliError(f"--{name} is empty")
-    return values
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m scripts.synth",
         description="Synthesize, place and route the ParC engines; resource/timing/throughput report.",
         epilog="example: python -m scripts.synth --arch direct,fft --n 7,14,28,56 --bits 8,16 --out reports/synth",
@@ -103,11 +93,14 @@ def resolve(args: argparse.Namespace) -> tuple[list[str], list[int], list[int]]:
     archs = [a.strip() for a in args.arch.split(",") if a.strip()] if args.arch else arch_order()
     unknown = [a for a in archs if a not in ARCHITECTURES]
     if unknown or not archs:
-        raise CliError(f"unknown arch {unknown or args.arch!r}; choose from {', '.join(arch_order())}")
-    ns = int_list(args.n, "n") if args.n else list(QUICK_NS if args.quick else DEFAULT_NS)
-    bits = int_list(args.bits, "bits") if args.bits else list(QUICK_BITS if args.quick else DEFAULT_BITS)
+        raise UserError(f"unknown arch {unknown or args.arch!r}; choose from {', '.join(arch_order())}")
+    ns = comma_ints(args.n, "n") if args.n else list(QUICK_NS if args.quick else DEFAULT_NS)
+    bits = comma_ints(args.bits, "bits") if args.bits else list(QUICK_BITS if args.quick else DEFAULT_BITS)
+    for n in ns:
+        for b in bits:
+            check_n_bits(n, b)  # refuse up front, not as a report full of failed rows
     if args.timeout <= 0 or args.frames < 2 or args.jobs < 1:
-        raise CliError("--timeout must be > 0, --frames >= 2 and --jobs >= 1")
+        raise UserError("--timeout must be > 0, --frames >= 2 and --jobs >= 1")
     return archs, ns, bits
 
 
@@ -133,7 +126,7 @@ def run_config(arch: str, n: int, bits: int, args, cache_dir: Path | None, tick)
 
     row: dict = {"arch": arch, "n": n, "bits": bits, "channels": CHANNELS}
     try:
-        design = build_design(DesignSpec(arch=arch, n=n, bits=bits, channels=CHANNELS, seed=SEED))
+        design = build_design(DesignSpec(arch=arch, n=n, bits=bits, channels=CHANNELS, weights="random", seed=SEED))
         verilog = design.verilog()
     except Exception as exc:  # noqa: BLE001 - reported in the table
         row["error"] = f"elaboration: {exc}"
@@ -361,13 +354,10 @@ def plot(report: dict, path: Path) -> None:
 
 # ---------------------------------------------------------------------------- main
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    try:
-        archs, ns, bits_list = resolve(args)
-    except CliError as exc:
-        print(f"scripts.synth: error: {exc}", file=sys.stderr)
-        return 2
+    archs, ns, bits_list = resolve(args)
+    out = OutputFolder(args.out, tool="scripts.synth", option="--out", expect=SYNTH_FILES)  # refuse before synthesis
     from tqdm import tqdm
 
     from sim.runner import build_root
@@ -419,15 +409,21 @@ def main(argv: list[str] | None = None) -> int:
         },
         "rows": rows,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    flow.publish_text(args.out / "synth.json", json.dumps(report, indent=1) + "\n")
-    flow.publish_text(args.out / "synth.md", render_markdown(report))
-    plot(report, args.out / "synth.png")
+    with out:  # staged, then published with the folder's manifest.json (golden.files)
+        (out.path / "synth.json").write_text(json.dumps(report, indent=1) + "\n")
+        (out.path / "synth.md").write_text(render_markdown(report))
+        plot(report, out.path / "synth.png")
+        out.commit()
     failed = [r for r in rows if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") == "error" for s in STAGES)]
     print(f"wrote {args.out / 'synth.md'}, synth.json, synth.png: {len(rows)} configurations, "
           f"{len(failed)} with errors, {report['meta']['run_seconds']:.0f} s "
           f"({report['meta']['cached_stages']}/{report['meta']['stages']} cached)")
     return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: one error line and exit status 2 for any user mistake (golden.cli)."""
+    return run("python -m scripts.synth", lambda: _main(argv))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import platform
 import shlex
 import sys
@@ -24,9 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.cli import Parser, run
+from golden.files import OutputFolder
+
+TRAIN_FILES = ("model.pt", "provenance.json")
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m scripts.train", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m scripts.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0, help="weight init, batch order and train placements")
     p.add_argument("--split-seed", type=int, default=0, help="train/test split and test placements")
@@ -49,13 +53,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _default_mode(path: Path) -> None:
-    """atomic_write's temporary file is 0600; give the result the usual umask-based mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
-
-
 def save_state_dict(state: dict, path: Path) -> None:
     """torch.save through a buffer: the zip's inner folder is then always "archive", not the
     temporary file's random name, so the same tensors give a byte-identical file."""
@@ -63,27 +60,26 @@ def save_state_dict(state: dict, path: Path) -> None:
 
     import torch
 
-    from golden.bundle import atomic_write
+    from golden.files import atomic_write
 
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
-    _default_mode(path)
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
+    out = OutputFolder(args.out / args.mixer, tool="scripts.train", option="--out", expect=TRAIN_FILES)  # before training
     import sklearn
     import torch
     import torch.nn.functional as F
     import tqdm
     from tqdm import tqdm as progress
 
-    from golden.bundle import atomic_write_text
     from golden.weights import list_layers
     from scripts import parc_net as pn
 
@@ -141,57 +137,62 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.mixer}: test accuracy {result.accuracy:.4f} ({result.correct}/{result.total}), "
           f"{train_seconds:.0f} s of training ({cpu_seconds:.0f} s CPU) on {args.threads} thread(s)")
 
-    out_dir = args.out / args.mixer
-    weights_path = out_dir / "model.pt"
-    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    save_state_dict(state, weights_path)
-    provenance = {
-        "command": "python -m scripts.train " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "data": split.describe(),
-        "split": {
-            "split_seed": split.split_seed,
-            "train_index_sha256": hashlib.sha256(split.train_index.astype("<i8").tobytes()).hexdigest(),
-            "test_index_sha256": hashlib.sha256(split.test_index.astype("<i8").tobytes()).hexdigest(),
-            "subset": args.subset,
-        },
-        "seed": args.seed,
-        "epochs": args.epochs,
-        "optimizer": {
-            "name": "AdamW",
-            "lr": args.lr,
-            "weight_decay": args.weight_decay,
-            "schedule": f"linear warmup {args.warmup_epochs} epoch(s), cosine to 0",
-            "batch_size": args.batch_size,
-            "loss": "cross entropy",
-        },
-        "mixer": args.mixer,
-        "model": config,
-        "parameters": pn.count_parameters(model),
-        "test_accuracy": result.accuracy,
-        "test_correct": result.correct,
-        "test_total": result.total,
-        "history": history,
-        "train_seconds": round(train_seconds, 1),  # wall clock (includes data loading)
-        "train_cpu_seconds": round(cpu_seconds, 1),  # this process only: unaffected by other jobs
-        "threads": args.threads,
-        "weights_file": weights_path.name,
-        "weights_sha256": sha256(weights_path),
-        "parc_layers": [
-            {"name": i.name, "direction": i.direction, "channels": i.channels, "n": i.n, "layout": i.layout}
-            for i in list_layers(weights_path)
-        ],
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__,
-            "tqdm": tqdm.__version__,
-        },
-    }
-    atomic_write_text(out_dir / "provenance.json", json.dumps(provenance, indent=2) + "\n")
-    _default_mode(out_dir / "provenance.json")
-    print(f"wrote {weights_path} and {out_dir / 'provenance.json'}")
+    with out:  # staged, then published with the folder's manifest.json (golden.files)
+        weights_path = out.path / "model.pt"
+        state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+        save_state_dict(state, weights_path)
+        provenance = {
+            "command": "python -m scripts.train " + shlex.join(sys.argv[1:] if argv is None else argv),
+            "data": split.describe(),
+            "split": {
+                "split_seed": split.split_seed,
+                "train_index_sha256": hashlib.sha256(split.train_index.astype("<i8").tobytes()).hexdigest(),
+                "test_index_sha256": hashlib.sha256(split.test_index.astype("<i8").tobytes()).hexdigest(),
+                "subset": args.subset,
+            },
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "optimizer": {
+                "name": "AdamW",
+                "lr": args.lr,
+                "weight_decay": args.weight_decay,
+                "schedule": f"linear warmup {args.warmup_epochs} epoch(s), cosine to 0",
+                "batch_size": args.batch_size,
+                "loss": "cross entropy",
+            },
+            "mixer": args.mixer,
+            "model": config,
+            "parameters": pn.count_parameters(model),
+            "test_accuracy": result.accuracy,
+            "test_correct": result.correct,
+            "test_total": result.total,
+            "history": history,
+            "train_seconds": round(train_seconds, 1),  # wall clock (includes data loading)
+            "train_cpu_seconds": round(cpu_seconds, 1),  # this process only: unaffected by other jobs
+            "threads": args.threads,
+            "weights_file": weights_path.name,
+            "weights_sha256": sha256(weights_path),
+            "parc_layers": [
+                {"name": i.name, "direction": i.direction, "channels": i.channels, "n": i.n, "layout": i.layout}
+                for i in list_layers(weights_path)
+            ],
+            "versions": {
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "scikit-learn": sklearn.__version__,
+                "tqdm": tqdm.__version__,
+            },
+        }
+        (out.path / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        out.commit()
+    print(f"wrote {out.target / 'model.pt'} and {out.target / 'provenance.json'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: one error line and exit status 2 for any user mistake (golden.cli)."""
+    return run("python -m scripts.train", lambda: _main(argv))
 
 
 if __name__ == "__main__":

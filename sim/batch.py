@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from numpy.typing import NDArray
 
 from hw.design import Design
 from hw.lint import setup_verilator_env, waiver_text
-from sim.runner import MAKE_FIXES, build_root, locked, reuse_runtime_objects, store_runtime_objects
+from sim.runner import MAKE_FIXES, build_root, locked, prune_builds, reuse_runtime_objects, store_runtime_objects
 
 DRIVER = Path(__file__).with_name("batch_main.cpp")
 BATCH_FLAGS = ["--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O1"]  # build vs run time balance
@@ -46,27 +47,42 @@ def build_batch(design: Design) -> Path:
     key = hashlib.sha256((text + DRIVER.read_text()).encode()).hexdigest()[:16]
     folder = build_root() / f"{top}-batch-{key}"
     exe = folder / "batch"
+    done_marker = folder / "BUILD_OK"
     with locked(build_root() / f".{folder.name}.lock"):
-        if exe.exists():
+        if done_marker.exists() and exe.exists():
+            with suppress(OSError):
+                done_marker.touch()  # most recently used: `prune_builds` keeps it
             return exe
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{top}.v").write_text(text)
-        (folder / f"{top}.vlt").write_text(waiver_text(f"{top}.v"))
-        obj = folder / "obj"
-        verilate = [
-            shutil.which("verilator", path=env["PATH"]) or "verilator", "--cc", "--exe",
-            "--top-module", top, "--prefix", "Vtop", "-Mdir", str(obj), "-o", str(exe),
-            *BATCH_FLAGS, str(folder / f"{top}.vlt"), str(folder / f"{top}.v"), str(DRIVER),
-        ]
-        # verilate and make separately: `verilator --build` recompiles the runtime objects
-        for cmd in (verilate, ["make", "-j", "2", "-C", str(obj), "-f", "Vtop.mk", *MAKE_FIXES]):
-            if cmd[0] == "make":
-                reuse_runtime_objects(obj, BATCH_FLAGS)
-            result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if result.returncode != 0:
-                raise RuntimeError(f"verilator batch build failed:\n{result.stderr[-3000:]}")
-        store_runtime_objects(obj, BATCH_FLAGS)
+        if folder.exists():  # unfinished (a killed or failed build): never reuse its objects
+            shutil.rmtree(folder)
+        try:
+            _compile_batch(env, top, text, folder, exe)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        done_marker.write_text("ok\n")
+    prune_builds(keep=folder)
     return exe
+
+
+def _compile_batch(env: dict[str, str], top: str, text: str, folder: Path, exe: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / f"{top}.v").write_text(text)
+    (folder / f"{top}.vlt").write_text(waiver_text(f"{top}.v"))
+    obj = folder / "obj"
+    verilate = [
+        shutil.which("verilator", path=env["PATH"]) or "verilator", "--cc", "--exe",
+        "--top-module", top, "--prefix", "Vtop", "-Mdir", str(obj), "-o", str(exe),
+        *BATCH_FLAGS, str(folder / f"{top}.vlt"), str(folder / f"{top}.v"), str(DRIVER),
+    ]
+    # verilate and make separately: `verilator --build` recompiles the runtime objects
+    for cmd in (verilate, ["make", "-j", "2", "-C", str(obj), "-f", "Vtop.mk", *MAKE_FIXES]):
+        if cmd[0] == "make":
+            reuse_runtime_objects(obj, BATCH_FLAGS)
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise RuntimeError(f"verilator batch build failed:\n{result.stderr[-3000:]}")
+    store_runtime_objects(obj, BATCH_FLAGS)
 
 
 def run_batch(

@@ -2,7 +2,14 @@
 
 Builds are cached under ``$PARC_HW_BUILD_DIR`` (default ``<repo>/sim_build``) by the hash
 of the Verilog text, with a file lock so parallel pytest workers never build the same
-design twice at once.
+design twice at once. A build counts only once its ``BUILD_OK`` marker is written; a
+failed build is removed, and an unfinished one (a killed run) is wiped before it is
+redone, so no later run reuses half-built objects. The cache keeps the
+`MAX_BUILDS` (``$PARC_HW_MAX_BUILDS``, default 64, a few MB each) most recently used
+builds; older ones are pruned after each new build.
+
+Each run of `run_scenarios` works in a fresh ``parc_sim_*`` folder in the temporary
+directory, removed afterwards unless ``keep`` is set (``python -m sim.run --keep``).
 """
 from __future__ import annotations
 
@@ -10,17 +17,20 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from cocotb_tools.runner import Verilator, get_results, get_runner
 
+from golden.cli import UserError
 from hw.design import Design
 from hw.lint import setup_verilator_env, waiver_text
 from sim.scenarios import Scenario
@@ -43,6 +53,71 @@ def locked(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def try_locked(path: Path) -> Iterator[bool]:
+    """Like `locked`, without waiting: yields False if another process holds the lock."""
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+MAX_BUILDS = 64
+BUILD_NAME = re.compile(rf"^.+-({'|'.join(SIMULATORS)}|batch)-[0-9a-f]{{16}}$")  # `build` and `sim.batch` folders
+
+
+def max_builds() -> int:
+    try:
+        return max(1, int(os.environ.get("PARC_HW_MAX_BUILDS", MAX_BUILDS)))
+    except ValueError:
+        return MAX_BUILDS
+
+
+def prune_builds(limit: int | None = None, keep: Path | None = None) -> list[Path]:
+    """Remove simulator builds beyond the ``limit`` most recently used, and abandoned
+    unfinished ones; returns what was removed.
+
+    A build is used when `build` returns it (its ``BUILD_OK`` is touched), so a design some
+    worker is simulating right now is among the newest. Every removal happens under the
+    build's own lock, taken without waiting: a build that is being made is skipped.
+    The Verilator runtime-object cache is not touched.
+    """
+    limit = max_builds() if limit is None else limit
+    root = build_root()
+    if not root.is_dir():
+        return []
+    finished: list[tuple[float, Path]] = []
+    unfinished: list[Path] = []
+    for entry in root.iterdir():
+        if not BUILD_NAME.match(entry.name) or entry.is_symlink() or not entry.is_dir() or entry == keep:
+            continue
+        try:
+            finished.append(((entry / "BUILD_OK").stat().st_mtime, entry))
+        except FileNotFoundError:
+            unfinished.append(entry)
+    finished.sort()
+    doomed = unfinished + [entry for _, entry in finished[: max(0, len(finished) - limit)]]
+    removed = []
+    for entry in doomed:
+        with try_locked(root / f".{entry.name}.lock") as mine:
+            if mine:
+                _remove_build(entry)
+                removed.append(entry)
+    return removed
+
+
+def _remove_build(build_dir: Path) -> None:
+    """Marker first: a half-removed folder is then an unfinished build, never a cached one."""
+    (build_dir / "BUILD_OK").unlink(missing_ok=True)
+    shutil.rmtree(build_dir, ignore_errors=True)
 
 
 def _runtime_cache(flags: list[str]) -> Path:
@@ -119,26 +194,43 @@ def build(design: Design, simulator: str = "verilator") -> Build:
     done_marker = build_dir / "BUILD_OK"
     with locked(build_root() / f".{build_dir.name}.lock"):
         if done_marker.exists():
+            with suppress(OSError):  # a read-only cache still works, only unordered
+                done_marker.touch()  # most recently used: `prune_builds` keeps it
             return Build(simulator, top, build_dir, 0.0)
         start = time.monotonic()
-        build_dir.mkdir(parents=True, exist_ok=True)
-        verilog_path = build_dir / f"{top}.v"
-        verilog_path.write_text(text)
-        if simulator == "verilator":
-            runner = CachingVerilator()
-            vlt = build_dir / f"{top}.vlt"
-            vlt.write_text(waiver_text(verilog_path.name))
-            runner.build(
-                sources=[vlt, verilog_path], hdl_toplevel=top, build_dir=build_dir,
-                build_args=VERILATOR_BUILD_FLAGS, log_file=build_dir / "build.log",
-            )
-            store_runtime_objects(build_dir, VERILATOR_BUILD_FLAGS)
-        else:
-            runner = get_runner(simulator)
-            runner.build(sources=[verilog_path], hdl_toplevel=top, build_dir=build_dir,
-                         timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+        if build_dir.exists():  # unfinished: a killed build; its objects may be half written
+            shutil.rmtree(build_dir)
+        try:
+            _compile(simulator, top, text, build_dir)
+        except BaseException as exc:
+            _remove_build(build_dir)
+            if isinstance(exc, SystemExit):  # cocotb's runners exit when the simulator is not installed
+                raise UserError(f"--simulator {simulator}: {str(exc).removeprefix('ERROR: ')}") from None
+            raise
         done_marker.write_text("ok\n")
-        return Build(simulator, top, build_dir, time.monotonic() - start)
+        seconds = time.monotonic() - start
+    prune_builds(keep=build_dir)
+    return Build(simulator, top, build_dir, seconds)
+
+
+def _compile(simulator: str, top: str, text: str, build_dir: Path) -> None:
+    """The build itself, into ``build_dir`` (created here)."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    verilog_path = build_dir / f"{top}.v"
+    verilog_path.write_text(text)
+    if simulator == "verilator":
+        runner = CachingVerilator()
+        vlt = build_dir / f"{top}.vlt"
+        vlt.write_text(waiver_text(verilog_path.name))
+        runner.build(
+            sources=[vlt, verilog_path], hdl_toplevel=top, build_dir=build_dir,
+            build_args=VERILATOR_BUILD_FLAGS, log_file=build_dir / "build.log",
+        )
+        store_runtime_objects(build_dir, VERILATOR_BUILD_FLAGS)
+    else:
+        runner = get_runner(simulator)
+        runner.build(sources=[verilog_path], hdl_toplevel=top, build_dir=build_dir,
+                     timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
 
 
 def run_scenarios(
@@ -149,12 +241,26 @@ def run_scenarios(
     bubble: float = 0.0,
     backpressure: float = 0.0,
     timeout_factor: int = 20,
+    keep: bool = False,
 ) -> dict[str, dict]:
     """Run the named scenarios in one simulator process; returns each scenario's result dict.
 
-    A failing scenario still returns its result (with mismatches) so callers can report it.
+    A failing scenario still returns its result (with mismatches and the log's tail) so
+    callers can report it. The work folder (stimuli, sim.log, results) is removed unless
+    ``keep``; its path is ``results["_work_dir"]`` (None once removed).
     """
     work = Path(tempfile.mkdtemp(prefix="parc_sim_"))
+    try:
+        results = _run_in(work, built, scenarios, seed, bubble, backpressure, timeout_factor)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    results["_work_dir"] = str(work) if keep else None
+    return results
+
+
+def _run_in(work: Path, built: Build, scenarios: list[Scenario], seed: int, bubble: float, backpressure: float,
+            timeout_factor: int) -> dict:
     arrays: dict[str, np.ndarray] = {}
     for sc in scenarios:
         arrays.update(sc.arrays())
@@ -180,5 +286,4 @@ def run_scenarios(
             log = (work / "sim.log").read_text()[-2000:] if (work / "sim.log").exists() else ""
             results[sc.name] = {"scenario": sc.name, "error": "simulation produced no result", "log_tail": log}
     results["_failed_tests"] = failed
-    results["_work_dir"] = str(work)
     return results

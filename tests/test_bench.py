@@ -77,4 +77,5 @@ def test_bad_options_exit_2(capsys) -> None:
     assert bench.main(["--n", "1"]) == 2
     assert bench.main(["--frames", "0", "--quick"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(ln.startswith("scripts.bench: error:") for ln in err)
+    assert len(err) == 2 and all(ln.startswith("python -m scripts.bench: error:") for ln in err)
+    assert "--n" in err[0] and "--frames" in err[1]

@@ -228,3 +228,53 @@ def test_an_all_zero_kernel_does_not_cost_the_other_channels_rom_bits() -> None:
     want, _ = direct_model(q, xq)
     np.testing.assert_array_equal(trace.y[:, 2], want[:, 2])  # offset only: exact
     assert np.mean(trace.y == want) > 0.95
+
+
+def test_plan_with_options_checks_ranges_and_names_options_as_the_caller_spells_them() -> None:
+    from golden.cli import UserError
+    from golden.fast_parc_int import plan_with_options
+
+    q, _ = setup(7, 8)
+    flags = {"input_shift": "--input-shift", "guard_bits": "--guard-bits", "m": "--fft-size", "twiddle_bits": "--twiddle-bits"}
+    assert plan_with_options(q, {}).params == plan_fast_parc(q).params  # no options: the defaults
+    with pytest.raises(UserError, match=r"^--input-shift must be in 0\.\.8; got -1$"):
+        plan_with_options(q, {"input_shift": -1}, flags)
+    with pytest.raises(UserError, match=r"^guard_bits must be in 0\.\.12"):  # no names: the keyword
+        plan_with_options(q, {"guard_bits": 13})
+    with pytest.raises(UserError, match="--fft-size must be a power of two in 16..64"):
+        plan_with_options(q, {"m": 48}, flags)
+    with pytest.raises(UserError, match="unknown FFT option 'gaurd_bits'"):
+        plan_with_options(q, {"gaurd_bits": 4}, flags)
+    # accuracy: blamed on the option whose reset fixes it, with the direction that helps
+    with pytest.raises(UserError, match=r"^--twiddle-bits=6 makes the worst-case FFT error bound .*raise --twiddle-bits \(default 18\)$"):
+        plan_with_options(q, {"twiddle_bits": 6, "guard_bits": 3}, flags)
+    plan = plan_with_options(q, {"twiddle_bits": 14, "m": 32}, flags)
+    assert plan.params.m == 32 and plan.params.twiddle_bits == 14
+    with pytest.raises(UserError, match=r"^--twiddle-bits=10 and --fft-size=32 make .* or lower --fft-size \(default 16\)$"):
+        plan_with_options(q, {"twiddle_bits": 10, "m": 32}, flags)  # each alone is within the limit
+
+
+def test_fft_params_refuse_negative_shifts_and_overwide_spectrum_products() -> None:
+    with pytest.raises(ValueError, match="input_shift must be >= 0"):
+        FftParams.default(7, 8, input_shift=-1)
+    with pytest.raises(ValueError, match="headroom_bits must be >= 0"):
+        FftParams.default(7, 8, headroom_bits=-1)
+    with pytest.raises(ValueError, match="guard_bits must be >= 0"):
+        FftParams.default(7, 8, guard_bits=-2)
+    with pytest.raises(ValueError, match="spectrum_bits must be 2..27"):
+        FftParams.default(7, 8, spectrum_bits=60)
+
+
+def test_a_pruned_channel_keeps_the_aligned_widths_small() -> None:
+    """Issue 11: weights 1e-20 asked for an output shift of 72 and the FFT plan refused with
+    'aligned accumulator exceeds 62 bits; lower guard_bits'. Clamped, it plans and is exact."""
+    base = random_layer(7, 3, seed=4)
+    weight = base.weight.copy()
+    weight[1] = 1e-20
+    q = quantize_layer(FloatLayer.create(weight, base.pe, np.array([0.1, 0.5, -0.1])), 8)
+    assert q.shift[1] == q.fmt.max_shift
+    plan = plan_fast_parc(q)
+    xq = np.random.default_rng(4).integers(-128, 128, (32, 3, 7))
+    trace = fast_parc_int_model(plan, xq)
+    np.testing.assert_array_equal(trace.y[:, 1], direct_model(q, xq)[0][:, 1])
+    assert (trace.y[:, 1] == round(0.5 * 2**q.fmt.output.frac)).all()

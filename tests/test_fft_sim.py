@@ -30,7 +30,7 @@ def seed_of(n: int, bits: int) -> int:
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("bits", BITS)
 def test_fft_engine_is_bit_exact_under_backpressure(n: int, bits: int) -> None:
-    summary = run_sim(arch="fft", n=n, bits=bits, channels=2, frames=16, seed=seed_of(n, bits),
+    summary = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=16, seed=seed_of(n, bits),
                       backpressure=0.4, bubble=0.2)
     assert_bit_exact(summary)
     assert summary["overflow"] == 0
@@ -41,8 +41,8 @@ def test_fft_engine_is_bit_exact_under_backpressure(n: int, bits: int) -> None:
 
 def test_one_frame_every_m_clocks_and_latency_as_documented() -> None:
     n, bits = 56, 8
-    engine = build_design(DesignSpec(arch="fft", n=n, bits=bits, channels=2, seed=seed_of(n, bits))).engine
-    summary = run_sim(arch="fft", n=n, bits=bits, channels=2, frames=40, seed=seed_of(n, bits),
+    engine = build_design(DesignSpec(arch="fft", n=n, bits=bits, channels=2, weights="random", seed=seed_of(n, bits))).engine
+    summary = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=40, seed=seed_of(n, bits),
                       backpressure=0, bubble=0, scenarios="stream")
     assert_bit_exact(summary)
     stream = summary["scenarios"]["stream"]
@@ -57,7 +57,7 @@ def test_one_frame_every_m_clocks_and_latency_as_documented() -> None:
 def test_backpressure_within_the_tail_slots_costs_no_throughput() -> None:
     # the output needs N of every M clocks: the kept FIFO rides out 50 % random backpressure
     n, bits = 56, 8
-    summary = run_sim(arch="fft", n=n, bits=bits, channels=2, frames=40, seed=seed_of(n, bits),
+    summary = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=40, seed=seed_of(n, bits),
                       backpressure=0.5, bubble=0.2, scenarios="stream")
     assert_bit_exact(summary)
     m = 128

@@ -139,3 +139,31 @@ def test_quantizer_reports_saturation() -> None:
 def test_bad_input_is_a_clear_value_error(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("bits", [4, 8, 12, 16, 24])
+def test_weight_scale_clamp_leaves_ordinary_layers_alone(bits: int) -> None:
+    """The clamp to ParcFormat.max_shift (issue 11) must only touch negligible channels: the
+    shipped trained layers and random layers keep their full weight precision."""
+    from golden.bundle import default_bundle_path, load_bundle
+
+    layers = [(load_bundle(default_bundle_path(n)).layer, load_bundle(default_bundle_path(n)).calibration) for n in (28, 56)]
+    layers += [(random_layer(n, 8, seed=n), None) for n in (7, 14, 56)]
+    for layer, calib in layers:
+        q = quantize_layer(layer, bits, calib)
+        want = [frac_for_range(float(m), bits) for m in np.abs(layer.weight).max(axis=1)]
+        assert q.weight_frac.tolist() == want
+        assert (q.shift < q.fmt.max_shift).all()
+
+
+@pytest.mark.parametrize("bits", [4, 8, 16, 24])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_full_scale_bias_of_a_pruned_channel_fits_at_max_shift(bits: int, sign: int) -> None:
+    """max_shift is defined so a bias as large as the output range still fits the accumulator."""
+    bias = sign * np.array([0.9, 0.5])
+    layer = FloatLayer.create(np.full((2, 7), 1e-20), bias=bias)
+    q = quantize_layer(layer, bits, output_frac=bits - 1)  # output range [-1, 1)
+    assert (q.shift == q.fmt.max_shift).all() and q.saturated["bias"] == 0
+    y, sat = direct_model(q, np.full((1, 2, 7), q.fmt.data.max_int))
+    assert not sat.any()
+    np.testing.assert_array_equal(y[0], np.round(bias * 2 ** (bits - 1))[:, None].repeat(7, axis=1))

@@ -42,7 +42,7 @@ def test_quick_start_command_emits_lint_clean_verilog_and_manifest(tmp_path: Pat
 
 @pytest.mark.parametrize("channels,parallel", [(3, None), (5, 4), (1, 1)])
 def test_generated_verilog_is_lint_clean_for_odd_shapes(tmp_path: Path, channels: int, parallel: int | None) -> None:
-    argv = ["--n", "14", "--bits", "12", "--channels", str(channels), "--out", str(tmp_path / "g")]
+    argv = ["--n", "14", "--bits", "12", "--channels", str(channels), "--weights", "random", "--out", str(tmp_path / "g")]
     if parallel:
         argv += ["--parallel", str(parallel)]
     assert main(argv) == 0
@@ -68,7 +68,7 @@ def test_float_npz_weights_are_quantized_and_recorded(tmp_path: Path) -> None:
         (["--n", "1"], "N must be"),
         (["--n", "8", "--bits", "3"], "bits must be"),
         (["--n", "8", "--bits", "40"], "bits must be"),
-        (["--n", "8", "--parallel", "9"], "parallel"),
+        (["--n", "8", "--weights", "random", "--parallel", "9"], "parallel"),
         (["--n", "8", "--arch", "systolic"], "unknown arch"),
         (["--n", "8", "--channels", "0"], "channels"),
         (["--n", "8", "--weights", "/nonexistent.npz"], "not found"),
@@ -103,11 +103,33 @@ def test_weight_file_problems_are_reported(tmp_path: Path) -> None:
     assert result.returncode == 2
 
 
-def test_regenerating_replaces_the_folder_atomically(tmp_path: Path) -> None:
+def test_regenerating_replaces_only_our_files(tmp_path: Path) -> None:
     out = tmp_path / "g"
-    assert main(["--n", "7", "--channels", "2", "--out", str(out), "--no-lint"]) == 0
-    (out / "stale.txt").write_text("old")
-    assert main(["--n", "7", "--channels", "2", "--bits", "12", "--out", str(out), "--no-lint"]) == 0
-    assert not (out / "stale.txt").exists()
+    assert main(["--n", "7", "--channels", "2", "--weights", "random", "--out", str(out), "--no-lint"]) == 0
+    (out / "stale.txt").write_text("old")  # the user's own file in our output folder
+    assert main(["--n", "7", "--channels", "2", "--weights", "random", "--bits", "12", "--out", str(out), "--no-lint"]) == 0
+    assert (out / "stale.txt").read_text() == "old"
+    assert not (out / "parc_direct_n7_b8.v").exists()  # our earlier output, no longer listed
+    assert (out / "parc_direct_n7_b12.v").is_file()
     assert json.loads((out / "manifest.json").read_text())["bits"] == 12
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]
+
+
+def test_manifest_records_weights_portably_with_one_fingerprint(tmp_path: Path) -> None:
+    from hashlib import sha256
+
+    from golden.bundle import weights_sha256
+
+    rng = np.random.default_rng(1)
+    path = tmp_path / "sub" / "w.npz"
+    path.parent.mkdir()
+    np.savez(path, weight=rng.normal(0, 0.1, (2, 14)))
+    assert main(["--n", "14", "--weights", str(path), "--out", str(tmp_path / "g"), "--no-lint"]) == 0
+    weights = json.loads((tmp_path / "g" / "manifest.json").read_text())["weights"]
+    assert weights["source"] == "w.npz" and weights["channels_used"] == [0, 1]
+    assert weights["sha256"] == weights_sha256(load_bundle(path).layer)  # the float arrays ...
+    assert weights["file_sha256"] == sha256(path.read_bytes()).hexdigest()  # ... and the file
+    assert main(["--n", "14", "--weights", "random", "--channels", "2", "--out", str(tmp_path / "r"), "--no-lint"]) == 0
+    random = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert random["weights"]["sha256_of"] == weights["sha256_of"]  # one definition for every source
+    assert {"tdata", "rom_layout"} <= random.keys() and random["tdata"]["byte_padded"] is False

@@ -16,5 +16,5 @@ pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="iveril
 
 @pytest.mark.parametrize("arch,n", [("direct", 14), ("fft", 7)])
 def test_icarus_agrees_with_the_golden_model(arch: str, n: int) -> None:
-    summary = run_sim(arch=arch, n=n, bits=8, channels=3, frames=10, simulator="icarus", backpressure=0.3, bubble=0.2)
+    summary = run_sim(arch=arch, n=n, bits=8, channels=3, weights="random", frames=10, simulator="icarus", backpressure=0.3, bubble=0.2)
     assert_bit_exact(summary)

@@ -89,7 +89,7 @@ def test_place_and_route_gives_fmax_and_samples_per_second(report: Path, cache_d
 
 
 def test_harness_registers_every_port_but_the_clock() -> None:
-    design = build_design(DesignSpec(n=7, bits=8, channels=2))
+    design = build_design(DesignSpec(n=7, bits=8, channels=2, weights="random"))
     verilog = design.verilog()
     top = design.spec.top_name
     ports = flow.top_ports(verilog, top)
@@ -107,11 +107,11 @@ def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path: Path) -> None:
     assert synth.main(["--arch", "nope", "--out", str(tmp_path)]) == 2
     assert synth.main(["--n", "7,x", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(ln.startswith("scripts.synth: error:") for ln in err)
+    assert len(err) == 2 and all(ln.startswith("python -m scripts.synth: error:") for ln in err)
     assert not (tmp_path / "synth.md").exists()
 
 
 def test_timeout_is_recorded_not_raised(tmp_path: Path) -> None:
-    design = build_design(DesignSpec(n=7, bits=8, channels=4))
+    design = build_design(DesignSpec(n=7, bits=8, channels=4, weights="random"))
     result = flow.synth_counts(design.verilog(), design.spec.top_name, "xc7", timeout=0.5)
     assert result["status"] == "timeout" and result["timeout"] == 0.5

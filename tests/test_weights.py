@@ -352,3 +352,36 @@ def test_trained_layers_match_torch_on_real_activations():
         y64 = modules[name].double()(torch.from_numpy(x)).detach().numpy()
         modules[name].float()
         np.testing.assert_allclose(y, y64, rtol=1e-10, atol=1e-10)
+
+
+# --------------------------------------------------------------------------- content, not suffix
+
+
+def test_files_are_recognised_by_content_not_suffix(tmp_path):
+    from golden.weights import sniff_weight_file
+
+    state = parc_convnext_state(np.random.default_rng(12))
+    torch_file = save(state, tmp_path / "model.pt").rename(tmp_path / "model.weights")  # odd suffix, real checkpoint
+    assert sniff_weight_file(torch_file) == "torch"
+    assert [i.name for i in list_layers(torch_file)] == ["stages.2.6.gcc_H", "stages.2.6.gcc_W"]
+    assert sniff_weight_file(save(state, tmp_path / "s.safetensors")) == "safetensors"
+    assert sniff_weight_file(save(state, tmp_path / "s.npz")) == "npz"
+    text = tmp_path / "README.md"
+    text.write_text("# not weights\n")
+    with pytest.raises(ValueError, match=r"is not a weight file: .*accepted: .*\.npz.*\.pt.*\.safetensors"):
+        list_layers(text)
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="not a readable .npz file: it is empty"):
+        load_state_dict(empty)
+
+
+@pytest.mark.parametrize(
+    "name, direction",
+    [("stages.0.0.gcc_H", "H"), ("gcc_W", "W"), ("stages.2.8.gcc_conv_2W", "W"), ("layer_4.meta_kernel_1_H", "H"),
+     ("random_n14_c4_seed0", None), ("my_layer", None), ("stages.0.0.gcc_Hx", None)],
+)
+def test_direction_from_layer_name(name, direction):
+    from golden.weights import direction_of
+
+    assert direction_of(name) == direction
