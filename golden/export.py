@@ -78,7 +78,7 @@ def capture_activations(
         import torch
     except ImportError:
         raise ValueError("capturing activations needs PyTorch; install it or pass --no-activations") from None
-    from scripts import parc_net as pn
+    from golden import parc_net as pn
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     try:
@@ -110,13 +110,13 @@ def capture_activations(
         "calibration": {
             "split": "train",
             "dataset_index": split.train_index[cal_pick].tolist(),
-            "placement": f"scripts.parc_net.place_digits, rng numpy.random.default_rng([{seed}, 8])",
+            "placement": f"golden.parc_net.place_digits, rng numpy.random.default_rng([{seed}, 8])",
             **cal_rows,
         },
         "test": {
             "split": "test",
             "dataset_index": split.test_index[test_pick].tolist(),
-            "placement": "the fixed test set (scripts.parc_net.test_canvases)",
+            "placement": "the fixed test set (golden.parc_net.test_canvases)",
             **test_rows,
         },
         "row_selection": "distinct rows (exact duplicates dropped) drawn at random from every line of the chosen images",

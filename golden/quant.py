@@ -21,6 +21,7 @@ from golden.fixed import FRAC_LIMIT, FixedFormat, IntArray, Rounding, frac_for_r
 from golden.parc import circulant, parc
 
 MIN_N = 2
+MAX_N = 1024  # at 24 bits the exact accumulator (2*24 + log2 N + 3 bits) must stay within int64's 62
 SUPPORTED_BITS = range(4, 25)  # 4..24 signed bits for data, weights and output
 PE_EXTRA_BITS = 2  # PEs may exceed the input range; two more bits before saturating
 BIAS_HEADROOM_BITS = 1
@@ -28,8 +29,8 @@ BIAS_HEADROOM_BITS = 1
 
 def check_n_bits(n: int, bits: int) -> None:
     """The one place that says which N and bits the generators accept."""
-    if not isinstance(n, (int, np.integer)) or n < MIN_N:
-        raise ValueError(f"N must be an integer >= {MIN_N}; got {n!r}")
+    if not isinstance(n, (int, np.integer)) or not MIN_N <= n <= MAX_N:
+        raise ValueError(f"N must be an integer in {MIN_N}..{MAX_N}; got {n!r}")
     if not isinstance(bits, (int, np.integer)) or bits not in SUPPORTED_BITS:
         raise ValueError(f"bits must be in {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}; got {bits!r}")
 

@@ -1,77 +1,41 @@
 """Direct-form streaming ParC engine: P multipliers, adder tree, folded PE/bias ROM.
 
-Dataflow (one frame = N samples of one channel)::
+Dataflow (one frame = N samples of one channel), one named block per step::
 
-    Framer --take--> R (rotating copy of the frame) --P taps--> x * w --> adder tree
-        (+ offset ROM) --> [accumulate over G = ceil(N/P) groups] --> round/saturate --> o
+    Framer --frame--> Feeder.direct (rotating copy of the frame) --P taps--> x * w
+        --> AdderTree (+ ChannelRom offset) --> [accumulate over G = ceil(N/P) groups]
+        --> Requantizer (round/saturate, per-channel shift) --> o
 
-While R emits frame k (one output per G cycles), the Framer fills with frame k+1, so
-with P = N the engine sustains 1 sample per clock. Every register advances on one
-global enable (``~o.valid | o.ready``): backpressure freezes the pipeline, valid never
-depends on ready. Arithmetic is exactly `golden.direct.direct_model`.
+While the Feeder emits frame k (one output per G cycles), the Framer fills with frame k+1,
+so with P = N the engine sustains 1 sample per clock. Every register after the Feeder
+advances on one enable (``~o.valid | o.ready``, driven into each block's ``o.ready``):
+backpressure freezes the pipeline, valid never depends on ready. Arithmetic is exactly
+`golden.direct.direct_model`.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import wiring
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.direct import direct_model
 from golden.quant import QuantizedLayer
-from hw.fixed import requantize
+from hw.adder_tree import AdderTree, tree_levels
+from hw.feeder import Feeder
 from hw.framer import ERROR_COUNTER_BITS, Framer
-from hw.stream import sample_stream
+from hw.mux import select
+from hw.pipeline import delay
+from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
+from hw.rom import ChannelRom, pack_words
+from hw.stream import channel_shape, sample_stream
 
-SATURATION_COUNTER_BITS = 32
+__all__ = ["DirectEngine", "SATURATION_COUNTER_BITS", "select"]
 
-
-def pack_words(values: np.ndarray, bits: int) -> list[int]:
-    """Rows of signed integers -> one unsigned ROM word per row (element 0 in the LSBs)."""
-    mask = (1 << bits) - 1
-    return [sum((int(v) & mask) << (bits * k) for k, v in enumerate(row)) for row in values]
-
-
-def adder_tree(m: Module, leaves: list, enable, name: str) -> tuple[Signal, int]:
-    """Registered pairwise sum (one register level per tree level); returns (sum, levels)."""
-    level = 0
-    while len(leaves) > 1:
-        nxt = []
-        for j in range(0, len(leaves) - 1, 2):
-            a, b = leaves[j], leaves[j + 1]
-            s = Signal(signed(max(len(a), len(b)) + 1), name=f"{name}_l{level}_{j // 2}")
-            with m.If(enable):
-                m.d.sync += s.eq(a + b)
-            nxt.append(s)
-        if len(leaves) % 2:
-            s = Signal(signed(len(leaves[-1])), name=f"{name}_l{level}_pass")
-            with m.If(enable):
-                m.d.sync += s.eq(leaves[-1])
-            nxt.append(s)
-        leaves = nxt
-        level += 1
-    return leaves[0], level
-
-
-def select(options: list, index) -> object:
-    """``options[index]`` as a mux padded to a power of two (no incomplete case statements)."""
-    if len(options) == 1:
-        return options[0]
-    size = 1 << (len(options) - 1).bit_length()
-    return Array(options + [options[-1]] * (size - len(options)))[index[: size.bit_length() - 1]]
-
-
-def delay(m: Module, value, cycles: int, enable, name: str):
-    """``value`` delayed by ``cycles`` enabled register stages."""
-    for c in range(cycles):
-        reg = Signal.like(value, name=f"{name}_d{c}")
-        with m.If(enable):
-            m.d.sync += reg.eq(value)
-        value = reg
-    return value
+PRODUCT_STAGES = 1  # x * w registered
 
 
 class DirectEngine(wiring.Component):
@@ -79,16 +43,32 @@ class DirectEngine(wiring.Component):
 
     Parameters
     ----------
-    layer : QuantizedLayer    weights, folded PE/bias offsets, formats (ROM contents).
-    parallel : int            P multipliers, 1 <= P <= N; output rate is 1 / ceil(N/P) per clock.
+    layer : QuantizedLayer
+        Weights, folded PE/bias offsets, formats (ROM contents).
+    parallel : int, optional
+        P multipliers, 1 <= P <= N (default N); the output rate is 1 / ceil(N/P) per clock.
 
     Attributes
     ----------
-    i : In(stream of {data: signed(in_bits), last})     input, frames of N samples, channels in turn.
-    o : Out(stream of {data: signed(out_bits), last})   output, same framing.
-    frame_errors : Out(16)        malformed input frames (see `hw.framer`).
-    saturations : Out(32)         output samples that saturated (or wrapped).
-    latency : int                 cycles from accepting a frame's last sample to its first output.
+    groups : int
+        G = ceil(N/P): beats (and cycles) per output.
+    tree_levels : int
+        Register levels of the (P + 1)-leaf adder tree.
+    latency : int
+        Cycles from accepting a frame's last sample to its first output, no stalls.
+    cycles_per_sample : int
+        G.
+
+    Ports
+    -----
+    i : In(stream of {data: signed(in_bits), last})
+        Input, frames of N samples, channels in turn.
+    o : Out(stream of {data: signed(out_bits), last})
+        Output, same framing.
+    frame_errors : Out(16)
+        Malformed input frames (see `hw.framer`).
+    saturations : Out(32)
+        Output samples that saturated (or wrapped).
     """
 
     def __init__(self, layer: QuantizedLayer, parallel: int | None = None) -> None:
@@ -99,7 +79,7 @@ class DirectEngine(wiring.Component):
         if not 1 <= self.parallel <= self.n:
             raise ValueError(f"parallel must be in 1..N={self.n}; got {parallel}")
         self.groups = math.ceil(self.n / self.parallel)
-        self.tree_levels = math.ceil(math.log2(self.parallel + 1))
+        self.tree_levels = tree_levels(self.parallel + 1)
         super().__init__(
             {
                 "i": In(sample_stream(fmt.data.bits)),
@@ -111,8 +91,9 @@ class DirectEngine(wiring.Component):
 
     @property
     def latency(self) -> int:
-        # take, issue, product, tree levels, [accumulator], output register
-        return 3 + self.tree_levels + (1 if self.groups > 1 else 0) + 1
+        # framer full, feeder take, product, tree levels, [accumulator], output register
+        accumulate = 1 if self.groups > 1 else 0
+        return Framer.latency + Feeder.latency + PRODUCT_STAGES + self.tree_levels + accumulate + Requantizer.latency
 
     @property
     def cycles_per_sample(self) -> int:
@@ -122,114 +103,95 @@ class DirectEngine(wiring.Component):
         """Integers the engine emits for integer frames ``x`` of shape (..., C, N)."""
         return direct_model(self.layer, x)[0]
 
+    def weight_words(self) -> list[int]:
+        """Weight ROM: one word per channel, tap k (zero beyond N) in bits ``k*weight_bits`` up."""
+        q, fmt = self.layer, self.layer.fmt
+        padded = np.zeros((q.channels, self.groups * self.parallel), dtype=np.int64)
+        padded[:, : self.n] = q.weight
+        words = pack_words(padded, fmt.weight_bits)
+        return words + [0] * (2 - len(words))  # a one-word memory would have a zero-width address
+
     def elaborate(self, platform) -> Module:
         m = Module()
         q, fmt, n, p, groups = self.layer, self.layer.fmt, self.n, self.parallel, self.groups
-        channels = q.channels
+        channels, wb = q.channels, fmt.weight_bits
+        tag = data.StructLayout({"first": 1, "done": 1, "last": 1, "channel": channel_shape(channels)})
 
         m.submodules.framer = framer = Framer(n, fmt.data.bits, channels)
-        wiring.connect(m, wiring.flipped(self.i), framer.i)
-        m.d.comb += self.frame_errors.eq(framer.errors)
-
-        # ROMs: one weight word per channel (P*G taps), offsets per (channel, position).
-        taps = groups * p
-        w_padded = np.zeros((channels, taps), dtype=np.int64)
-        w_padded[:, :n] = q.weight
-        words = pack_words(w_padded, fmt.weight_bits)
-        words += [0] * (2 - len(words))  # a one-word memory would have a zero-width address
-        m.submodules.weight_rom = weight_rom = Memory(shape=unsigned(taps * fmt.weight_bits), depth=len(words), init=words)
-        offset_bits = fmt.acc_bits
-        m.submodules.offset_rom = offset_rom = Memory(
-            shape=signed(offset_bits), depth=channels * n, init=[int(v) for v in q.offset.reshape(-1)]
-        )
+        m.submodules.feeder = feeder = Feeder.direct(n, fmt.data.bits, channels, p)
+        m.submodules.offset_rom = offsets = ChannelRom(q.offset, signed(fmt.acc_bits))
+        m.submodules.tree = tree = AdderTree([fmt.product_bits] * p + [fmt.acc_bits], tag)
+        sum_bits = fmt.acc_bits if groups > 1 else tree.sum_bits
+        m.submodules.requantizer = requant = Requantizer(sum_bits, fmt.output.bits, q.shift, fmt.rounding, fmt.saturate)
+        words = self.weight_words()
+        m.submodules.weight_rom = weight_rom = Memory(shape=unsigned(groups * p * wb), depth=len(words), init=words)
         w_port = weight_rom.read_port()
-        off_port = offset_rom.read_port()
 
+        # The one pipeline enable: every block after the Feeder gets it as its o.ready.
         enable = Signal()
         m.d.comb += enable.eq(~self.o.valid | self.o.ready)
 
-        # Issue stage: R rotates one position per finished output.
-        rot = [Signal(signed(fmt.data.bits), name=f"rot_{k}") for k in range(n)]
-        busy = Signal()
-        index = Signal(range(n))
-        group = Signal(range(max(groups, 2)))
-        channel = Signal(range(max(channels, 2)))
-        off_addr = Signal(range(max(channels * n, 2)))
-        next_base = Signal.like(off_addr)  # offset ROM base of the frame waiting in the framer
-
-        issue = busy & enable
-        output_done = group == groups - 1
-        frame_done = output_done & (index == n - 1)
-        take = framer.full & (~busy | (issue & frame_done))
+        # Framer -> Feeder; the frame's weight word is read as the Feeder takes the frame.
+        wiring.connect(m, wiring.flipped(self.i), framer.i)
+        wiring.connect(m, framer.o, feeder.i)
         m.d.comb += [
-            framer.take.eq(take),
-            w_port.addr.eq(framer.channel),
-            w_port.en.eq(take),
-            off_port.addr.eq(off_addr),
-            off_port.en.eq(enable),
+            self.frame_errors.eq(framer.errors),
+            w_port.addr.eq(framer.o.payload.channel),
+            w_port.en.eq(framer.o.valid & framer.o.ready),
         ]
-        with m.If(issue):
-            m.d.sync += group.eq(Mux(output_done, 0, group + 1))
-            with m.If(output_done):
-                m.d.sync += [index.eq(index + 1), off_addr.eq(off_addr + 1)]
-                m.d.sync += [a.eq(b) for a, b in zip(rot, rot[1:] + rot[:1])]
-            with m.If(frame_done):
-                m.d.sync += busy.eq(0)
-        with m.If(take):
-            m.d.sync += [a.eq(b) for a, b in zip(rot, framer.frame)]
-            m.d.sync += [busy.eq(1), index.eq(0), group.eq(0), channel.eq(framer.channel), off_addr.eq(next_base)]
-            m.d.sync += next_base.eq(Mux(framer.channel == channels - 1, 0, next_base + n))
 
-        # Product stage: tap j of group g uses rot[g*P + j] and w[g*P + j].
-        weights = [w_port.data[k * fmt.weight_bits : (k + 1) * fmt.weight_bits].as_signed() for k in range(taps)]
+        # Product stage: tap j of group g is x = R[g*P + j] (the Feeder's window) times w[g*P + j].
+        beat = feeder.o.payload
+        weights = [w_port.data[k * wb : (k + 1) * wb].as_signed() for k in range(groups * p)]
         products = []
         for j in range(p):
-            xs = [rot[g * p + j] if g * p + j < n else Const(0, signed(fmt.data.bits)) for g in range(groups)]
-            ws = [weights[g * p + j] for g in range(groups)]
-            x_sel = select(xs, group)
-            w_sel = select(ws, group)
             prod = Signal(signed(fmt.product_bits), name=f"prod_{j}")
             with m.If(enable):
-                m.d.sync += prod.eq(x_sel * w_sel)
+                m.d.sync += prod.eq(beat.data[j] * select(weights[j::p], beat.group))
             products.append(prod)
-        # tag bits: 0 valid, 1 first group, 2 output done, 3 frame last, 4.. channel
-        tag = Signal(unsigned(4 + len(channel)), name="tag_product")
-        with m.If(enable):
-            m.d.sync += tag.eq(Cat(issue, ~group.any(), output_done, index == n - 1, channel))
-        offset_leaf = Mux(tag[1], off_port.data, 0)
+        prod_tag = Signal(tag)
+        m.d.comb += [
+            feeder.o.ready.eq(enable),
+            prod_tag.first.eq(~beat.group.any()),
+            prod_tag.done.eq(beat.group == groups - 1),
+            prod_tag.last.eq(beat.index == n - 1),
+            prod_tag.channel.eq(beat.channel),
+            offsets.channel.eq(beat.channel),
+            offsets.index.eq(beat.index),
+            offsets.en.eq(enable),
+        ]
+        prod_tag = delay(m, prod_tag, PRODUCT_STAGES, enable, "prod_tag")
+        m.d.comb += [
+            tree.i.valid.eq(delay(m, feeder.o.valid, PRODUCT_STAGES, enable, "prod_valid")),
+            tree.i.payload.tag.eq(prod_tag),
+            tree.i.payload.leaves[f"leaf{p}"].eq(Mux(prod_tag.first, offsets.data, 0)),  # offset on group 0
+        ]
+        m.d.comb += [tree.i.payload.leaves[f"leaf{j}"].eq(prod) for j, prod in enumerate(products)]
 
-        total, levels = adder_tree(m, products + [offset_leaf], enable, "tree")
-        assert levels == self.tree_levels
-        tag = delay(m, tag, levels, enable, "tag_tree")
-
-        # Accumulate over groups (only when the work is folded).
+        # Accumulate over groups (only when the work is folded); one output per position.
+        out_tag = tree.o.payload.tag
         if groups > 1:
             acc = Signal(signed(fmt.acc_bits), name="acc")
-            acc_tag = Signal.like(tag, name="tag_acc")
-            with m.If(enable):
-                m.d.sync += acc_tag.eq(tag)
-                with m.If(tag[0]):
-                    m.d.sync += acc.eq(Mux(tag[1], 0, acc) + total)
-            total, tag = acc, acc_tag
-            emit = tag[0] & tag[2]
+            with m.If(enable & tree.o.valid):
+                m.d.sync += acc.eq(Mux(out_tag.first, 0, acc) + tree.o.payload.sum)
+            acc_valid = delay(m, tree.o.valid, 1, enable, "acc_valid")
+            out_tag = delay(m, out_tag, 1, enable, "acc_tag")
+            value, emit = acc, acc_valid & out_tag.done
         else:
-            emit = tag[0]
+            value, emit = tree.o.payload.sum, tree.o.valid
+        m.d.comb += [
+            tree.o.ready.eq(enable),
+            requant.i.valid.eq(emit),
+            requant.i.payload.value.eq(value),
+            requant.i.payload.channel.eq(out_tag.channel),
+            requant.i.payload.last.eq(out_tag.last),
+        ]
 
-        # Output stage: per-channel shift, rounding, saturation.
-        shifts = q.shift
-        tag_channel = tag[4:]
-        if np.all(shifts == shifts[0]):
-            shift = int(shifts[0])
-        else:
-            shift_width = max(int(shifts.max()).bit_length(), 1)  # <= ParcFormat.max_shift
-            shift = select([Const(int(s), unsigned(shift_width)) for s in shifts], tag_channel)
-        y, clipped = requantize(total, shift, fmt.output.bits, fmt.rounding, fmt.saturate)
-        with m.If(enable):
-            m.d.sync += [
-                self.o.valid.eq(emit),
-                self.o.payload.data.eq(y),
-                self.o.payload.last.eq(tag[3]),
-            ]
-            with m.If(emit & clipped):
-                m.d.sync += self.saturations.eq(self.saturations + 1)
+        # Output: per-channel shift, rounding, saturation; the output register is the last stage.
+        m.d.comb += [
+            requant.o.ready.eq(enable),
+            self.o.valid.eq(requant.o.valid),
+            self.o.payload.eq(requant.o.payload),
+            self.saturations.eq(requant.saturations),
+        ]
         return m

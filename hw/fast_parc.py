@@ -4,32 +4,38 @@ The arithmetic is `golden.fast_parc_int` (one `FastParcPlan` drives both): `Fast
 calls `fast_parc_int_model`, and the two FFTs are `hw.fft.StreamingFft` built from the plan's
 `FftConfig`s. Dataflow of one frame (N samples of channel c, ``M = plan.params.m``)::
 
-    Framer --take--> feeder --M points--> FFT(DIF, fwd) --X, bit-reversed--> product
-      --P = sat(R(X * Hq[c], p))--> skid --> FFT(DIT, inv) --O, natural--> keep Re O[0..N-1]
-      --> kept FIFO (N) --> + offset ROM[c] --> requantize --> o
+    Framer --frame--> Feeder.fft --M points--> StreamingFft(DIF, fwd) --X, bit-reversed-->
+      ComplexMultiplier (X * Hq[c], spectrum ROM) --> SkidBuffer --> StreamingFft(DIT, inv)
+      --O, natural--> keep Re O[0..N-1] --> kept FIFO (N) --> + ChannelRom offset[c, i]
+      --> Requantizer --> o
 
-- feeder: copies the framed row ``u`` into a rotating register (as `hw.direct` does) and emits
-  the M-point frame ``[u, u[:N-1], 0, ..., 0] << input_shift`` (imag 0), one point per clock;
-- product: 4 pipeline registers (spectrum ROM read + operands, 4 products, 2 sums,
-  round/saturate to the inverse FFT input width); the ROM holds ``Hq`` of every channel in
-  bit-reversed order at address ``c * M + k``, so no reorder buffer exists anywhere;
+- Feeder (`hw.feeder.Feeder.fft`): copies the framed row ``u`` into a rotating register (the
+  same block `hw.direct` uses) and emits the M-point frame ``[u, u[:N-1], 0, ..., 0]``, one
+  point per clock; the engine shifts it left by ``input_shift`` (imag 0);
+- product (`hw.complex_mul.ComplexMultiplier`, 4 pipeline registers: operands + spectrum ROM
+  read, 4 products, 2 sums, round/saturate to the inverse FFT input width); the ROM holds
+  ``Hq`` of every channel in bit-reversed order at address ``c * M + k``, so no reorder buffer
+  exists anywhere;
 - output: O[N..M-1] (linear-correlation tails) are consumed as they come and never stall;
-  O[0..N-1].re go through a FIFO of N entries, then 3 pipeline registers: offset ROM read,
-  ``v = Y << y_shift[c] + offset[c, i] << offset_shift[c]`` (the ROM holds the offsets already
-  shifted), `hw.fixed.requantize` (the layer's rounding and saturation) into ``o``.
+  O[0..N-1].re go through a FIFO of N entries, then 3 pipeline registers: offset ROM read
+  (`hw.rom.ChannelRom`), ``v = Y << y_shift[c] + offset[c, i] << offset_shift[c]`` (the ROM
+  holds the offsets already shifted), `hw.requantizer.Requantizer` (the layer's rounding and
+  saturation, counted) into ``o``.
 
-Frame tags: the channel of a frame (`Framer.channel`, 0..C-1 in turn) is pushed into a tag
-FIFO when the feeder takes the frame, read by the product stage (spectrum ROM address) while
-the frame leaves the forward FFT, and moved to a second tag FIFO with the frame's last point;
-the output stage reads it there (offset ROM address, per-channel shifts) and pops it with the
-frame's N-th output. The FFTs keep frame order and lose nothing, so the head of each FIFO is
-the frame passing that point. Depths (`tag_depths`) cover every frame that can be between the
-two points; the writers also wait on a full FIFO, so correctness never rests on that count.
+Frame tags: the channel of a frame (``Framer.o.payload.channel``, 0..C-1 in turn) is pushed
+into a tag FIFO when the Feeder takes the frame (a frame waits in the Framer while that FIFO is
+full), read by the product stage (spectrum ROM address) while the frame leaves the forward FFT,
+and moved to a second tag FIFO with the frame's last point; the output stage reads it there
+(offset ROM address, per-channel shifts) and pops it with the frame's N-th output. The FFTs
+keep frame order and lose nothing, so the head of each FIFO is the frame passing that point.
+Depths (`tag_depths`) cover every frame that can be between the two points; the writers also
+wait on a full FIFO, so correctness never rests on that count.
 
 Flow control: every stage is a pipeline advanced by one enable (``~out.valid | out.ready``);
-valid never depends on ready. The skid buffer and the kept FIFO give the two FFTs ready inputs
-that are registers, so no combinational ready path runs through both FFTs; the kept FIFO also
-absorbs output backpressure during a frame's N outputs (M - N tail slots drain it), so random
+valid never depends on ready. The output stage's enable is the Requantizer's ``o.ready``, as in
+`hw.direct`. The skid buffer and the kept FIFO give the two FFTs ready inputs that are
+registers, so no combinational ready path runs through both FFTs; the kept FIFO also absorbs
+output backpressure during a frame's N outputs (M - N tail slots drain it), so random
 backpressure up to ~1 - N/M costs no throughput. The FFTs drain themselves with filler frames:
 the last frame comes out without a following frame. Reset is synchronous for every register
 (tags, counters, FFT frame state); memory contents need no reset.
@@ -56,68 +62,32 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.fast_parc_int import FastParcPlan, FastParcTrace, FftParams, fast_parc_int_model, plan_fast_parc
 from golden.quant import QuantizedLayer
-from hw.direct import SATURATION_COUNTER_BITS, select
+from hw.complex_mul import ComplexMultiplier
+from hw.feeder import Feeder
 from hw.fft import StreamingFft, complex_sample_layout
-from hw.fixed import requantize, round_shift, saturate
 from hw.framer import ERROR_COUNTER_BITS, Framer
+from hw.mux import per_channel
+from hw.pipeline import delay
+from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
+from hw.rom import ChannelRom, pack_complex
+from hw.skid import SkidBuffer
 from hw.stream import sample_stream
 
 __all__ = ["FastParcEngine", "SkidBuffer", "FEED_STAGES", "PRODUCT_STAGES", "KEPT_STAGES", "OUTPUT_STAGES"]
 
-FEED_STAGES = 2  # framer full -> feeder take -> first point on the forward FFT input
-PRODUCT_STAGES = 4  # ROM read + operands, products, sums, round/saturate
+FEED_STAGES = Framer.latency + Feeder.latency  # framer full -> feeder take -> first point on the FFT
+PRODUCT_STAGES = 4  # ComplexMultiplier: operands + ROM read, products, sums, round/saturate
 KEPT_STAGES = 1  # the kept-sample FIFO (written, then readable the next cycle)
-OUTPUT_STAGES = 3  # ROM read + Y, aligned sum, requantize
-
-
-def _pack_complex(re: np.ndarray, im: np.ndarray, bits: int) -> list[int]:
-    mask = (1 << bits) - 1
-    return [(int(r) & mask) | ((int(i) & mask) << bits) for r, i in zip(re, im)]
-
-
-def _per_channel(values: np.ndarray, channel) -> int | object:
-    """A per-channel constant: an int when all channels agree, else a padded mux on ``channel``."""
-    values = [int(v) for v in values]
-    if all(v == values[0] for v in values):
-        return values[0]
-    width = max(max(values).bit_length(), 1)
-    return select([Const(v, unsigned(width)) for v in values], channel)
-
-
-class SkidBuffer(wiring.Component):
-    """Zero-latency skid buffer: ``i.ready`` is a register (cuts the combinational ready path).
-
-    ``o.valid = i.valid | full``, ``o.payload = full ? held : i.payload``; a beat accepted while
-    ``o`` is stalled is held in one register. Throughput 1 beat per clock, no added latency.
-    """
-
-    def __init__(self, layout) -> None:
-        self.layout = layout
-        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
-
-    def elaborate(self, platform) -> Module:
-        m = Module()
-        full = Signal()
-        held = Signal(self.layout)
-        m.d.comb += [
-            self.i.ready.eq(~full),
-            self.o.valid.eq(self.i.valid | full),
-            self.o.payload.eq(Mux(full, held, self.i.payload)),
-        ]
-        with m.If(full):
-            with m.If(self.o.ready):
-                m.d.sync += full.eq(0)
-        with m.Elif(self.i.valid & ~self.o.ready):
-            m.d.sync += [full.eq(1), held.eq(self.i.payload)]
-        return m
+OFFSET_STAGES = 2  # offset ROM read + Y, aligned sum
+OUTPUT_STAGES = OFFSET_STAGES + Requantizer.latency
 
 
 class FastParcEngine(wiring.Component):
@@ -229,7 +199,7 @@ class FastParcEngine(wiring.Component):
     def spectrum_words(self) -> list[int]:
         """Spectrum ROM words (re in the low ``spectrum_bits``), address ``c * M + k``."""
         sb = self.params.spectrum_bits
-        return _pack_complex(self.plan.spectrum_re.reshape(-1), self.plan.spectrum_im.reshape(-1), sb)
+        return pack_complex(self.plan.spectrum_re.reshape(-1), self.plan.spectrum_im.reshape(-1), sb)
 
     def offset_values(self) -> np.ndarray:
         """Offset ROM (C, N): ``offset << offset_shift[c]``, the model's aligned offset term."""
@@ -244,53 +214,50 @@ class FastParcEngine(wiring.Component):
         fwd_cfg, inv_cfg = p.forward, p.inverse
 
         m.submodules.framer = framer = Framer(n, fmt.data.bits, C)
-        wiring.connect(m, wiring.flipped(self.i), framer.i)
-        m.d.comb += self.frame_errors.eq(framer.errors)
+        m.submodules.feeder = feeder = Feeder.fft(n, fmt.data.bits, C, M)
         m.submodules.fft_fwd = fwd = StreamingFft(fwd_cfg)
         m.submodules.fft_inv = inv = StreamingFft(inv_cfg)
         depth1, depth2 = self.tag_depths
-        ch_shape = unsigned(len(framer.channel))
-        m.submodules.tags_fwd = tags1 = SyncFIFO(width=len(framer.channel), depth=depth1)
-        m.submodules.tags_inv = tags2 = SyncFIFO(width=len(framer.channel), depth=depth2)
+        ch_bits = len(framer.o.payload.channel)
+        m.submodules.tags_fwd = tags1 = SyncFIFO(width=ch_bits, depth=depth1)
+        m.submodules.tags_inv = tags2 = SyncFIFO(width=ch_bits, depth=depth2)
 
-        # --- feeder: [u, u[:N-1], 0...] << input_shift, one point per transfer ------------------
-        rot = [Signal(signed(fmt.data.bits), name=f"feed_{k}") for k in range(n)]
-        pos = Signal(range(M))
-        busy = Signal()
-        feed = busy & fwd.i.ready
-        frame_end = pos == M - 1
-        take = Signal()
+        # --- framer -> feeder: a frame enters only when its channel tag has room ---------------
+        wiring.connect(m, wiring.flipped(self.i), framer.i)
+        take = framer.o.valid & framer.o.ready
         m.d.comb += [
-            take.eq(framer.full & tags1.w_rdy & (~busy | (feed & frame_end))),
-            framer.take.eq(take),
+            self.frame_errors.eq(framer.errors),
+            feeder.i.valid.eq(framer.o.valid & tags1.w_rdy),
+            feeder.i.payload.eq(framer.o.payload),
+            framer.o.ready.eq(feeder.i.ready & tags1.w_rdy),
             tags1.w_en.eq(take),
-            tags1.w_data.eq(framer.channel),
-            fwd.i.valid.eq(busy),
-            fwd.i.payload.data.re.eq(Mux(pos < 2 * n - 1, rot[0], 0) << p.input_shift),
-            fwd.i.payload.data.im.eq(0),
-            fwd.i.payload.last.eq(frame_end),
+            tags1.w_data.eq(framer.o.payload.channel),
         ]
-        with m.If(feed):
-            m.d.sync += [pos.eq(pos + 1)] + [a.eq(b) for a, b in zip(rot, rot[1:] + rot[:1])]
-            with m.If(frame_end):
-                m.d.sync += busy.eq(0)
-        with m.If(take):
-            m.d.sync += [busy.eq(1), pos.eq(0)] + [a.eq(b) for a, b in zip(rot, framer.frame)]
+
+        # --- feeder -> forward FFT: [u, u[:N-1], 0...] << input_shift, one point per transfer ---
+        m.d.comb += [
+            fwd.i.valid.eq(feeder.o.valid),
+            fwd.i.payload.data.re.eq(feeder.o.payload.data[0] << p.input_shift),
+            fwd.i.payload.data.im.eq(0),
+            fwd.i.payload.last.eq(feeder.o.payload.last),
+            feeder.o.ready.eq(fwd.i.ready),
+        ]
 
         # --- product: P = sat(R(X * Hq[c], product_shift)) ------------------------------------
-        sb = p.spectrum_bits
-        xw, pw = fwd_cfg.output_bits, p.inverse_input_bits
+        sb, pw = p.spectrum_bits, p.inverse_input_bits
         m.submodules.spectrum_rom = spectrum_rom = Memory(shape=unsigned(2 * sb), depth=C * M, init=self.spectrum_words())
         h_port = spectrum_rom.read_port()
+        m.submodules.product = mul = ComplexMultiplier(
+            fwd_cfg.output_bits, sb, pw, plan.product_shift, p.rounding, saturate=True, depth=PRODUCT_STAGES
+        )
         m.submodules.skid_product = skid_a = SkidBuffer(complex_sample_layout(pw))
         en_p = Signal()
         k = Signal(range(M))  # bin index (bit-reversed order) of the point on fwd.o
-        v4 = skid_a.i.valid
         x_last = fwd.o.payload.last
         # a frame's last point moves its tag on: wait if the second tag FIFO is full (never
         # happens with `tag_depths`, but correctness does not rest on that count)
         m.d.comb += [
-            en_p.eq(~v4 | skid_a.i.ready),
+            en_p.eq(~skid_a.i.valid | skid_a.i.ready),
             fwd.o.ready.eq(en_p & (tags2.w_rdy | ~x_last)),
             h_port.addr.eq(Cat(k, tags1.r_data)),
             h_port.en.eq(en_p),
@@ -303,28 +270,22 @@ class FastParcEngine(wiring.Component):
         ]
         with m.If(take_x):
             m.d.sync += k.eq(k + 1)
-        h_re, h_im = h_port.data[:sb].as_signed(), h_port.data[sb:].as_signed()
-        x1_re, x1_im = Signal(signed(xw), name="prod_x_re"), Signal(signed(xw), name="prod_x_im")
-        prods = [Signal(signed(xw + sb), name=f"prod_p{j}") for j in range(4)]
-        s_re, s_im = Signal(signed(xw + sb + 1), name="prod_sum_re"), Signal(signed(xw + sb + 1), name="prod_sum_im")
-        valid = [Signal(name=f"prod_valid{j}") for j in range(3)]
-        last = [Signal(name=f"prod_last{j}") for j in range(3)]
-        r_re, sat_re = saturate(round_shift(s_re, plan.product_shift, p.rounding), pw)
-        r_im, sat_im = saturate(round_shift(s_im, plan.product_shift, p.rounding), pw)
+        # Hq[c, k] is read by the same enable one cycle after X: the multiplier's b operand
+        m.d.comb += [
+            mul.en.eq(en_p),
+            mul.a.eq(fwd.o.payload.data),
+            mul.b.re.eq(h_port.data[:sb].as_signed()),
+            mul.b.im.eq(h_port.data[sb:].as_signed()),
+        ]
+        valid_entering_p = delay(m, take_x, PRODUCT_STAGES - 1, en_p, "prod_valid")  # the slot in the sum registers
+        m.d.comb += [
+            skid_a.i.valid.eq(delay(m, valid_entering_p, 1, en_p, "prod_valid_out")),
+            skid_a.i.payload.last.eq(delay(m, x_last, PRODUCT_STAGES, en_p, "prod_last")),
+            skid_a.i.payload.data.eq(mul.p),
+        ]
         product_sat = Signal()
-        with m.If(en_p):
-            m.d.sync += [
-                x1_re.eq(fwd.o.payload.data.re), x1_im.eq(fwd.o.payload.data.im),
-                prods[0].eq(x1_re * h_re), prods[1].eq(x1_im * h_im),
-                prods[2].eq(x1_re * h_im), prods[3].eq(x1_im * h_re),
-                s_re.eq(prods[0] - prods[1]), s_im.eq(prods[2] + prods[3]),
-                valid[0].eq(take_x), valid[1].eq(valid[0]), valid[2].eq(valid[1]), v4.eq(valid[2]),
-                last[0].eq(x_last), last[1].eq(last[0]), last[2].eq(last[1]),
-                skid_a.i.payload.last.eq(last[2]),
-                skid_a.i.payload.data.re.eq(r_re), skid_a.i.payload.data.im.eq(r_im),
-            ]
-            with m.If(valid[2] & (sat_re | sat_im)):
-                m.d.sync += product_sat.eq(1)
+        with m.If(en_p & valid_entering_p & mul.clipping):
+            m.d.sync += product_sat.eq(1)
         wiring.connect(m, skid_a.o, inv.i)
 
         # --- inverse FFT output: keep O[0..N-1].re, consume the tails at once --------------------
@@ -345,43 +306,36 @@ class FastParcEngine(wiring.Component):
             m.d.sync += j.eq(j + 1)
 
         # --- output: v = Y << y_shift[c] + aligned offset; requantize ----------------------------
-        # offset ROM rows padded to a power of two: address = Cat(index, channel), no multiplier
-        offsets = self.offset_values()
-        off_shape = Shape.cast(range(min(int(offsets.min()), -1), max(int(offsets.max()), 0) + 1))
-        row = 1 << idx_shape.width
-        padded = np.zeros((C, row), dtype=np.int64)
-        padded[:, :n] = offsets
-        m.submodules.offset_rom = offset_rom = Memory(shape=off_shape, depth=C * row, init=[int(v) for v in padded.reshape(-1)])
-        off_port = offset_rom.read_port()
-        en_o = Signal()
+        y_shift, _, final_shift = plan.align
+        m.submodules.offset_rom = offsets = ChannelRom(self.offset_values())
+        en_o = Signal()  # the output pipeline's one enable
         m.d.comb += en_o.eq(~self.o.valid | self.o.ready)
         y_in = data.View(kept, kept_fifo.r_data)
         y_last = y_in.index == n - 1
         m.d.comb += [
             kept_fifo.r_en.eq(en_o),
-            off_port.addr.eq(Cat(y_in.index, tags2.r_data)),
-            off_port.en.eq(en_o),
+            offsets.channel.eq(tags2.r_data),
+            offsets.index.eq(y_in.index),
+            offsets.en.eq(en_o),
             tags2.r_en.eq(kept_fifo.r_rdy & en_o & y_last),
         ]
-        y_shift, _, final_shift = plan.align
-        a_valid, a_last = Signal(name="out_a_valid"), Signal(name="out_a_last")
-        a_y = Signal(signed(inv_cfg.output_bits), name="out_a_y")
-        a_ch = Signal(ch_shape, name="out_a_channel")
-        ys = _per_channel(y_shift, a_ch)
-        shifted = a_y << ys
-        b_v = Signal(signed(max(len(shifted), len(off_port.data)) + 1), name="out_b_v")
-        b_valid, b_last = Signal(name="out_b_valid"), Signal(name="out_b_last")
-        b_ch = Signal(ch_shape, name="out_b_channel")
-        y, clipped = requantize(b_v, _per_channel(final_shift, b_ch), fmt.output.bits, fmt.rounding, fmt.saturate)
+        a_y = delay(m, y_in.re, 1, en_o, "out_y")  # beside the offset ROM read
+        a_ch = delay(m, tags2.r_data, 1, en_o, "out_channel")
+        shifted = a_y << per_channel(y_shift, a_ch)
+        b_v = Signal(signed(max(len(shifted), len(offsets.data)) + 1), name="out_v")
         with m.If(en_o):
-            m.d.sync += [
-                a_valid.eq(kept_fifo.r_rdy), a_last.eq(y_last), a_y.eq(y_in.re), a_ch.eq(tags2.r_data),
-                b_valid.eq(a_valid), b_last.eq(a_last), b_ch.eq(a_ch),
-                b_v.eq(shifted + off_port.data.as_signed()),
-                self.o.valid.eq(b_valid), self.o.payload.last.eq(b_last), self.o.payload.data.eq(y),
-            ]
-            with m.If(b_valid & clipped):
-                m.d.sync += self.saturations.eq(self.saturations + 1)
+            m.d.sync += b_v.eq(shifted + offsets.data)
+        m.submodules.requantizer = requant = Requantizer(len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate)
+        m.d.comb += [
+            requant.i.valid.eq(delay(m, kept_fifo.r_rdy, OFFSET_STAGES, en_o, "out_valid")),
+            requant.i.payload.value.eq(b_v),
+            requant.i.payload.channel.eq(delay(m, a_ch, 1, en_o, "out_channel_v")),
+            requant.i.payload.last.eq(delay(m, y_last, OFFSET_STAGES, en_o, "out_last")),
+            requant.o.ready.eq(en_o),
+            self.o.valid.eq(requant.o.valid),
+            self.o.payload.eq(requant.o.payload),
+            self.saturations.eq(requant.saturations),
+        ]
 
         m.d.comb += [
             fwd.overflow_clear.eq(0),

@@ -6,15 +6,16 @@ shift schedule, rounding and saturation. `StreamingFft.model` is `golden.fft.fft
 
 Pipeline structure (S = log2 M stages, stage s pairs samples L apart)
 --------------------------------------------------------------------
-DIF stage:  SDF(L) -> [x twiddle: operands | products | sums] -> round/shift/saturate register
-DIT stage:  [x twiddle: operands | products | sums | round to t] -> SDF(L) -> round/sat register
+A chain of S `hw.sdf.SdfStage` blocks (one class for DIF and DIT), all driven by one enable:
+
+DIF stage:  SDF(L) -> [x twiddle: ComplexMultiplier operands | products | sums] -> round/shift/saturate register
+DIT stage:  [x twiddle: ComplexMultiplier operands | products | sums | round to t] -> SDF(L) -> round/sat register
+
 An SDF(L) is a delay line of L words (registers for L <= 2, else a RAM with a registered
-read port) and one adder/subtractor: for the first L samples of each 2L block the input goes
-into the delay line and the line's output (the previous block's differences) goes out; for the
-second L the butterfly runs, the sum goes out and the difference goes back into the line.
-Stages whose twiddles are all 1 or -j (DIF: L <= 2; DIT: s <= 1) have no multiplier and no
-multiplier registers (a -j rotation is a swap and a negation), which yields the same integers
-as multiplying by the exact ROM value, so the model needs no special case.
+read port) and one adder/subtractor (see `hw.sdf`). Stages whose twiddles are all 1 or -j
+(DIF: L <= 2; DIT: s <= 1) have no multiplier and no multiplier registers (a -j rotation is a
+swap and a negation), which yields the same integers as multiplying by the exact ROM value,
+so the model needs no special case. `StreamingFft` adds only the frame bookkeeping below.
 
 Latency (input transfer to output transfer with no stalls, `StreamingFft.latency`):
 ``(M - 1) + S + sum over stages with a multiplier of (3 for DIF, 4 for DIT)``
@@ -53,31 +54,20 @@ lines by a reset in mid-frame, are ignored), cleared by ``overflow_clear``.
 """
 from __future__ import annotations
 
-import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.fft import FftConfig, fft_model
-from hw import fixed as hf
+from hw.complex_mul import complex_layout
+from hw.sdf import SdfStage
 
 __all__ = ["complex_layout", "complex_sample_layout", "StreamingFft"]
-
-MULTIPLIER_STAGES = 3  # operand, product and sum registers of a twiddle multiplier
-
-
-def complex_layout(bits: int) -> data.StructLayout:
-    return data.StructLayout({"re": signed(bits), "im": signed(bits)})
 
 
 def complex_sample_layout(bits: int) -> data.StructLayout:
     """Stream payload: ``data.re``, ``data.im`` (signed ``bits``) and ``last``."""
     return data.StructLayout({"data": complex_layout(bits), "last": unsigned(1)})
-
-
-def _pack_twiddles(re: np.ndarray, im: np.ndarray, bits: int) -> list[int]:
-    mask = (1 << bits) - 1
-    return [(int(r) & mask) | ((int(i) & mask) << bits) for r, i in zip(re, im)]
 
 
 class StreamingFft(wiring.Component):
@@ -94,7 +84,8 @@ class StreamingFft(wiring.Component):
     config : FftConfig
     latency : int
         Cycles from an input transfer to the transfer of the output slot it starts, with no
-        stalls (the number of slots in the pipeline); see the module docstring.
+        stalls (the number of slots in the pipeline: the sum of the stages'
+        `hw.sdf.SdfStage.latency`); see the module docstring.
 
     Ports
     -----
@@ -117,7 +108,7 @@ class StreamingFft(wiring.Component):
         delay = 0
         for s in range(cfg.stages):
             self._stage_delay.append(delay)
-            delay += cfg.span(s) + 1 + self.multiplier_registers(cfg, s)
+            delay += SdfStage.latency_of(cfg, s)
         self.latency = delay
         super().__init__(
             {
@@ -129,161 +120,9 @@ class StreamingFft(wiring.Component):
             }
         )
 
-    @staticmethod
-    def multiplier_registers(cfg: FftConfig, s: int) -> int:
-        """Registers stage ``s`` adds besides its delay line and output register."""
-        if cfg.trivial(s):
-            return 0
-        return MULTIPLIER_STAGES + (1 if cfg.decimation == "dit" else 0)  # DIT: rounded t
-
     def model(self, re, im=None):
         """What the block outputs for frames (..., M): ``(re, im, overflow per frame)``."""
         return fft_model(self.config, re, im)
-
-    # --- building blocks -------------------------------------------------------------------
-
-    @staticmethod
-    def _counter(m: Module, name: str, modulus: int, delay: int, adv: Signal) -> Signal:
-        """Slot position modulo ``modulus`` of a point ``delay`` slots down the pipeline."""
-        c = Signal(range(modulus), name=name, init=(-delay) % modulus)
-        with m.If(adv):
-            m.d.sync += c.eq(c + 1)  # modulus is a power of two: the width wraps it
-        return c
-
-    @staticmethod
-    def _delay_line(m: Module, name: str, length: int, width: int, adv: Signal, ptr: Signal, din_re, din_im):
-        """Value written ``length`` advances ago (registers for short lines, else a RAM)."""
-        d_re = Signal(signed(width), name=f"{name}_in_re")
-        d_im = Signal(signed(width), name=f"{name}_in_im")
-        m.d.comb += [d_re.eq(din_re), d_im.eq(din_im)]
-        if length <= 2:
-            regs = [(Signal(signed(width), name=f"{name}_re{k}"), Signal(signed(width), name=f"{name}_im{k}")) for k in range(length)]
-            with m.If(adv):
-                m.d.sync += [regs[0][0].eq(d_re), regs[0][1].eq(d_im)]
-                for k in range(1, length):
-                    m.d.sync += [regs[k][0].eq(regs[k - 1][0]), regs[k][1].eq(regs[k - 1][1])]
-            return regs[-1]
-        mem = memory.Memory(shape=unsigned(2 * width), depth=length, init=[])
-        m.submodules[name] = mem
-        wp = mem.write_port()
-        rp = mem.read_port(transparent_for=())  # read-before-write, registered, enabled by adv
-        m.d.comb += [
-            wp.addr.eq(ptr),
-            wp.data.eq(Cat(d_re, d_im)),
-            wp.en.eq(adv),
-            rp.addr.eq(ptr + 1),
-            rp.en.eq(adv),
-        ]
-        return rp.data[:width].as_signed(), rp.data[width:].as_signed()
-
-    def _twiddle_rom(self, m: Module, name: str, s: int, addr: Signal, adv: Signal, one_first: bool):
-        """Registered twiddle read: 2L entries, 1 for one half of the block, W for the other."""
-        cfg = self.config
-        T = cfg.twiddle_bits
-        L = cfg.span(s)
-        wr, wi = cfg.stage_twiddles(s)
-        one_r = np.full(L, 1 << cfg.twiddle_frac, dtype=np.int64)
-        one_i = np.zeros(L, dtype=np.int64)
-        re = np.concatenate([one_r, wr] if one_first else [wr, one_r])
-        im = np.concatenate([one_i, wi] if one_first else [wi, one_i])
-        rom = memory.Memory(shape=unsigned(2 * T), depth=2 * L, init=_pack_twiddles(re, im, T))
-        m.submodules[name] = rom
-        rp = rom.read_port()
-        m.d.comb += [rp.addr.eq(addr), rp.en.eq(adv)]
-        return rp.data[:T].as_signed(), rp.data[T:].as_signed()
-
-    @staticmethod
-    def _multiply(m: Module, name: str, adv: Signal, v_re, v_im, w_re, w_im, width: int, twiddle_bits: int):
-        """Operand registers (twiddle already registered by its ROM), products, then sums."""
-        o_re = Signal(signed(width), name=f"{name}_op_re")
-        o_im = Signal(signed(width), name=f"{name}_op_im")
-        pw = width + twiddle_bits
-        p = [Signal(signed(pw), name=f"{name}_p{k}") for k in range(4)]
-        s_re = Signal(signed(pw + 1), name=f"{name}_sum_re")
-        s_im = Signal(signed(pw + 1), name=f"{name}_sum_im")
-        with m.If(adv):
-            m.d.sync += [o_re.eq(v_re), o_im.eq(v_im)]
-            m.d.sync += [p[0].eq(o_re * w_re), p[1].eq(o_im * w_im), p[2].eq(o_re * w_im), p[3].eq(o_im * w_re)]
-            m.d.sync += [s_re.eq(p[0] - p[1]), s_im.eq(p[2] + p[3])]
-        return s_re, s_im
-
-    def _rotate(self, re, im, enable):
-        """Multiply by -j (forward) or +j (inverse) when ``enable``: a swap and a negation."""
-        if self.config.inverse:
-            return Mux(enable, -im, re), Mux(enable, re, im)
-        return Mux(enable, im, re), Mux(enable, -re, im)
-
-    def _round_fit(self, m: Module, name: str, adv: Signal, re, im, shift: int, bits: int):
-        """Output register of a stage: round away ``shift`` bits, saturate; comb overflow flag."""
-        rounding = self.config.rounding
-        r, fr = hf.saturate(hf.round_shift(re, shift, rounding), bits)
-        i, fi = hf.saturate(hf.round_shift(im, shift, rounding), bits)
-        out_re = Signal(signed(bits), name=f"{name}_re")
-        out_im = Signal(signed(bits), name=f"{name}_im")
-        flag = Signal(name=f"{name}_sat")
-        m.d.comb += flag.eq(fr | fi)
-        with m.If(adv):
-            m.d.sync += [out_re.eq(r), out_im.eq(i)]
-        return out_re, out_im, flag
-
-    # --- stages ----------------------------------------------------------------------------
-
-    def _dif_stage(self, m: Module, s: int, adv: Signal, x_re, x_im):
-        cfg = self.config
-        L, d, sh, bits = cfg.span(s), cfg.stage_input_bits(s), cfg.shifts[s], cfg.widths[s]
-        lg = L.bit_length() - 1
-        c = self._counter(m, f"s{s}_pos", 2 * L, self._stage_delay[s], adv)
-        phase2 = c[lg]
-        fo_re, fo_im = Signal(signed(d + 1), name=f"s{s}_fo_re"), Signal(signed(d + 1), name=f"s{s}_fo_im")
-        fi_re, fi_im = Signal(signed(d + 1), name=f"s{s}_fi_re"), Signal(signed(d + 1), name=f"s{s}_fi_im")
-        y_re, y_im = Signal(signed(d + 1), name=f"s{s}_y_re"), Signal(signed(d + 1), name=f"s{s}_y_im")
-        line_re, line_im = self._delay_line(m, f"s{s}_line", L, d + 1, adv, c[:lg] if lg else Const(0, 1), fi_re, fi_im)
-        m.d.comb += [fo_re.eq(line_re), fo_im.eq(line_im)]
-        with m.If(phase2):
-            m.d.comb += [fi_re.eq(fo_re - x_re), fi_im.eq(fo_im - x_im), y_re.eq(fo_re + x_re), y_im.eq(fo_im + x_im)]
-        with m.Else():
-            m.d.comb += [fi_re.eq(x_re), fi_im.eq(x_im), y_re.eq(fo_re), y_im.eq(fo_im)]
-        if cfg.trivial(s):
-            rot = ~phase2 & c[0] if L == 2 else Const(0, 1)  # bottom of pair n = 1: times -j
-            r_re, r_im = self._rotate(y_re, y_im, rot)
-            return self._round_fit(m, f"s{s}_out", adv, r_re, r_im, sh, bits)
-        # Bottom outputs (first half of the block: the line's differences) are pair n = c.
-        w_re, w_im = self._twiddle_rom(m, f"s{s}_rom", s, c, adv, one_first=False)
-        p_re, p_im = self._multiply(m, f"s{s}_mul", adv, y_re, y_im, w_re, w_im, d + 1, cfg.twiddle_bits)
-        return self._round_fit(m, f"s{s}_out", adv, p_re, p_im, cfg.twiddle_frac + sh, bits)
-
-    def _dit_stage(self, m: Module, s: int, adv: Signal, x_re, x_im):
-        cfg = self.config
-        L, d, sh, bits = cfg.span(s), cfg.stage_input_bits(s), cfg.shifts[s], cfg.widths[s]
-        lg = L.bit_length() - 1
-        c_in = self._counter(m, f"s{s}_in_pos", 2 * L, self._stage_delay[s], adv)
-        t_re, t_im = Signal(signed(d + 1), name=f"s{s}_t_re"), Signal(signed(d + 1), name=f"s{s}_t_im")
-        if cfg.trivial(s):
-            rot = c_in[1] & c_in[0] if L == 2 else Const(0, 1)  # second half, pair n = 1: times -j
-            r_re, r_im = self._rotate(x_re, x_im, rot)
-            m.d.comb += [t_re.eq(r_re), t_im.eq(r_im)]
-            c = c_in
-        else:
-            # Second half of the block (b of pair n = c - L) is multiplied by W, the first by 1.
-            w_re, w_im = self._twiddle_rom(m, f"s{s}_rom", s, c_in, adv, one_first=True)
-            p_re, p_im = self._multiply(m, f"s{s}_mul", adv, x_re, x_im, w_re, w_im, d, cfg.twiddle_bits)
-            with m.If(adv):  # |b * W| <= sqrt 2 * 2**(d-1) * (1 + eps): d + 1 bits, never clipped
-                m.d.sync += [
-                    t_re.eq(hf.round_shift(p_re, cfg.twiddle_frac, cfg.rounding)),
-                    t_im.eq(hf.round_shift(p_im, cfg.twiddle_frac, cfg.rounding)),
-                ]
-            c = self._counter(m, f"s{s}_pos", 2 * L, self._stage_delay[s] + MULTIPLIER_STAGES + 1, adv)
-        phase2 = c[lg]
-        fo_re, fo_im = Signal(signed(d + 2), name=f"s{s}_fo_re"), Signal(signed(d + 2), name=f"s{s}_fo_im")
-        fi_re, fi_im = Signal(signed(d + 2), name=f"s{s}_fi_re"), Signal(signed(d + 2), name=f"s{s}_fi_im")
-        y_re, y_im = Signal(signed(d + 2), name=f"s{s}_y_re"), Signal(signed(d + 2), name=f"s{s}_y_im")
-        line_re, line_im = self._delay_line(m, f"s{s}_line", L, d + 2, adv, c[:lg] if lg else Const(0, 1), fi_re, fi_im)
-        m.d.comb += [fo_re.eq(line_re), fo_im.eq(line_im)]
-        with m.If(phase2):
-            m.d.comb += [fi_re.eq(fo_re - t_re), fi_im.eq(fo_im - t_im), y_re.eq(fo_re + t_re), y_im.eq(fo_im + t_im)]
-        with m.Else():
-            m.d.comb += [fi_re.eq(t_re), fi_im.eq(t_im), y_re.eq(fo_re), y_im.eq(fo_im)]
-        return self._round_fit(m, f"s{s}_out", adv, y_re, y_im, sh, bits)
 
     # --- top -------------------------------------------------------------------------------
 
@@ -324,10 +163,11 @@ class StreamingFft(wiring.Component):
         ]
 
         flags = []
-        stage = self._dif_stage if cfg.decimation == "dif" else self._dit_stage
         for s in range(cfg.stages):
-            x_re, x_im, flag = stage(m, s, adv, x_re, x_im)
-            flags.append(flag)
+            m.submodules[f"s{s}"] = stage = SdfStage(cfg, s, self._stage_delay[s])
+            m.d.comb += [stage.en.eq(adv), stage.x.re.eq(x_re), stage.x.im.eq(x_im)]
+            x_re, x_im = stage.y.re, stage.y.im
+            flags.append(stage.clipping)
 
         # The output register (last stage) holds slot K - D1 after advance K; its frame is
         # hist_next[a + (in_pos < b)] and its position (in_pos - D1) mod M. The same rule

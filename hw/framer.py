@@ -1,4 +1,4 @@
-"""Input framing: collect N samples, check ``last``, hand whole frames to a compute stage.
+"""Input framing: collect N samples, check ``last``, hand whole frames on as one stream beat.
 
 Shared by both engines so a malformed frame is handled the same way everywhere:
 
@@ -12,65 +12,86 @@ The channel number of each frame counts 0..C-1 over accepted frames.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from collections.abc import Iterable
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.stream import sample_stream
+from hw.stream import frame_layout, sample_stream
 
 ERROR_COUNTER_BITS = 16
 
 
 class Framer(wiring.Component):
-    """Shift-register frame buffer with tlast checking.
+    """Shift-register frame buffer with tlast checking; emits each whole frame as one beat.
+
+    The buffer is the payload of ``o``: a consumer copies all N samples in the cycle it takes
+    the beat, and the Framer refills in that very cycle (the sample accepted with a take lands
+    in the freed buffer), so frames can stream back to back at one sample per clock.
 
     Parameters
     ----------
-    n : samples per frame.  bits : sample width.  channels : frames per channel cycle.
+    n : int
+        Samples per frame.
+    bits : int
+        Sample width (signed).
+    channels : int
+        Frames per channel cycle: the channel number counts 0..C-1 over emitted frames.
 
     Attributes
     ----------
-    i : In(sample stream)       input samples.
-    frame : list of Signal      the buffered frame, ``frame[k]`` = k-th sample (valid while ``full``).
-    full : Out(1)               a whole frame is waiting.
-    take : In(1)                the consumer copies ``frame`` this cycle (only when ``full``).
-    channel : Out(range(C))     channel of the waiting frame.
-    errors : Out(16)            malformed frames seen (wraps).
+    latency : int
+        1: the frame's beat is valid the cycle after its N-th sample was accepted.
+
+    Ports
+    -----
+    i : In(stream.Signature(sample_layout(bits)))
+        Input samples, ``payload.last`` marks the N-th sample of a frame.
+    o : Out(stream.Signature(frame_layout(n, bits, channels)))
+        Whole frames: ``payload.frame[k]`` is the k-th sample, ``payload.channel`` its channel.
+        ``o.valid`` is a register; ``i.ready`` depends on ``o.ready`` (a take frees the buffer).
+    errors : Out(16)
+        Malformed frames seen (wraps).
     """
+
+    latency = 1
 
     def __init__(self, n: int, bits: int, channels: int) -> None:
         self.n, self.bits, self.channels = n, bits, channels
         super().__init__(
             {
                 "i": In(sample_stream(bits)),
-                "full": Out(1),
-                "take": In(1),
-                "channel": Out(range(max(channels, 2))),
+                "o": Out(stream.Signature(frame_layout(n, bits, channels))),
                 "errors": Out(ERROR_COUNTER_BITS),
             }
         )
-        self.frame = [Signal(signed(bits), name=f"frame_{k}") for k in range(n)]
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        n = self.n
+        n, bits = self.n, self.bits
+        buffer = Signal(self.o.payload.frame.shape(), name="buffer")
+        channel = Signal.like(self.o.payload.channel, name="channel")
         count = Signal(range(n + 1))
         skipping = Signal()  # discarding the tail of a frame whose last was missing
+        take = self.o.valid & self.o.ready
         m.d.comb += [
-            self.full.eq(count == n),
-            self.i.ready.eq(skipping | (count != n) | self.take),
+            self.o.valid.eq(count == n),
+            self.o.payload.frame.eq(buffer),
+            self.o.payload.channel.eq(channel),
+            self.i.ready.eq(skipping | (count != n) | take),
         ]
         accept = self.i.valid & self.i.ready
         sample, last = self.i.payload.data, self.i.payload.last
-        base = Mux(self.take, 0, count)  # a taken frame frees the buffer this very cycle
-        with m.If(self.take):
+        base = Mux(take, 0, count)  # a taken frame frees the buffer this very cycle
+        with m.If(take):
             m.d.sync += count.eq(0)
-            m.d.sync += self.channel.eq(Mux(self.channel == self.channels - 1, 0, self.channel + 1))
+            m.d.sync += channel.eq(Mux(channel == self.channels - 1, 0, channel + 1))
         with m.If(accept):
             with m.If(skipping):
                 m.d.sync += skipping.eq(~last)
             with m.Else():
-                m.d.sync += [a.eq(b) for a, b in zip(self.frame, self.frame[1:] + [sample])]
+                m.d.sync += buffer.eq(Cat(buffer.as_value()[bits:], sample))  # shift in at the top
                 filled = base + 1
                 with m.If((filled != n) & last):  # early last: drop the partial frame
                     m.d.sync += [count.eq(0), self.errors.eq(self.errors + 1)]
@@ -81,8 +102,11 @@ class Framer(wiring.Component):
         return m
 
     @staticmethod
-    def model(n: int, samples, lasts) -> tuple[list[list[int]], int]:
-        """Frames the hardware keeps from a sample/last sequence, and its error count."""
+    def model(n: int, samples: Iterable[int], lasts: Iterable[int]) -> tuple[list[list[int]], int]:
+        """Frames the hardware keeps from a sample/last sequence, and its error count.
+
+        The k-th kept frame is emitted with channel ``k % channels``.
+        """
         frames: list[list[int]] = []
         current: list[int] = []
         errors = 0

@@ -10,12 +10,21 @@ Bad options are one line on stderr and exit status 2; nothing is written unless 
 is written (files are staged, then renamed into place). ``--out`` must be a new folder, an
 empty one or an earlier output of ours (its manifest.json lists the files we wrote, and
 only those are replaced): see `golden.files`.
+
+From Python, call the library function the command wraps::
+
+    from hw.design import DesignSpec
+    from hw.generate import generate
+
+    manifest = generate(DesignSpec(arch="fft", n=28, bits=12), "build/fft28")
+    print(manifest.verilog, manifest.latency_cycles)
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from golden.cli import Parser, UserError, run
@@ -42,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="example: python -m hw.generate --n=56 --bits=8 --arch direct --out out/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--n", type=int, required=True, help="feature length N (>= 2; 56/28/14/7 in the paper)")
+    p.add_argument("--n", type=int, required=True, help="feature length N (2..1024; 56/28/14/7 in the paper)")
     p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (4..24, default 8)")
     p.add_argument("--channels", type=int, default=None,
                    help="use the first C channels of the weights (default: all of them; 4 for --weights random)")
@@ -122,23 +131,58 @@ def write_rom_files(design: Design, folder: Path) -> None:
         (folder / "rom_spectrum.hex").write_text("\n".join(rows) + "\n")
 
 
+@dataclass(frozen=True)
+class Manifest:
+    """What `generate` wrote: the output folder and its ``manifest.json`` (the drivers'
+    contract: formats, timing, ports, ROM layout, weight provenance, files written)."""
+
+    path: Path  # the output folder
+    data: dict  # manifest.json as written
+
+    @property
+    def top(self) -> str:
+        return self.data["top"]
+
+    @property
+    def verilog(self) -> Path:
+        return self.path / self.data["verilog"]
+
+    @property
+    def latency_cycles(self) -> int:
+        return self.data["latency_cycles"]
+
+    @property
+    def cycles_per_sample(self) -> float:
+        return self.data["cycles_per_sample"]
+
+
+def generate(spec: DesignSpec, out: str | os.PathLike, *, lint: bool = True) -> Manifest:
+    """Elaborate ``spec`` and write its Verilog, lint waivers, ROM files and manifest into ``out``.
+
+    ``out`` is checked against the never-destroy rule (`golden.files`) before minutes of
+    elaboration; unless ``lint`` is False, the Verilog must pass ``verilator --lint-only
+    -Wall``. Any problem is a one-line `UserError` (or ValueError) and nothing is written.
+    """
+    if spec.options and spec.arch != "fft":
+        raise UserError(f"--{next(iter(spec.options)).replace('_', '-')} applies to --arch fft only")
+    output_folder(out, spec.top_name)  # refuse a foreign --out before elaboration
+    data = write_design(build_design(spec), out, lint_check=lint)
+    return Manifest(Path(out), data)
+
+
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     options = {flag.replace("-", "_"): getattr(args, flag.replace("-", "_")) for flag in FFT_FLAGS}
     options = {k: v for k, v in options.items() if v is not None}
+    if args.seed is not None and args.weights != "random":  # a seed that changes nothing must not look as if it did
+        raise UserError("--seed applies to --weights random only (the other weights are not random)")
     spec = DesignSpec(
         arch=args.arch, n=args.n, bits=args.bits, channels=args.channels, parallel=args.parallel,
         weights=args.weights, seed=0 if args.seed is None else args.seed, layer=args.layer, name=args.name, options=options,
     )
-    if args.seed is not None and args.weights != "random":  # a seed that changes nothing must not look as if it did
-        raise UserError("--seed applies to --weights random only (the other weights are not random)")
-    if options and args.arch != "fft":
-        raise UserError(f"--{next(iter(options)).replace('_', '-')} applies to --arch fft only")
-    output_folder(args.out, spec.top_name)  # refuse a foreign --out before minutes of elaboration
-    design = build_design(spec)
-    manifest = write_design(design, Path(args.out), lint_check=not args.no_lint)
-    print(f"wrote {Path(args.out) / manifest['verilog']} (latency {manifest['latency_cycles']} cycles, "
-          f"{manifest['cycles_per_sample']} cycle(s)/sample) and manifest.json")
+    manifest = generate(spec, args.out, lint=not args.no_lint)
+    print(f"wrote {manifest.verilog} (latency {manifest.latency_cycles} cycles, "
+          f"{manifest.cycles_per_sample} cycle(s)/sample) and manifest.json")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Error statistics of a fixed-point result against float, in the output format's LSBs.
 
-Used by the bit-accuracy report; kept apart so the numbers have one definition.
+Used by the bit-accuracy report and the accuracy tests (`tests/test_fft_engine_accuracy.py`);
+kept apart so the numbers have one definition.
 """
 from __future__ import annotations
 

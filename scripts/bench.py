@@ -25,7 +25,7 @@ random-weights design that `scripts.synth` reports):
 Writes ``OUT/bench.md`` and ``OUT/bench.json`` atomically (default OUT = reports) and prints
 the tables. Timings are best-of-repeats wall clock on a possibly shared machine (the load
 average is recorded). Bad options: one line on stderr, exit status 2; exit 1 if any RTL run
-was not bit-exact.
+was not bit-exact. From Python: ``write_bench(run_bench(BenchOptions(n=28)), "reports")``.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +44,7 @@ import numpy as np
 
 from golden.cli import Parser, UserError, run
 from golden.files import OutputFolder
+from golden.quant import check_n_bits
 
 CHANNELS = 4
 BENCH_FILES = ("bench.json", "bench.md")
@@ -68,19 +70,50 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def resolve(args: argparse.Namespace) -> argparse.Namespace:
-    args.n = args.n if args.n is not None else (7 if args.quick else 56)
-    args.frames = args.frames if args.frames is not None else (40 if args.quick else 4000)
-    args.cocotb_frames = args.cocotb_frames if args.cocotb_frames is not None else (8 if args.quick else 200)
-    args.min_time = args.min_time if args.min_time is not None else (0.05 if args.quick else 1.0)
-    for bad, message in ((args.n < 2, f"--n must be >= 2; got {args.n}"),
-                         (args.frames < CHANNELS, f"--frames must be >= {CHANNELS}; got {args.frames}"),
-                         (args.cocotb_frames < 1, f"--cocotb-frames must be >= 1; got {args.cocotb_frames}"),
-                         (args.min_time <= 0, f"--min-time must be > 0; got {args.min_time}")):
-        if bad:
-            raise UserError(message)
-    args.frames = -(-args.frames // CHANNELS) * CHANNELS  # whole groups of channels for the models
-    return args
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to benchmark: one N and bit width, data sizes and timing budget.
+
+    ``frames`` is rounded up to whole groups of `CHANNELS` (the models take (S, C, N)).
+    Bad values raise `UserError` on construction, before anything runs.
+    """
+
+    n: int = 56
+    bits: int = 8
+    frames: int = 4000  # frames for the models and the batch runs
+    cocotb_frames: int = 200  # frames for the cocotb run
+    min_time: float = 1.0  # seconds each model timing repeats for
+    progress: bool = True  # tqdm bar on stderr
+
+    def __post_init__(self) -> None:
+        for bad, message in ((self.n < 2, f"--n must be >= 2; got {self.n}"),
+                             (self.frames < CHANNELS, f"--frames must be >= {CHANNELS}; got {self.frames}"),
+                             (self.cocotb_frames < 1, f"--cocotb-frames must be >= 1; got {self.cocotb_frames}"),
+                             (self.min_time <= 0, f"--min-time must be > 0; got {self.min_time}")):
+            if bad:
+                raise UserError(message)
+        check_n_bits(self.n, self.bits)
+        object.__setattr__(self, "frames", -(-self.frames // CHANNELS) * CHANNELS)
+
+    @classmethod
+    def quick(cls, **overrides) -> BenchOptions:
+        """Tiny sizes for tests: N=7, few frames, short timings."""
+        return cls(**{"n": 7, "frames": 40, "cocotb_frames": 8, "min_time": 0.05, **overrides})
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Everything bench.json holds: ``meta``, the three tables and the largest gap."""
+
+    report: dict
+
+    @property
+    def ok(self) -> bool:
+        """Every RTL run was bit-exact."""
+        return all(r["bit_exact"] for r in self.report["simulators"] + self.report["rtl"])
+
+    def markdown(self) -> str:
+        return render(self.report)
 
 
 def best_time(fn: Callable[[], object], min_time: float) -> float:
@@ -145,11 +178,11 @@ def bench_models(designs: dict, rows: np.ndarray, min_time: float) -> list[dict]
 
 # ---------------------------------------------------------------------------- 2. simulators
 
-def bench_simulators(designs: dict, rows: np.ndarray, golden_rate: dict, args, tick) -> list[dict]:
+def bench_simulators(designs: dict, rows: np.ndarray, golden_rate: dict, cocotb_frames: int,
+                     tick: Callable[[str], None]) -> list[dict]:
     from sim.batch import build_batch, run_batch
+    from sim.run import SimOptions, simulate
     from sim.scenarios import expected_frames
-    from sim.run import parser as sim_parser
-    from sim.run import simulate
 
     out = []
     for arch, design in designs.items():
@@ -162,15 +195,11 @@ def bench_simulators(designs: dict, rows: np.ndarray, golden_rate: dict, args, t
                     "samples_per_s": rows.size / result.wall_seconds, "bit_exact": exact,
                     "vs_golden": rows.size / result.wall_seconds / golden_rate[arch]})
         tick(f"cocotb {arch}")
-        summary = simulate(sim_parser().parse_args([
-            "--arch", arch, "--n", str(args.n), "--bits", str(args.bits), "--channels", str(CHANNELS), "--weights", "random",
-            "--seed", str(SEED), "--frames", str(args.cocotb_frames), "--scenarios", "stream",
-            "--backpressure", "0", "--bubble", "0"]))
-        samples, seconds = summary["samples"], max(summary["sim_seconds"], 1e-3)
+        sim = simulate(design, SimOptions(frames=cocotb_frames, seed=SEED, backpressure=0, bubble=0, scenarios=("stream",)))
+        seconds = max(sim.sim_seconds, 1e-3)
         out.append({"design": label(design), "arch": arch, "simulator": "Verilator, cocotb bench (sim.run, stream)",
-                    "samples": samples, "seconds": seconds, "samples_per_s": samples / seconds,
-                    "bit_exact": summary["mismatches"] == 0 and summary["failed_tests"] == 0,
-                    "vs_golden": samples / seconds / golden_rate[arch]})
+                    "samples": sim.samples, "seconds": seconds, "samples_per_s": sim.samples / seconds,
+                    "bit_exact": sim.ok, "vs_golden": sim.samples / seconds / golden_rate[arch]})
     return out
 
 
@@ -183,7 +212,7 @@ def label(design) -> str:
 
 # ---------------------------------------------------------------------------- 3. RTL cycles per sample
 
-def bench_rtl(designs: dict, folded, rows: np.ndarray, tick) -> list[dict]:
+def bench_rtl(designs: dict, folded, rows: np.ndarray, tick: Callable[[str], None]) -> list[dict]:
     from sim.batch import run_batch
     from sim.scenarios import expected_frames
 
@@ -260,27 +289,24 @@ def render(report: dict) -> str:
     return "\n".join(out)
 
 
-def _main(argv: list[str] | None) -> int:
-    args = resolve(parser().parse_args(argv))
-    out = OutputFolder(args.out, tool="scripts.bench", option="--out", expect=BENCH_FILES)  # refuse before benchmarking
+def run_bench(options: BenchOptions, command: str = "scripts.bench.run_bench") -> BenchResult:
+    """Measure the three tables on one seeded data set; ``command`` is recorded in meta."""
     from tqdm import tqdm
 
-    from golden.quant import check_n_bits
     from hw.design import ARCHITECTURES, DesignSpec, build_design
     from sim.scenarios import stimulus_frames
 
-    check_n_bits(args.n, args.bits)
     start = time.monotonic()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     archs = ["direct"] + sorted(a for a in ARCHITECTURES if a != "direct")
-    designs = {a: build_design(DesignSpec(arch=a, n=args.n, bits=args.bits, channels=CHANNELS, weights="random", seed=SEED)) for a in archs}
-    folded = build_design(DesignSpec(arch="direct", n=args.n, bits=args.bits, channels=CHANNELS, weights="random", seed=SEED,
-                                     parallel=max(1, math.ceil(args.n / 4))))
-    rows = stimulus_frames(designs["direct"], args.frames, np.random.default_rng(SEED))
+    designs = {a: build_design(DesignSpec(arch=a, n=options.n, bits=options.bits, channels=CHANNELS, weights="random", seed=SEED))
+               for a in archs}
+    folded = build_design(DesignSpec(arch="direct", n=options.n, bits=options.bits, channels=CHANNELS, weights="random", seed=SEED,
+                                     parallel=max(1, math.ceil(options.n / 4))))
+    rows = stimulus_frames(designs["direct"], options.frames, np.random.default_rng(SEED))
 
     steps = 1 + 2 * len(designs) + 2 * (len(designs) + 1)
-    bar = tqdm(total=steps, desc="bench", unit="step", disable=args.no_progress, file=sys.stderr)
-
+    bar = tqdm(total=steps, desc="bench", unit="step", disable=not options.progress, file=sys.stderr)
     started = [False]
 
     def tick(text: str) -> None:
@@ -291,14 +317,14 @@ def _main(argv: list[str] | None) -> int:
         bar.set_postfix_str(text, refresh=True)
 
     tick("models")
-    models = bench_models(designs, rows, args.min_time)
+    models = bench_models(designs, rows, options.min_time)
     golden_rate = {"direct": models[0]["samples_per_s"]}
     for r in models:
         if "fast_parc_int" in r["model"]:
             golden_rate["fft"] = r["samples_per_s"]
     for a in designs:
         golden_rate.setdefault(a, models[0]["samples_per_s"])
-    simulators = bench_simulators(designs, rows, golden_rate, args, tick)
+    simulators = bench_simulators(designs, rows, golden_rate, options.cocotb_frames, tick)
     rtl = bench_rtl(designs, folded, rows, tick)
     bar.update(1)
     bar.close()
@@ -309,11 +335,11 @@ def _main(argv: list[str] | None) -> int:
     condition = "no backpressure" if gap["backpressure"] == 0 else f"{gap['backpressure']:.0%} backpressure"
     gap_text = (f"{design_name}, {condition}: {gap['cycles_per_sample']:.3f} cycles/sample = "
                 f"{gap['x_limit']:.2f} x the limit of {gap['limit']:g}")
-    report = {
+    return BenchResult({
         "meta": {
-            "command": " ".join(["python -m scripts.bench", *(sys.argv[1:] if argv is None else argv)]),
-            "n": args.n, "bits": args.bits, "channels": CHANNELS, "seed": SEED, "frames": args.frames,
-            "samples": int(rows.size), "cocotb_frames": args.cocotb_frames, "min_time_s": args.min_time,
+            "command": command,
+            "n": options.n, "bits": options.bits, "channels": CHANNELS, "seed": SEED, "frames": options.frames,
+            "samples": int(rows.size), "cocotb_frames": options.cocotb_frames, "min_time_s": options.min_time,
             "backpressure": BACKPRESSURE, "cpus": os.cpu_count(), "load_average": round(load, 2),
             "python": platform.python_version(), "numpy": np.__version__,
             "run_seconds": round(time.monotonic() - start, 1),
@@ -324,15 +350,38 @@ def _main(argv: list[str] | None) -> int:
         "largest_gap": {"design": worst[0], "backpressure": worst[2]["backpressure"],
                         "cycles_per_sample": worst[2]["cycles_per_sample"], "x_limit": worst[2]["x_limit"],
                         "text": gap_text},
-    }
-    text = render(report)
-    with out:  # staged, then published with the folder's manifest.json (golden.files)
-        (out.path / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
-        (out.path / "bench.md").write_text(text)
-        out.commit()
-    print(text)
-    ok = all(r["bit_exact"] for r in simulators + rtl)
-    return 0 if ok else 1
+    })
+
+
+def bench_folder(out: str | os.PathLike) -> OutputFolder:
+    """``out`` checked against the never-destroy rule (`golden.files`); check it before benchmarking."""
+    return OutputFolder(out, tool="scripts.bench", option="--out", expect=BENCH_FILES)
+
+
+def write_bench(result: BenchResult, out: str | os.PathLike) -> list[Path]:
+    """bench.json and bench.md, staged, then published with the folder's manifest.json."""
+    folder = bench_folder(out)
+    with folder:
+        (folder.path / "bench.json").write_text(json.dumps(result.report, indent=1) + "\n")
+        (folder.path / "bench.md").write_text(result.markdown())
+        folder.commit()
+    return [Path(out) / name for name in BENCH_FILES]
+
+
+def _main(argv: list[str] | None) -> int:
+    args = parser().parse_args(argv)
+    quick = BenchOptions.quick() if args.quick else BenchOptions()
+    options = BenchOptions(
+        n=quick.n if args.n is None else args.n, bits=args.bits,
+        frames=quick.frames if args.frames is None else args.frames,
+        cocotb_frames=quick.cocotb_frames if args.cocotb_frames is None else args.cocotb_frames,
+        min_time=quick.min_time if args.min_time is None else args.min_time, progress=not args.no_progress,
+    )
+    bench_folder(args.out)  # refuse a foreign --out before benchmarking
+    result = run_bench(options, command=" ".join(["python -m scripts.bench", *(sys.argv[1:] if argv is None else argv)]))
+    write_bench(result, args.out)
+    print(result.markdown())
+    return 0 if result.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,15 +15,15 @@ in float (`golden.parc`), by the fixed-point golden model and by the RTL itself 
 loop), on the first ``--images`` test images.
 
 Writes report.md, a self-contained report.html, report.json (every number) and PNG plots.
+From Python: ``write_report(run_report(ReportConfig.quick()).data, "reports")``
+(`scripts.report_render.write_report`).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,20 +43,66 @@ ARCHS = ("direct", "fft")
 LAYER_SIZES = (56, 28)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReportConfig:
-    out: Path
-    weights: Path = DEFAULT_WEIGHTS
+    """What the report covers. Bad values raise `UserError` on construction, before the
+    minutes of building and simulating."""
+
+    weights: Path = DEFAULT_WEIGHTS  # trained model.pt, provenance.json beside it
     archs: tuple[str, ...] = ARCHS
     bits: tuple[int, ...] = FULL_BITS
-    images: int = 200
-    layer_sizes: tuple[int, ...] = LAYER_SIZES
-    workers: int = 2
-    seed: int = 0
-    timings: dict = field(default_factory=dict)
+    images: int = 200  # test images for the network level
+    layer_sizes: tuple[int, ...] = LAYER_SIZES  # shipped layers (golden/data/parc_n{N}.npz) for the layer level
+    workers: int = 2  # parallel builds/simulations
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", Path(self.weights))
+        for bits in self.bits:
+            if bits not in SUPPORTED_BITS:
+                raise UserError(f"--bits must be in {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}; got {bits}")
+        if self.images < 1:
+            raise UserError(f"--images must be >= 1; got {self.images}")
+        if self.workers < 1:
+            raise UserError(f"--workers must be >= 1; got {self.workers}")
+        unknown = sorted(set(self.archs) - set(ARCHITECTURES))
+        if unknown or not self.archs:
+            raise UserError(f"--arch: unknown architecture(s) {unknown or 'none given'}; choose from {', '.join(sorted(ARCHITECTURES))}")
+        for n in self.layer_sizes:
+            if default_bundle_path(n) is None:
+                raise UserError(f"no shipped bundle for N={n} (golden/data/parc_n{n}.npz)")
+        if not self.weights.is_file():
+            raise UserError(f"--weights: {self.weights} is not a file")
+
+    @classmethod
+    def quick(cls, **overrides) -> ReportConfig:
+        """8 bits, the N=28 layer only, 40 images: a few minutes."""
+        return cls(**{"bits": (8,), "images": 40, "layer_sizes": (28,), **overrides})
 
 
-def parse_args(argv: list[str] | None) -> ReportConfig:
+@dataclass(frozen=True)
+class Report:
+    """Every number of the report, as report.json holds it: ``layer_level`` rows,
+    ``network_level`` (accuracies and per-(arch, bits) rows) and ``timings``."""
+
+    data: dict
+
+    @property
+    def layer_level(self) -> list[dict]:
+        return self.data["layer_level"]
+
+    @property
+    def network_level(self) -> dict:
+        return self.data["network_level"]
+
+    @property
+    def ok(self) -> bool:
+        """The RTL equals the integer golden model everywhere, layer and network level."""
+        return (all(r["rtl_match_pct"] == 100.0 for r in self.layer_level)
+                and not any(r["rtl_mismatches"] for r in self.network_level["rows"]))
+
+
+def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
+    """The command line: the report's configuration and the output folder."""
     p = Parser(
         prog="python -m scripts.report",
         description="Bit-accuracy report: float vs fixed-point golden vs RTL, layer and network level.",
@@ -70,25 +116,13 @@ def parse_args(argv: list[str] | None) -> ReportConfig:
     p.add_argument("--images", type=int, default=None, help="test images for the network level (default 200)")
     p.add_argument("--workers", type=int, default=2, help="parallel builds/simulations")
     a = p.parse_args(argv)
-    cfg = ReportConfig(out=Path(a.out), weights=Path(a.weights), workers=max(1, a.workers))
-    if a.quick:
-        cfg.bits, cfg.images, cfg.layer_sizes = (8,), 40, (28,)
+    chosen: dict = {"weights": Path(a.weights), "workers": a.workers,
+                    "archs": tuple(x.strip() for x in a.arch.split(",") if x.strip())}
     if a.bits:
-        cfg.bits = tuple(comma_ints(a.bits, "bits"))
-    for bits in cfg.bits:
-        if bits not in SUPPORTED_BITS:
-            raise UserError(f"--bits must be in {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}; got {bits}")
+        chosen["bits"] = tuple(comma_ints(a.bits, "bits"))
     if a.images is not None:
-        if a.images < 1:
-            raise UserError(f"--images must be >= 1; got {a.images}")
-        cfg.images = a.images
-    cfg.archs = tuple(x.strip() for x in a.arch.split(",") if x.strip())
-    unknown = sorted(set(cfg.archs) - set(ARCHITECTURES))
-    if unknown or not cfg.archs:
-        raise UserError(f"--arch: unknown architecture(s) {unknown or a.arch!r}; choose from {', '.join(sorted(ARCHITECTURES))}")
-    if not cfg.weights.is_file():
-        raise UserError(f"--weights: {cfg.weights} is not a file")
-    return cfg
+        chosen["images"] = a.images
+    return (ReportConfig.quick(**chosen) if a.quick else ReportConfig(**chosen)), Path(a.out)
 
 
 # --------------------------------------------------------------------------- layer level
@@ -131,7 +165,7 @@ class Network:
     """The trained network, its test images and per-layer bundles for the hardware."""
 
     def __init__(self, weights: Path, images: int, cache: Path) -> None:
-        from scripts import parc_net as pn
+        from golden import parc_net as pn
 
         self.pn = pn
         self.weights = weights
@@ -233,19 +267,16 @@ def prebuild(designs: list[Design], workers: int, desc: str) -> None:
         list(tqdm(pool.map(build_batch, designs), total=len(designs), desc=desc, unit="build"))
 
 
-def run_report(cfg: ReportConfig) -> dict:
-    for n in cfg.layer_sizes:
-        if default_bundle_path(n) is None:
-            raise ValueError(f"no shipped bundle for N={n} (golden/data/parc_n{n}.npz)")
-    if not cfg.weights.is_file():
-        raise ValueError(f"trained weights not found: {cfg.weights}")
+def run_report(cfg: ReportConfig) -> Report:
+    """Layer level, then network level; every RTL run is compared with the golden model."""
+    timings: dict[str, float] = {}
     t0 = time.monotonic()
     layer_configs = [(a, n, b) for a in cfg.archs for n in cfg.layer_sizes for b in cfg.bits]
     prebuild([build_design(DesignSpec(arch=a, n=n, bits=b, weights=str(default_bundle_path(n)))) for a, n, b in layer_configs],
              cfg.workers, "layer builds")
     with ThreadPoolExecutor(cfg.workers) as pool:
         layer_rows = list(tqdm(pool.map(lambda c: layer_row(*c), layer_configs), total=len(layer_configs), desc="layer level", unit="config"))
-    cfg.timings["layer_level_s"] = round(time.monotonic() - t0, 1)
+    timings["layer_level_s"] = round(time.monotonic() - t0, 1)
 
     t1 = time.monotonic()
     net = Network(cfg.weights, cfg.images, build_root() / "report_bundles")
@@ -263,30 +294,28 @@ def run_report(cfg: ReportConfig) -> dict:
     prebuild([d for a, b in net_configs for d in net.designs(a, b).values()], cfg.workers, "network builds")
     with ThreadPoolExecutor(cfg.workers) as pool:
         network["rows"] = list(tqdm(pool.map(lambda c: network_row(net, *c), net_configs), total=len(net_configs), desc="network level", unit="config"))
-    cfg.timings["network_level_s"] = round(time.monotonic() - t1, 1)
-    cfg.timings["total_s"] = round(time.monotonic() - t0, 1)
-    return {
+    timings["network_level_s"] = round(time.monotonic() - t1, 1)
+    timings["total_s"] = round(time.monotonic() - t0, 1)
+    return Report({
         "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
         "weights": str(cfg.weights),
         "archs": list(cfg.archs),
         "bits": list(cfg.bits),
         "layer_level": layer_rows,
         "network_level": network,
-        "timings": cfg.timings,
-    }
+        "timings": timings,
+    })
 
 
 def _main(argv: list[str] | None) -> int:
     from scripts.report_render import report_folder, write_report
 
-    cfg = parse_args(argv)
-    out = report_folder(cfg.out)  # a bad --out fails now, not after minutes of simulation
+    cfg, out_dir = parse_args(argv)
+    out = report_folder(out_dir)  # a bad --out fails now, not after minutes of simulation
     report = run_report(cfg)
-    paths = write_report(report, out)
+    paths = write_report(report.data, out)
     print(f"wrote {', '.join(str(p) for p in paths)}")
-    bad = [r for r in report["layer_level"] if r["rtl_match_pct"] != 100.0]
-    bad += [r for r in report["network_level"]["rows"] if r["rtl_mismatches"]]
-    return 1 if bad else 0
+    return 0 if report.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,15 +22,19 @@ and the direct form's N. Writes ``OUT/synth.md``, ``synth.json`` and ``synth.png
 atomically. Every tool result is cached under ``sim_build/synth_cache/`` by the hash of the
 Verilog, the tool versions and the flow options, so a re-run only redoes what changed.
 Bad options: one line on stderr, exit status 2. Exit 1 if any configuration failed.
+From Python: ``write_synth(synthesize(SynthOptions(archs=("direct",), ns=(7,), bits=(8,))), "out")``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -89,19 +93,53 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def resolve(args: argparse.Namespace) -> tuple[list[str], list[int], list[int]]:
-    archs = [a.strip() for a in args.arch.split(",") if a.strip()] if args.arch else arch_order()
-    unknown = [a for a in archs if a not in ARCHITECTURES]
-    if unknown or not archs:
-        raise UserError(f"unknown arch {unknown or args.arch!r}; choose from {', '.join(arch_order())}")
-    ns = comma_ints(args.n, "n") if args.n else list(QUICK_NS if args.quick else DEFAULT_NS)
-    bits = comma_ints(args.bits, "bits") if args.bits else list(QUICK_BITS if args.quick else DEFAULT_BITS)
-    for n in ns:
-        for b in bits:
-            check_n_bits(n, b)  # refuse up front, not as a report full of failed rows
-    if args.timeout <= 0 or args.frames < 2 or args.jobs < 1:
-        raise UserError("--timeout must be > 0, --frames >= 2 and --jobs >= 1")
-    return archs, ns, bits
+@dataclass(frozen=True)
+class SynthOptions:
+    """Which configurations (every arch x N x bits) and how to run the tools. Bad values
+    raise `UserError` on construction, before any tool runs."""
+
+    archs: tuple[str, ...] = ()  # () = every architecture (`arch_order`)
+    ns: tuple[int, ...] = DEFAULT_NS
+    bits: tuple[int, ...] = DEFAULT_BITS
+    pnr: bool = True  # nextpnr-ecp5: Fmax and samples/s
+    timeout: float = DEFAULT_TIMEOUT  # seconds per tool run before it is recorded as 'timeout'
+    frames: int = RATE_FRAMES  # frames for the samples/clock run
+    jobs: int = 1  # configurations in parallel
+    cache: Path | None = None  # result cache (None: sim_build/synth_cache)
+    rerun: bool = False  # run every tool again (results are still stored)
+    progress: bool = True  # tqdm bar on stderr
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "archs", tuple(self.archs) or tuple(arch_order()))
+        object.__setattr__(self, "ns", tuple(self.ns))
+        object.__setattr__(self, "bits", tuple(self.bits))
+        unknown = [a for a in self.archs if a not in ARCHITECTURES]
+        if unknown:
+            raise UserError(f"unknown arch {unknown}; choose from {', '.join(arch_order())}")
+        for n in self.ns:
+            for b in self.bits:
+                check_n_bits(n, b)  # refuse up front, not as a report full of failed rows
+        if not self.ns or not self.bits:
+            raise UserError("--n and --bits must name at least one value each")
+        if self.timeout <= 0 or self.frames < 2 or self.jobs < 1:
+            raise UserError("--timeout must be > 0, --frames >= 2 and --jobs >= 1")
+
+    @property
+    def configs(self) -> list[tuple[str, int, int]]:
+        return [(a, n, b) for a in self.archs for n in self.ns for b in self.bits]
+
+
+def options_from_args(args: argparse.Namespace) -> SynthOptions:
+    archs = tuple(a.strip() for a in args.arch.split(",") if a.strip()) if args.arch else ()
+    if args.arch and not archs:
+        raise UserError(f"unknown arch {args.arch!r}; choose from {', '.join(arch_order())}")
+    return SynthOptions(
+        archs=archs,
+        ns=tuple(comma_ints(args.n, "n")) if args.n else (QUICK_NS if args.quick else DEFAULT_NS),
+        bits=tuple(comma_ints(args.bits, "bits")) if args.bits else (QUICK_BITS if args.quick else DEFAULT_BITS),
+        pnr=not args.no_pnr, timeout=args.timeout, frames=args.frames, jobs=args.jobs, cache=args.cache,
+        rerun=args.no_cache, progress=not args.no_progress,
+    )
 
 
 # ---------------------------------------------------------------------------- measurements
@@ -120,7 +158,8 @@ def measure_rate(design, frames: int) -> dict:
             "seconds": round(time.monotonic() - start, 1)}
 
 
-def run_config(arch: str, n: int, bits: int, args, cache_dir: Path | None, tick) -> dict:
+def run_config(arch: str, n: int, bits: int, options: SynthOptions, cache_dir: Path | None,
+               tick: Callable[..., None]) -> dict:
     """Every stage for one configuration; a stage that fails is recorded, the others still run."""
     from sim.batch import DRIVER
 
@@ -139,12 +178,12 @@ def run_config(arch: str, n: int, bits: int, args, cache_dir: Path | None, tick)
                nominal_cycles_per_sample=manifest["cycles_per_sample"], weights=manifest["weights"]["source"],
                output_shifts=[int(v) for v in design.layer.shift])
     def timeout_shorter(r: dict) -> bool:  # a timeout under a smaller budget is worth retrying
-        return r.get("status") == "timeout" and r.get("timeout", 0) < args.timeout
+        return r.get("status") == "timeout" and r.get("timeout", 0) < options.timeout
 
     def stage(name: str, key_parts: tuple, compute) -> None:
         tick(0, f"{top}: {name}")
         key = flow.cache_key(name, flow.FLOW_VERSION, *key_parts, verilog)
-        rerun = (lambda r: True) if args.no_cache else timeout_shorter  # results are stored either way
+        rerun = (lambda r: True) if options.rerun else timeout_shorter  # results are stored either way
         try:
             result = flow.cached(cache_dir, f"{top}-{name}", key, compute, rerun=rerun)
         except Exception as exc:  # noqa: BLE001 - reported in the table
@@ -154,15 +193,15 @@ def run_config(arch: str, n: int, bits: int, args, cache_dir: Path | None, tick)
 
     for target in ("ecp5", "xc7"):
         stage(target, (flow.synth_script(target, top), versions),
-              lambda t=target: flow.synth_counts(verilog, top, t, args.timeout))
-    stage("rate", (DRIVER.read_text(), str(args.frames), str(SEED)), lambda: measure_rate(design, args.frames))
-    if args.no_pnr:
+              lambda t=target: flow.synth_counts(verilog, top, t, options.timeout))
+    stage("rate", (DRIVER.read_text(), str(options.frames), str(SEED)), lambda: measure_rate(design, options.frames))
+    if not options.pnr:
         row["pnr"] = {"status": "skipped"}
         tick(1)
     else:
-        options = json.dumps([flow.ECP5_DEVICE, flow.PNR_TARGET_MHZ, flow.PNR_SEED])
-        stage("pnr", (options, versions, flow.harness_verilog(verilog, top)),
-              lambda: flow.pnr_ecp5(verilog, top, args.timeout))
+        pnr_flow = json.dumps([flow.ECP5_DEVICE, flow.PNR_TARGET_MHZ, flow.PNR_SEED])
+        stage("pnr", (pnr_flow, versions, flow.harness_verilog(verilog, top)),
+              lambda: flow.pnr_ecp5(verilog, top, options.timeout))
     derive(row)
     return row
 
@@ -354,33 +393,52 @@ def plot(report: dict, path: Path) -> None:
 
 # ---------------------------------------------------------------------------- main
 
-def _main(argv: list[str] | None) -> int:
-    args = parser().parse_args(argv)
-    archs, ns, bits_list = resolve(args)
-    out = OutputFolder(args.out, tool="scripts.synth", option="--out", expect=SYNTH_FILES)  # refuse before synthesis
+@dataclass(frozen=True)
+class SynthReport:
+    """Everything synth.json holds: ``meta`` (tools, device, definitions, run time) and one
+    row per configuration (counts, Fmax, samples/clock, derived figures, errors)."""
+
+    data: dict
+
+    @property
+    def rows(self) -> list[dict]:
+        return self.data["rows"]
+
+    @property
+    def failed(self) -> list[dict]:
+        """Rows with an elaboration error or a tool stage that failed."""
+        return [r for r in self.rows
+                if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") == "error" for s in STAGES)]
+
+    def markdown(self) -> str:
+        return render_markdown(self.data)
+
+
+def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize") -> SynthReport:
+    """Run every stage of every configuration (cached tool results are reused); a stage
+    that fails is recorded in its row, the others still run. ``command`` goes into meta."""
     from tqdm import tqdm
 
     from sim.runner import build_root
 
-    cache_dir = args.cache or build_root() / "synth_cache"
+    cache_dir = options.cache or build_root() / "synth_cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    configs = [(a, n, b) for a in archs for n in ns for b in bits_list]
+    configs = options.configs
     start = time.monotonic()
-    bar = tqdm(total=len(configs) * len(STAGES), desc="synth", unit="step", disable=args.no_progress, file=sys.stderr)
+    bar = tqdm(total=len(configs) * len(STAGES), desc="synth", unit="step", disable=not options.progress, file=sys.stderr)
 
     def tick(steps: int, label: str | None = None) -> None:
         if label:
             bar.set_postfix_str(label, refresh=True)
         bar.update(steps)
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        rows = list(pool.map(lambda c: run_config(*c, args, cache_dir, tick), configs))
+    with ThreadPoolExecutor(max_workers=options.jobs) as pool:
+        rows = list(pool.map(lambda c: run_config(*c, options, cache_dir, tick), configs))
     bar.close()
     stages = [r[s] for r in rows for s in STAGES if isinstance(r.get(s), dict) and r[s].get("status") != "skipped"]
-    command = " ".join(["python -m scripts.synth", *(sys.argv[1:] if argv is None else argv)])
-    report = {
+    return SynthReport({
         "meta": {
-            "command": command.strip(),
+            "command": command,
             "channels": CHANNELS,
             "seed": SEED,
             "weights": f"random (golden.quant.random_layer, channels={CHANNELS}, seed={SEED})",
@@ -389,8 +447,8 @@ def _main(argv: list[str] | None) -> int:
             "device": flow.ECP5_DEVICE_NAME,
             "pnr_target_mhz": flow.PNR_TARGET_MHZ,
             "pnr_seed": flow.PNR_SEED,
-            "timeout_s": args.timeout,
-            "frames": args.frames,
+            "timeout_s": options.timeout,
+            "frames": options.frames,
             "run_seconds": round(time.monotonic() - start, 1),
             "stages": len(stages),
             "cached_stages": sum(1 for s in stages if s.get("cached")),
@@ -408,17 +466,36 @@ def _main(argv: list[str] | None) -> int:
             },
         },
         "rows": rows,
-    }
-    with out:  # staged, then published with the folder's manifest.json (golden.files)
-        (out.path / "synth.json").write_text(json.dumps(report, indent=1) + "\n")
-        (out.path / "synth.md").write_text(render_markdown(report))
-        plot(report, out.path / "synth.png")
-        out.commit()
-    failed = [r for r in rows if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") == "error" for s in STAGES)]
-    print(f"wrote {args.out / 'synth.md'}, synth.json, synth.png: {len(rows)} configurations, "
-          f"{len(failed)} with errors, {report['meta']['run_seconds']:.0f} s "
-          f"({report['meta']['cached_stages']}/{report['meta']['stages']} cached)")
-    return 1 if failed else 0
+    })
+
+
+def synth_folder(out: str | os.PathLike) -> OutputFolder:
+    """``out`` checked against the never-destroy rule (`golden.files`); check it before synthesis."""
+    return OutputFolder(out, tool="scripts.synth", option="--out", expect=SYNTH_FILES)
+
+
+def write_synth(report: SynthReport, out: str | os.PathLike) -> list[Path]:
+    """synth.json, synth.md and synth.png, staged, then published with the folder's manifest.json."""
+    folder = synth_folder(out)
+    with folder:
+        (folder.path / "synth.json").write_text(json.dumps(report.data, indent=1) + "\n")
+        (folder.path / "synth.md").write_text(report.markdown())
+        plot(report.data, folder.path / "synth.png")
+        folder.commit()
+    return [Path(out) / name for name in SYNTH_FILES]
+
+
+def _main(argv: list[str] | None) -> int:
+    args = parser().parse_args(argv)
+    options = options_from_args(args)
+    synth_folder(args.out)  # refuse a foreign --out before synthesis
+    command = " ".join(["python -m scripts.synth", *(sys.argv[1:] if argv is None else argv)]).strip()
+    report = synthesize(options, command)
+    write_synth(report, args.out)
+    meta = report.data["meta"]
+    print(f"wrote {Path(args.out) / 'synth.md'}, synth.json, synth.png: {len(report.rows)} configurations, "
+          f"{len(report.failed)} with errors, {meta['run_seconds']:.0f} s ({meta['cached_stages']}/{meta['stages']} cached)")
+    return 1 if report.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

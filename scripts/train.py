@@ -6,7 +6,7 @@
 Writes ``OUT/<mixer>/model.pt`` (the state_dict, loadable with
 ``torch.load(..., weights_only=True)``) and ``OUT/<mixer>/provenance.json`` (data, split,
 seed, epochs, test accuracy, library versions, command, model config, ParC layers).
-CPU only; a tqdm bar shows each epoch. Data: `scripts.parc_net` (sklearn's digits, no
+CPU only; a tqdm bar shows each epoch. Data: `golden.parc_net` (sklearn's digits, no
 download). The test set is never used for any choice during training: it is evaluated
 once, at the end.
 """
@@ -81,7 +81,7 @@ def _main(argv: list[str] | None) -> int:
     from tqdm import tqdm as progress
 
     from golden.weights import list_layers
-    from scripts import parc_net as pn
+    from golden import parc_net as pn
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -299,10 +299,10 @@ def cached(cache_dir: Path | None, name: str, key: str, compute: Callable[[], di
     """
     if cache_dir is None:
         return {**compute(), "cached": False}
-    from sim.runner import locked
+    from filelock import FileLock
 
     path = cache_dir / f"{name}-{key}.json"
-    with locked(cache_dir / f".{name}-{key}.lock"):  # a concurrent run waits, then reads the result
+    with FileLock(cache_dir / f".{name}-{key}.lock"):  # a concurrent run waits, then reads the result
         if path.exists():
             try:
                 result = json.loads(path.read_text())

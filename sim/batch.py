@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from hw.design import Design
 from hw.lint import setup_verilator_env, waiver_text
-from sim.runner import MAKE_FIXES, build_root, locked, prune_builds, reuse_runtime_objects, store_runtime_objects
+from sim.runner import MAKE_FIXES, build_lock, build_root, prune_builds, reuse_runtime_objects, store_runtime_objects
 
 DRIVER = Path(__file__).with_name("batch_main.cpp")
 BATCH_FLAGS = ["--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O1"]  # build vs run time balance
@@ -48,7 +48,7 @@ def build_batch(design: Design) -> Path:
     folder = build_root() / f"{top}-batch-{key}"
     exe = folder / "batch"
     done_marker = folder / "BUILD_OK"
-    with locked(build_root() / f".{folder.name}.lock"):
+    with build_lock(folder):
         if done_marker.exists() and exe.exists():
             with suppress(OSError):
                 done_marker.touch()  # most recently used: `prune_builds` keeps it

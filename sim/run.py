@@ -9,6 +9,14 @@ Runs three scenarios (back-to-back frames, reset in mid-frame, malformed tlast) 
 random input bubbles and output backpressure, and prints a JSON summary as its last
 line. Exit status: 0 all beats bit-exact, 1 any mismatch or failure, 2 bad options.
 The simulator's work folder is removed afterwards; ``--keep`` keeps it and prints its path.
+
+From Python, call the library function the command wraps::
+
+    from hw.design import DesignSpec, build_design
+    from sim.run import SimOptions, simulate
+
+    result = simulate(build_design(DesignSpec(arch="fft", n=28, bits=12)), SimOptions(frames=2000))
+    assert result.ok, result.errors
 """
 from __future__ import annotations
 
@@ -16,9 +24,10 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict, dataclass
 
 from golden.cli import Parser, UserError, run
-from hw.design import ARCHITECTURES, DesignSpec, build_design
+from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
 from sim import scenarios
 from sim.runner import SIMULATORS, build, run_scenarios
 
@@ -51,73 +60,129 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def simulate(args: argparse.Namespace) -> dict:
-    """Build (or reuse) the simulator and run the scenarios; returns the summary dict."""
-    spec = DesignSpec(arch=args.arch, n=args.n, bits=args.bits, channels=args.channels,
-                      parallel=args.parallel, weights=args.weights, seed=args.seed, layer=args.layer)
-    design = build_design(spec)
+SCENARIOS = ("stream", "reset", "tlast")
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """How to simulate a design: stimulus, flow control and simulator (not what hardware).
+
+    ``seed`` drives the stimulus, the input bubbles and the output backpressure; the
+    weights' seed is part of the design (`DesignSpec.seed`). Bad values raise `UserError`
+    on construction, so a caller learns of them before a build starts.
+    """
+
+    frames: int = 200  # frames (rows of N samples) in the main stream
+    seed: int = 0
+    backpressure: float = 0.3  # probability that m_axis_tready is low in a cycle
+    bubble: float = 0.1  # probability of an idle input cycle
+    simulator: str = "verilator"
+    scenarios: tuple[str, ...] = SCENARIOS
+    keep: bool = False  # keep the work folder (stimuli, sim.log, results)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scenarios", tuple(self.scenarios))
+        if not 0 <= self.backpressure < 1 or not 0 <= self.bubble < 1:
+            raise UserError("--backpressure and --bubble must be in [0, 1)")
+        if self.frames < 1:
+            raise UserError("--frames must be >= 1")
+        if self.simulator not in SIMULATORS:
+            raise UserError(f"--simulator must be one of {', '.join(SIMULATORS)}; got {self.simulator!r}")
+        unknown = sorted(set(self.scenarios) - set(SCENARIOS))
+        if unknown or not self.scenarios:
+            raise UserError(f"--scenarios: unknown {unknown or 'none given'}; choose from {', '.join(SCENARIOS)}")
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """What one simulation found: totals over the scenarios, and each scenario's own result."""
+
+    arch: str
+    n: int
+    bits: int
+    channels: int
+    parallel: int | None  # multipliers of the direct engine, None for other engines
+    weights: str  # name of the float layer simulated
+    simulator: str
+    samples: int  # output beats compared with the golden model
+    mismatches: int  # wrong, missing and extra beats
+    failed_tests: int  # cocotb tests that failed, plus scenarios that produced no result
+    errors: list[str]  # "scenario: why" for scenarios that produced no result
+    cycles_per_sample: float | None  # of the "stream" scenario
+    overflow: int | None  # sticky overflow port (FFT engine), largest over the scenarios
+    backpressure: float
+    bubble: float
+    latency_cycles: int
+    build_seconds: float  # 0 when the build came from the cache
+    sim_seconds: float
+    scenarios: dict[str, dict]  # scenario name -> its result (compared, mismatches, first_mismatch, status, ...)
+    work_dir: str | None  # the kept work folder, None once removed
+
+    @property
+    def ok(self) -> bool:
+        """Every beat bit-exact and every scenario ran."""
+        return self.samples > 0 and self.mismatches == 0 and self.failed_tests == 0
+
+    def to_dict(self) -> dict:
+        """The JSON summary (`python -m sim.run` prints it without ``scenarios``)."""
+        return asdict(self)
+
+
+def simulate(design: Design, options: SimOptions = SimOptions()) -> SimResult:
+    """Build (or reuse) the simulator for ``design`` and run the chosen scenarios against
+    its golden model (`design.engine.model`), with random bubbles and backpressure."""
     makers = {
-        "stream": lambda: scenarios.stream(design, args.frames, args.seed),
-        "reset": lambda: scenarios.reset_mid_frame(design, args.seed),
-        "tlast": lambda: scenarios.tlast_errors(design, args.seed),
+        "stream": lambda: scenarios.stream(design, options.frames, options.seed),
+        "reset": lambda: scenarios.reset_mid_frame(design, options.seed),
+        "tlast": lambda: scenarios.tlast_errors(design, options.seed),
     }
-    chosen = [s for s in args.scenarios.split(",") if s]
-    unknown = set(chosen) - set(makers)
-    if unknown or not chosen:
-        raise ValueError(f"unknown scenarios {sorted(unknown)}; choose from {sorted(makers)}")
-    built = build(design, args.simulator)
+    built = build(design, options.simulator)
     start = time.monotonic()
-    results = run_scenarios(built, [makers[s]() for s in chosen], seed=args.seed,
-                            bubble=args.bubble, backpressure=args.backpressure,
-                            keep=getattr(args, "keep", False))
+    results = run_scenarios(built, [makers[s]() for s in options.scenarios], seed=options.seed,
+                            bubble=options.bubble, backpressure=options.backpressure, keep=options.keep)
     sim_seconds = time.monotonic() - start
     per = {k: v for k, v in results.items() if not k.startswith("_")}
-    samples = sum(r.get("compared", 0) for r in per.values())
-    mismatches = sum(r.get("mismatches", 0) + r.get("missing", 0) + r.get("extra", 0) for r in per.values())
     errors = [f"{k}: {r['error']}" for k, r in per.items() if "error" in r]
-    stream_result = per.get("stream", {})
     overflow = [r["status"]["overflow"] for r in per.values() if "overflow" in r.get("status", {})]
-    return {
-        "arch": args.arch,
-        "n": args.n,
-        "bits": args.bits,
-        "channels": design.layer.channels,
-        "parallel": getattr(design.engine, "parallel", None),
-        "weights": design.float_layer.name,
-        "simulator": args.simulator,
-        "samples": samples,
-        "mismatches": mismatches,
-        "failed_tests": results["_failed_tests"] + len(errors),
-        "errors": errors,
-        "cycles_per_sample": stream_result.get("cycles_per_sample"),
-        "overflow": max(overflow) if overflow else None,
-        "backpressure": args.backpressure,
-        "bubble": args.bubble,
-        "latency_cycles": design.engine.latency,
-        "build_seconds": round(built.seconds, 1),
-        "sim_seconds": round(sim_seconds, 1),
-        "scenarios": per,
-        "work_dir": results["_work_dir"],
-    }
+    return SimResult(
+        arch=design.spec.arch,
+        n=design.layer.fmt.n,
+        bits=design.spec.bits,
+        channels=design.layer.channels,
+        parallel=getattr(design.engine, "parallel", None),
+        weights=design.float_layer.name,
+        simulator=options.simulator,
+        samples=sum(r.get("compared", 0) for r in per.values()),
+        mismatches=sum(r.get("mismatches", 0) + r.get("missing", 0) + r.get("extra", 0) for r in per.values()),
+        failed_tests=results["_failed_tests"] + len(errors),
+        errors=errors,
+        cycles_per_sample=per.get("stream", {}).get("cycles_per_sample"),
+        overflow=max(overflow) if overflow else None,
+        backpressure=options.backpressure,
+        bubble=options.bubble,
+        latency_cycles=design.engine.latency,
+        build_seconds=round(built.seconds, 1),
+        sim_seconds=round(sim_seconds, 1),
+        scenarios=per,
+        work_dir=results["_work_dir"],
+    )
 
 
 def _main(argv: list[str] | None) -> int:
-    p = parser()
-    args = p.parse_args(argv)
-    if not 0 <= args.backpressure < 1 or not 0 <= args.bubble < 1:
-        raise UserError("--backpressure and --bubble must be in [0, 1)")
-    if args.frames < 1:
-        raise UserError("--frames must be >= 1")
-    summary = simulate(args)
-    for name, r in summary["scenarios"].items():
+    args = parser().parse_args(argv)
+    options = SimOptions(frames=args.frames, seed=args.seed, backpressure=args.backpressure, bubble=args.bubble,
+                         simulator=args.simulator, scenarios=tuple(s for s in args.scenarios.split(",") if s),
+                         keep=args.keep)
+    spec = DesignSpec(arch=args.arch, n=args.n, bits=args.bits, channels=args.channels,
+                      parallel=args.parallel, weights=args.weights, seed=args.seed, layer=args.layer)
+    result = simulate(build_design(spec), options)
+    for name, r in result.scenarios.items():
         print(f"{name:7s} samples={r.get('compared', 0):7d} mismatches={r.get('mismatches', '?')} "
               f"frame_errors={r.get('frame_errors', '?')}/{r.get('expected_frame_errors', '?')}", file=sys.stderr)
-    if summary["work_dir"]:
-        print(f"work folder kept: {summary['work_dir']}", file=sys.stderr)
-    brief = {k: v for k, v in summary.items() if k != "scenarios"}
-    print(json.dumps(brief))
-    ok = summary["mismatches"] == 0 and summary["failed_tests"] == 0
-    return 0 if ok else 1
+    if result.work_dir:
+        print(f"work folder kept: {result.work_dir}", file=sys.stderr)
+    print(json.dumps({k: v for k, v in result.to_dict().items() if k != "scenarios"}))
+    return 0 if result.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,10 @@
 """cocotb_tools.runner glue: build once per distinct Verilog, run scenarios, collect results.
 
 Builds are cached under ``$PARC_HW_BUILD_DIR`` (default ``<repo>/sim_build``) by the hash
-of the Verilog text, with a file lock so parallel pytest workers never build the same
-design twice at once. A build counts only once its ``BUILD_OK`` marker is written; a
-failed build is removed, and an unfinished one (a killed run) is wiped before it is
-redone, so no later run reuses half-built objects. The cache keeps the
+of the Verilog text, with a file lock (`build_lock`, the ``filelock`` package) so parallel
+pytest workers never build the same design twice at once. A build counts only once its
+``BUILD_OK`` marker is written; a failed build is removed, and an unfinished one (a killed
+run) is wiped before it is redone, so no later run reuses half-built objects. The cache keeps the
 `MAX_BUILDS` (``$PARC_HW_MAX_BUILDS``, default 64, a few MB each) most recently used
 builds; older ones are pruned after each new build.
 
@@ -13,7 +13,6 @@ directory, removed afterwards unless ``keep`` is set (``python -m sim.run --keep
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -22,13 +21,13 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from cocotb_tools.runner import Verilator, get_results, get_runner
+from filelock import FileLock, Timeout
 
 from golden.cli import UserError
 from hw.design import Design
@@ -44,30 +43,13 @@ def build_root() -> Path:
     return Path(os.environ.get("PARC_HW_BUILD_DIR", REPO_ROOT / "sim_build"))
 
 
-@contextmanager
-def locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextmanager
-def try_locked(path: Path) -> Iterator[bool]:
-    """Like `locked`, without waiting: yields False if another process holds the lock."""
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def build_lock(build_dir: Path, *, wait: bool = True) -> FileLock:
+    """The lock that guards one build folder (``.<name>.lock`` beside it), shared by every
+    process and thread: `build` and `sim.batch.build_batch` hold it while they make or reuse
+    the folder, waiting their turn; `prune_builds` takes it with ``wait=False`` (it raises
+    `filelock.Timeout` at once when held), so a folder in use is skipped, never removed."""
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(build_dir.parent / f".{build_dir.name}.lock", timeout=-1 if wait else 0)
 
 
 MAX_BUILDS = 64
@@ -107,10 +89,12 @@ def prune_builds(limit: int | None = None, keep: Path | None = None) -> list[Pat
     doomed = unfinished + [entry for _, entry in finished[: max(0, len(finished) - limit)]]
     removed = []
     for entry in doomed:
-        with try_locked(root / f".{entry.name}.lock") as mine:
-            if mine:
+        try:
+            with build_lock(entry, wait=False):
                 _remove_build(entry)
-                removed.append(entry)
+        except Timeout:  # being built or reused right now
+            continue
+        removed.append(entry)
     return removed
 
 
@@ -192,7 +176,7 @@ def build(design: Design, simulator: str = "verilator") -> Build:
     key = hashlib.sha256(f"{simulator}\n{text}".encode()).hexdigest()[:16]
     build_dir = build_root() / f"{top}-{simulator}-{key}"
     done_marker = build_dir / "BUILD_OK"
-    with locked(build_root() / f".{build_dir.name}.lock"):
+    with build_lock(build_dir):
         if done_marker.exists():
             with suppress(OSError):  # a read-only cache still works, only unordered
                 done_marker.touch()  # most recently used: `prune_builds` keeps it

@@ -1,21 +1,55 @@
-"""Helpers for the simulation tests: run `sim.run` in-process and return its summary."""
+"""Helpers for the simulation tests: `sim.run.simulate` in-process through its library API."""
 from __future__ import annotations
 
-import argparse
+import pytest
 
-from sim.run import parser, simulate
-
-
-def run_sim(**options) -> dict:
-    argv: list[str] = []
-    for key, value in options.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
-    args: argparse.Namespace = parser().parse_args(argv)
-    return simulate(args)
+from hw.design import DesignSpec, build_design
+from sim.run import SCENARIOS, SimOptions, SimResult, simulate
 
 
-def assert_bit_exact(summary: dict) -> None:
-    details = {k: {kk: v.get(kk) for kk in ("mismatches", "missing", "extra", "first_mismatch", "error")}
-               for k, v in summary["scenarios"].items()}
-    assert summary["samples"] > 0, details
-    assert summary["mismatches"] == 0 and summary["failed_tests"] == 0, details
+def run_sim(
+    *,
+    arch: str = "direct",
+    n: int,
+    bits: int = 8,
+    channels: int | None = None,
+    parallel: int | None = None,
+    weights: str | None = None,
+    seed: int = 0,
+    frames: int = 200,
+    backpressure: float = 0.3,
+    bubble: float = 0.1,
+    scenarios: tuple[str, ...] = SCENARIOS,
+    simulator: str = "verilator",
+) -> SimResult:
+    """Build the design as `python -m sim.run` would (``seed`` seeds both the random weights
+    and the stimulus) and simulate it."""
+    spec = DesignSpec(arch=arch, n=n, bits=bits, channels=channels, parallel=parallel, weights=weights, seed=seed)
+    options = SimOptions(frames=frames, seed=seed, backpressure=backpressure, bubble=bubble,
+                         simulator=simulator, scenarios=scenarios)
+    return simulate(build_design(spec), options)
+
+
+def engine_name(result: SimResult) -> str:
+    """The block under test, for failure messages: 'fft engine N=28 8 bit (verilator)'."""
+    folded = f" P={result.parallel}" if result.parallel not in (None, result.n) else ""
+    return f"{result.arch}{folded} engine N={result.n} {result.bits} bit ({result.simulator})"
+
+
+def assert_bit_exact(result: SimResult) -> None:
+    """Every scenario ran and every beat matched; the message names the engine and the
+    scenarios' first mismatch or error."""
+    details = {k: {kk: v.get(kk) for kk in ("mismatches", "missing", "extra", "first_mismatch", "error") if v.get(kk)}
+               for k, v in result.scenarios.items()}
+    assert result.samples > 0, f"{engine_name(result)}: no output compared: {details}"
+    assert result.mismatches == 0 and result.failed_tests == 0, f"{engine_name(result)} differs from its golden model: {details}"
+
+
+def diagonal_grid(arch: str, sizes: list[int], bits: list[int], diagonal: list[tuple[int, int]]) -> list:
+    """(N, bits) parameters for a simulation test: the ``diagonal`` pairs run always, every
+    other pair of the full grid is marked ``long`` (``pytest -m long``). Each id names the
+    engine, so a failure says which block and configuration broke."""
+    missing = (set(sizes) - {n for n, _ in diagonal}) | (set(bits) - {b for _, b in diagonal})
+    assert not missing, f"the diagonal must cover every N and every bit width; missing {sorted(missing)}"
+    return [pytest.param(n, b, id=f"{arch}-N{n}-{b}bit", marks=() if (n, b) in diagonal else pytest.mark.long)
+            for n in sizes for b in bits]

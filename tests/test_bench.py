@@ -1,8 +1,8 @@
-"""`scripts.bench --quick`: every table row and column present, positive, bit-exact (no timing asserts)."""
+"""`scripts.bench` at quick sizes (`BenchOptions.quick`, through the library API): every table
+row and column present, positive, bit-exact (no timing asserts); the CLI's own errors."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +12,12 @@ from scripts import bench
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> tuple[dict, str]:
+    result = bench.run_bench(bench.BenchOptions.quick(progress=False))
+    assert result.ok, "an RTL run in the benchmark was not bit-exact"
     out = tmp_path_factory.mktemp("bench")
-    assert bench.main(["--quick", "--out", str(out), "--no-progress"]) == 0
-    return json.loads((out / "bench.json").read_text()), (out / "bench.md").read_text()
+    assert bench.write_bench(result, out) == [out / "bench.json", out / "bench.md"]
+    assert (out / "bench.md").read_text() == result.markdown()
+    return json.loads((out / "bench.json").read_text()), result.markdown()
 
 
 def md_rows(md: str, header_start: str) -> list[list[str]]:
@@ -79,3 +82,13 @@ def test_bad_options_exit_2(capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(ln.startswith("python -m scripts.bench: error:") for ln in err)
     assert "--n" in err[0] and "--frames" in err[1]
+
+
+def test_options_are_checked_when_made() -> None:
+    from golden.cli import UserError
+
+    assert bench.BenchOptions.quick(frames=5).frames == 8  # whole groups of the 4 channels
+    with pytest.raises(UserError, match="--min-time"):
+        bench.BenchOptions(min_time=0)
+    with pytest.raises(ValueError, match="bits must be"):
+        bench.BenchOptions(bits=2)

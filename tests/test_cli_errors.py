@@ -62,6 +62,7 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("hw.generate", [], ("--n",)),
     ("hw.generate", ["--n", "x"], ("--n",)),
     ("hw.generate", ["--n", "1", "--weights", "random"], ("N",)),
+    ("hw.generate", ["--n", "5000", "--weights", "random"], ("N", "1024")),
     ("hw.generate", ["--n", "7", "--bits", "3", "--weights", "random"], ("bits",)),
     ("hw.generate", ["--n", "7", "--bits", "99", "--weights", "random"], ("bits",)),
     ("hw.generate", ["--n", "7", "--arch", "nope", "--weights", "random"], ("arch",)),

@@ -1,42 +1,51 @@
 """Direct engine in cocotb/Verilator: bit-exact against the integer golden model.
 
 Every run has random input bubbles and output backpressure, a reset in mid-frame and
-malformed-tlast frames (see `sim.scenarios`).
+malformed-tlast frames (see `sim.scenarios`). The (N, bits) grid runs on a diagonal that
+covers every N and every bit width once; the rest of the grid is marked ``long``.
 """
 from __future__ import annotations
 
 import pytest
 
-from simutil import assert_bit_exact, run_sim
+from simutil import assert_bit_exact, diagonal_grid, engine_name, run_sim
+
+SIZES = [7, 14, 28, 56]
+BITS = [4, 8, 12, 16]
+DIAGONAL = [(7, 16), (14, 12), (28, 4), (56, 8)]  # small N with wide data: the cheap builds carry the wide widths
 
 
-@pytest.mark.parametrize("n", [7, 14, 28, 56])
-@pytest.mark.parametrize("bits", [4, 8, 12, 16])
+def seed_of(n: int, bits: int) -> int:
+    return n * bits  # the random weights depend on the seed: same seed, same Verilog, same build
+
+
+@pytest.mark.parametrize("n, bits", diagonal_grid("direct", SIZES, BITS, DIAGONAL))
 def test_direct_engine_is_bit_exact_under_backpressure(n: int, bits: int) -> None:
-    summary = run_sim(arch="direct", n=n, bits=bits, channels=2, weights="random", frames=24, seed=n * bits,
-                      backpressure=0.4, bubble=0.2)
-    assert_bit_exact(summary)
-    assert summary["scenarios"]["tlast"]["frame_errors"] > 0  # the malformed frames were seen
+    result = run_sim(arch="direct", n=n, bits=bits, channels=2, weights="random", frames=24, seed=seed_of(n, bits),
+                     backpressure=0.4, bubble=0.2)
+    assert_bit_exact(result)
+    assert result.scenarios["tlast"]["frame_errors"] > 0, f"{engine_name(result)}: the malformed frames went unseen"
 
 
 def test_full_parallel_engine_sustains_one_sample_per_clock() -> None:
-    summary = run_sim(arch="direct", n=56, bits=8, channels=2, weights="random", frames=100, backpressure=0, bubble=0,
-                      scenarios="stream")
-    assert_bit_exact(summary)
-    assert summary["cycles_per_sample"] <= 1.02
+    n, bits = 56, 8  # the diagonal's build (same seed, same Verilog)
+    result = run_sim(arch="direct", n=n, bits=bits, channels=2, weights="random", frames=100, seed=seed_of(n, bits),
+                     backpressure=0, bubble=0, scenarios=("stream",))
+    assert_bit_exact(result)
+    assert result.cycles_per_sample <= 1.02, f"{engine_name(result)}: {result.cycles_per_sample} cycles/sample"
 
 
-@pytest.mark.parametrize("n,parallel,channels", [(14, 5, 3), (28, 7, 3), (7, 1, 1)])
+@pytest.mark.parametrize("n,parallel,channels", [(14, 5, 3), (28, 7, 3), (7, 1, 1)], ids=["direct-N14-P5", "direct-N28-P7", "direct-N7-P1"])
 def test_folded_engine_is_bit_exact_and_takes_ceil_n_over_p_cycles(n: int, parallel: int, channels: int) -> None:
-    summary = run_sim(arch="direct", n=n, bits=8, channels=channels, weights="random", parallel=parallel, frames=12,
-                      backpressure=0, bubble=0, scenarios="stream,reset,tlast")
-    assert_bit_exact(summary)
+    result = run_sim(arch="direct", n=n, bits=8, channels=channels, weights="random", parallel=parallel, frames=12,
+                     backpressure=0, bubble=0)
+    assert_bit_exact(result)
     groups = -(-n // parallel)
-    assert groups <= summary["cycles_per_sample"] <= groups * 1.05
+    assert groups <= result.cycles_per_sample <= groups * 1.05, f"{engine_name(result)}: {result.cycles_per_sample} cycles/sample"
 
 
 @pytest.mark.long
 def test_direct_engine_long_run_n56_bits8() -> None:
-    summary = run_sim(arch="direct", n=56, bits=8, frames=2000, backpressure=0.3, bubble=0.1, seed=11)
-    assert_bit_exact(summary)
-    assert summary["samples"] >= 100_000
+    result = run_sim(arch="direct", n=56, bits=8, frames=2000, backpressure=0.3, bubble=0.1, seed=11)
+    assert_bit_exact(result)
+    assert result.samples >= 100_000

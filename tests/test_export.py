@@ -51,7 +51,7 @@ def test_activations_are_the_layer_inputs(tmp_path):
     """Rows of the bundle are real inputs: the float layer on them equals torch's layer output."""
     import torch
 
-    from scripts import parc_net as pn
+    from golden import parc_net as pn
 
     out = tmp_path / "h.npz"
     assert export_main(["--weights", str(WEIGHTS), "--layer", "stages.0.0.gcc_H", "--out", str(out), "--calib-images", "4", "--test-images", "4"]) == 0

@@ -24,6 +24,7 @@ from amaranth.sim import Simulator
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from amaranth_streams import frame_lasts, run_frames
 from simutil import assert_bit_exact, run_sim
 
 from golden.bundle import load_bundle
@@ -250,41 +251,6 @@ def test_clamped_shift_keeps_fft_widths_and_tiny_channels_accurate() -> None:
 # --- extreme weight sets: RTL == golden, golden within the documented bound of float ----------
 
 
-def simulate_engine(engine, rows: np.ndarray, seed: int) -> dict:
-    """Rows (F, N) through the engine (row f = channel f % C) with bubbles and backpressure."""
-    rng = np.random.default_rng(seed)
-    n = engine.n
-    flat = rows.reshape(-1)
-    res: dict = {"out": [], "last": []}
-
-    async def bench(ctx) -> None:
-        idx, holding = 0, False
-        for _ in range(40 * flat.size + 20 * engine.latency):
-            if not holding and idx < flat.size:
-                holding = rng.random() < 0.8
-            ctx.set(engine.i.valid, holding)
-            if holding:
-                ctx.set(engine.i.payload.data, int(flat[idx]))
-                ctx.set(engine.i.payload.last, int(idx % n == n - 1))
-            ready = rng.random() < 0.7
-            ctx.set(engine.o.ready, ready)
-            if holding and ctx.get(engine.i.ready):
-                idx, holding = idx + 1, False
-            if ready and ctx.get(engine.o.valid):
-                res["out"].append(ctx.get(engine.o.payload.data))
-                res["last"].append(ctx.get(engine.o.payload.last))
-            await ctx.tick()
-            if len(res["out"]) == flat.size:
-                break
-        res["saturations"] = ctx.get(engine.saturations)
-
-    sim = Simulator(engine)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    return res
-
-
 KINDS = ["normal", "normal", "normal", "tiny", "tiny", "zero", "denormal", "huge"]
 BIASES = ["scaled", "zero", "half", "tiny"]
 
@@ -355,12 +321,12 @@ def test_extreme_weight_sets_are_bit_exact_and_within_bound(case) -> None:
     # RTL: two frames per channel through each engine, every sample equal to the golden model
     rows = x[:2].reshape(-1, q.fmt.n)
     for engine in (DirectEngine(q), FastParcEngine(q)):
-        res = simulate_engine(engine, rows, seed)
-        want = engine.model(x[:2])
-        assert res["out"] == want.reshape(-1).tolist(), type(engine).__name__
-        assert res["last"] == [int(k % q.fmt.n == q.fmt.n - 1) for k in range(rows.size)]
+        run = run_frames(engine, rows, seed=seed)
+        name = type(engine).__name__
+        np.testing.assert_array_equal(run.column("data"), engine.model(x[:2]).reshape(-1), err_msg=f"{name}: output differs from model")
+        np.testing.assert_array_equal(run.column("last"), frame_lasts(rows.size, q.fmt.n), err_msg=f"{name}: last")
         sat = (direct_sat if isinstance(engine, DirectEngine) else trace.saturated)[:2]
-        assert res["saturations"] == int(sat.sum())
+        assert run.final["saturations"] == int(sat.sum()), f"{name}: saturation count"
 
 
 # --- the issue's weight file in cocotb/Verilator (sim.run) ------------------------------------
@@ -370,9 +336,9 @@ def test_extreme_weight_sets_are_bit_exact_and_within_bound(case) -> None:
 def test_issue_pruned_weight_file_is_bit_exact_in_cocotb(arch: str, tmp_path) -> None:
     path = tmp_path / "dead.npz"
     np.savez(path, weight=np.full((3, 7), 1e-20), bias=np.full(3, 0.5))
-    summary = run_sim(arch=arch, n=7, bits=8, weights=str(path), frames=24, seed=5)
-    assert_bit_exact(summary)
-    assert summary["channels"] == 3
+    result = run_sim(arch=arch, n=7, bits=8, weights=str(path), frames=24, seed=5)
+    assert_bit_exact(result)
+    assert result.channels == 3
 
 
 # --- FFT options: ranges, blame, flag spelling (python -m hw.generate --arch fft) -------------

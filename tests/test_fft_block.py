@@ -14,6 +14,7 @@ from amaranth.sim import Simulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from amaranth_streams import StreamRun, frame_lasts, run_stream
 from golden.fft import (
     FftConfig,
     bit_reverse_indices,
@@ -45,58 +46,26 @@ def simulate(
     gaps: dict[int, int] | None = None,
     bad_last_at: int | None = None,
     clear_at: int | None = None,
-) -> dict:
-    """Drive frames (F, M) through the DUT; return outputs, flags and handshake cycles.
+) -> StreamRun:
+    """Drive frames (F, M) through the DUT (`amaranth_streams`); outputs ``data.re``,
+    ``data.im``, ``last``, the cycle of every transfer, ``overflow`` per cycle and both
+    status ports at the end.
 
-    The source obeys the stream rules (once valid, data and valid hold until the transfer);
-    ``gaps[f] = g`` keeps the input idle for ``g`` cycles before frame ``f`` (forces a drain).
+    ``gaps[f] = g`` keeps the input idle for ``g`` cycles before frame ``f`` (forces a
+    drain); ``bad_last_at`` flips ``last`` on that sample; ``clear_at`` pulses
+    ``overflow_clear`` in that cycle.
     """
-    rng = np.random.default_rng(seed)
-    M = dut.config.size
-    flat_re, flat_im = re.reshape(-1), im.reshape(-1)
-    n = flat_re.size
-    gaps = dict(gaps or {})
-    res: dict = {"out": [], "in_cycles": [], "out_cycles": [], "overflow": [], "frame_error": 0}
-
-    async def bench(ctx) -> None:
-        idx, holding, idle = 0, False, 0
-        limit = 40 * n + 20 * dut.latency + sum(gaps.values())
-        for cycle in range(limit):
-            if not holding and idx < n:
-                if idx % M == 0 and idx // M in gaps:
-                    idle = gaps.pop(idx // M)
-                if idle > 0:
-                    idle -= 1
-                else:
-                    holding = rng.random() < p_valid
-            ctx.set(dut.i.valid, holding)
-            if holding:
-                ctx.set(dut.i.payload.data.re, int(flat_re[idx]))
-                ctx.set(dut.i.payload.data.im, int(flat_im[idx]))
-                last = idx % M == M - 1
-                ctx.set(dut.i.payload.last, int(last != (idx == bad_last_at)))
-            ready = rng.random() < p_ready
-            ctx.set(dut.o.ready, ready)
-            ctx.set(dut.overflow_clear, int(cycle == clear_at))
-            if holding and ctx.get(dut.i.ready):
-                res["in_cycles"].append(cycle)
-                idx, holding = idx + 1, False
-            if ready and ctx.get(dut.o.valid):
-                res["out"].append((ctx.get(dut.o.payload.data.re), ctx.get(dut.o.payload.data.im), ctx.get(dut.o.payload.last)))
-                res["out_cycles"].append(cycle)
-            res["overflow"].append(ctx.get(dut.overflow))
-            await ctx.tick()
-            if len(res["out"]) == n:
-                break
-        res["frame_error"] = ctx.get(dut.frame_error)
-        res["overflow"].append(ctx.get(dut.overflow))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    res["out"] = np.array(res["out"], dtype=np.int64).reshape(-1, 3)
-    return res
+    size = dut.config.size
+    lasts = frame_lasts(re.size, size)
+    if bad_last_at is not None:
+        lasts[bad_last_at] ^= 1
+    return run_stream(
+        dut, {"data.re": re.reshape(-1), "data.im": im.reshape(-1), "last": lasts}, ("data.re", "data.im", "last"),
+        expect=re.size, seed=seed, p_valid=p_valid, p_ready=p_ready,
+        idle_before={f * size: g for f, g in (gaps or {}).items()},
+        pulses=[(dut.overflow_clear, () if clear_at is None else (clear_at,))],
+        probes={"overflow": dut.overflow, "frame_error": dut.frame_error},
+    )
 
 
 def random_frames(cfg: FftConfig, frames: int, seed: int, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -106,16 +75,16 @@ def random_frames(cfg: FftConfig, frames: int, seed: int, scale: float = 1.0) ->
     return rng.integers(lo, hi, (frames, cfg.size)), rng.integers(lo, hi, (frames, cfg.size))
 
 
-def assert_rtl_equals_model(dut: StreamingFft, re: np.ndarray, im: np.ndarray, res: dict) -> None:
+def assert_rtl_equals_model(dut: StreamingFft, re: np.ndarray, im: np.ndarray, run: StreamRun) -> None:
     want_re, want_im, want_ovf = dut.model(re, im)
-    n = re.size
-    out = res["out"]
-    assert out.shape == (n, 3), f"expected {n} output samples, got {out.shape[0]}"
-    np.testing.assert_equal(out[:, 0], want_re.reshape(-1))
-    np.testing.assert_equal(out[:, 1], want_im.reshape(-1))
-    np.testing.assert_equal(out[:, 2], (np.arange(n) % dut.config.size == dut.config.size - 1).astype(np.int64))
-    assert res["overflow"][-1] == int(want_ovf.any())
-    assert res["frame_error"] == 0
+    n, size = re.size, dut.config.size
+    name = f"StreamingFft M={size} {dut.config.decimation}{' inverse' if dut.config.inverse else ''}"
+    assert len(run.out_cycles) == n, f"{name}: expected {n} output samples, got {len(run.out_cycles)}"
+    np.testing.assert_equal(run.column("data.re"), want_re.reshape(-1), err_msg=f"{name}: real part differs from model")
+    np.testing.assert_equal(run.column("data.im"), want_im.reshape(-1), err_msg=f"{name}: imaginary part differs from model")
+    np.testing.assert_equal(run.column("last"), frame_lasts(n, size), err_msg=f"{name}: last")
+    assert run.final["overflow"] == int(want_ovf.any()), f"{name}: overflow port"
+    assert run.final["frame_error"] == 0, f"{name}: frame_error set on well-formed frames"
 
 
 # --- RTL == model ----------------------------------------------------------------------------
@@ -148,8 +117,8 @@ def test_rtl_matches_model_with_bubbles_and_backpressure(size, frames, decimatio
     dut = StreamingFft(cfg)
     re, im = random_frames(cfg, frames, seed=size + 7 * inverse)
     # an idle gap before the last frame makes the block drain with filler frames and resync
-    res = simulate(dut, re, im, seed=size, p_valid=0.75, p_ready=0.7, gaps={frames - 1: size + dut.latency})
-    assert_rtl_equals_model(dut, re, im, res)
+    run = simulate(dut, re, im, seed=size, p_valid=0.75, p_ready=0.7, gaps={frames - 1: size + dut.latency})
+    assert_rtl_equals_model(dut, re, im, run)
 
 
 @pytest.mark.parametrize("decimation", ["dif", "dit"])
@@ -157,13 +126,13 @@ def test_latency_and_full_throughput_back_to_back(decimation: str) -> None:
     cfg = FftConfig.create(16, 8, decimation=decimation, shifts=[1, 0, 1, 0])
     dut = StreamingFft(cfg)
     re, im = random_frames(cfg, 4, seed=3)
-    res = simulate(dut, re, im)
-    assert_rtl_equals_model(dut, re, im, res)
-    assert res["out_cycles"][0] - res["in_cycles"][0] == dut.latency
-    assert np.all(np.diff(res["in_cycles"]) == 1)
-    assert np.all(np.diff(res["out_cycles"]) == 1)  # frames back to back: 1 sample per clock
+    run = simulate(dut, re, im)
+    assert_rtl_equals_model(dut, re, im, run)
+    assert run.out_cycles[0] - run.in_cycles[0] == dut.latency
+    assert np.all(np.diff(run.in_cycles) == 1)
+    assert np.all(np.diff(run.out_cycles) == 1)  # frames back to back: 1 sample per clock
     # the last frame drains without a following frame: latency cycles after its last input
-    assert res["out_cycles"][-1] - res["in_cycles"][-1] == dut.latency
+    assert run.out_cycles[-1] - run.in_cycles[-1] == dut.latency
 
 
 def test_rtl_runs_the_fast_parc_default_configs() -> None:
@@ -177,9 +146,9 @@ def test_rtl_runs_the_fast_parc_default_configs() -> None:
         (plan.params.inverse, trace.p_re[0], trace.p_im[0]),
     ]:
         dut = StreamingFft(cfg)
-        res = simulate(dut, re, im, seed=1, p_valid=0.9, p_ready=0.8)
-        assert_rtl_equals_model(dut, re, im, res)
-        assert res["overflow"][-1] == 0
+        run = simulate(dut, re, im, seed=1, p_valid=0.9, p_ready=0.8)
+        assert_rtl_equals_model(dut, re, im, run)
+        assert run.final["overflow"] == 0
 
 
 def test_narrow_unscaled_full_scale_input_raises_sticky_overflow() -> None:
@@ -191,24 +160,23 @@ def test_narrow_unscaled_full_scale_input_raises_sticky_overflow() -> None:
     im = np.zeros_like(re)
     _, _, ovf = dut.model(re, im)
     assert list(ovf) == [False, True, False]
-    res = simulate(dut, re, im, p_valid=0.9, p_ready=0.9)
-    assert_rtl_equals_model(dut, re, im, res)
-    flag = np.array(res["overflow"])
-    assert flag[-1] == 1 and flag[res["in_cycles"][size - 1]] == 0  # raised by frame 1, sticky
+    run = simulate(dut, re, im, p_valid=0.9, p_ready=0.9)
+    assert_rtl_equals_model(dut, re, im, run)
+    assert run.final["overflow"] == 1 and run.trace["overflow"][run.in_cycles[size - 1]] == 0  # raised by frame 1, sticky
     # overflow_clear drops it once the saturating frame has left the pipeline
     clear_at = 2 * size + dut.latency + 2
-    res = simulate(dut, re, im, clear_at=clear_at)
-    assert res["overflow"][clear_at] == 1 and res["overflow"][-1] == 0
-    assert len(res["overflow"]) > clear_at + 2
+    run = simulate(dut, re, im, clear_at=clear_at)
+    assert run.trace["overflow"][clear_at] == 1 and run.final["overflow"] == 0
+    assert len(run.trace["overflow"]) > clear_at + 1
 
 
 def test_wrong_last_sets_frame_error_and_data_still_flows() -> None:
     cfg = FftConfig.create(8, 6, decimation="dit", inverse=True)
     dut = StreamingFft(cfg)
     re, im = random_frames(cfg, 2, seed=5)
-    res = simulate(dut, re, im, bad_last_at=3)
-    assert res["frame_error"] == 1
-    np.testing.assert_equal(res["out"][:, 0], dut.model(re, im)[0].reshape(-1))
+    run = simulate(dut, re, im, bad_last_at=3)
+    assert run.final["frame_error"] == 1
+    np.testing.assert_equal(run.column("data.re"), dut.model(re, im)[0].reshape(-1))
 
 
 # --- model conventions -----------------------------------------------------------------------

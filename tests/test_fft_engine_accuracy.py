@@ -21,6 +21,7 @@ from golden.bundle import Bundle, default_bundle_path, load_bundle
 from golden.direct import direct_model
 from golden.quant import quantize_input
 from hw.fast_parc import FastParcEngine
+from scripts.accuracy import sqnr_db
 
 
 def trained_bundle(n: int) -> Bundle:
@@ -31,11 +32,6 @@ def trained_bundle(n: int) -> Bundle:
     if bundle.test is None:
         pytest.skip(f"{path} has no 'test' activations")
     return bundle
-
-
-def sqnr_db(reference: np.ndarray, value: np.ndarray) -> float:
-    noise = np.sum((value - reference) ** 2)
-    return float(10 * np.log10(np.sum(reference**2) / noise)) if noise > 0 else float("inf")
 
 
 @pytest.mark.parametrize("n", [56, 28])

@@ -2,17 +2,18 @@
 
 Every run has random input bubbles and output backpressure, a reset in mid-frame and
 malformed-tlast frames (see `sim.scenarios`); the sticky ``overflow`` port must stay 0 (the
-default FFT widths cannot overflow on these inputs). One Verilator build per configuration:
-the throughput/latency test reuses the N = 56, 8-bit build of the bit-exactness test.
+default FFT widths cannot overflow on these inputs). The (N, bits) grid runs on a diagonal
+that covers every N and every bit width; the rest is marked ``long``. One Verilator build
+per configuration: the throughput/latency tests reuse the diagonal's N = 56, 8-bit build.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
-from simutil import assert_bit_exact, run_sim
+from simutil import assert_bit_exact, diagonal_grid, engine_name, run_sim
 
+from amaranth_streams import StreamRun, frame_lasts, run_frames
 from golden.fast_parc_int import FftParams
 from golden.fixed import Rounding
 from golden.quant import FloatLayer, quantize_input, quantize_layer, random_layer
@@ -21,110 +22,76 @@ from hw.fast_parc import FastParcEngine
 
 SIZES = [7, 14, 28, 56]
 BITS = [8, 12, 16]
+DIAGONAL = [(7, 16), (14, 12), (28, 8), (56, 8)]
 
 
 def seed_of(n: int, bits: int) -> int:
     return n * bits  # the random weights depend on the seed: same seed, same Verilog, same build
 
 
-@pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("bits", BITS)
+@pytest.mark.parametrize("n, bits", diagonal_grid("fft", SIZES, BITS, DIAGONAL))
 def test_fft_engine_is_bit_exact_under_backpressure(n: int, bits: int) -> None:
-    summary = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=16, seed=seed_of(n, bits),
-                      backpressure=0.4, bubble=0.2)
-    assert_bit_exact(summary)
-    assert summary["overflow"] == 0
-    assert summary["scenarios"]["tlast"]["frame_errors"] > 0  # the malformed frames were seen
-    for scenario in summary["scenarios"].values():
-        assert scenario["status"]["overflow"] == 0
+    result = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=16, seed=seed_of(n, bits),
+                     backpressure=0.4, bubble=0.2)
+    assert_bit_exact(result)
+    name = engine_name(result)
+    assert result.overflow == 0, f"{name}: overflow port set"
+    assert result.scenarios["tlast"]["frame_errors"] > 0, f"{name}: the malformed frames went unseen"
+    for scenario, r in result.scenarios.items():
+        assert r["status"]["overflow"] == 0, f"{name}: overflow in scenario {scenario}"
 
 
 def test_one_frame_every_m_clocks_and_latency_as_documented() -> None:
     n, bits = 56, 8
     engine = build_design(DesignSpec(arch="fft", n=n, bits=bits, channels=2, weights="random", seed=seed_of(n, bits))).engine
-    summary = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=40, seed=seed_of(n, bits),
-                      backpressure=0, bubble=0, scenarios="stream")
-    assert_bit_exact(summary)
-    stream = summary["scenarios"]["stream"]
+    result = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=40, seed=seed_of(n, bits),
+                     backpressure=0, bubble=0, scenarios=("stream",))
+    assert_bit_exact(result)
+    stream = result.scenarios["stream"]
     print(f"\nN={n} bits={bits}: M={engine.m}, cycles/sample {stream['cycles_per_sample']:.4f} "
-          f"(M/N = {engine.cycles_per_sample:.4f}), latency {summary['latency_cycles']}")
-    assert stream["cycles_per_sample"] <= engine.m / n * 1.02
+          f"(M/N = {engine.cycles_per_sample:.4f}), latency {result.latency_cycles}")
+    assert stream["cycles_per_sample"] <= engine.m / n * 1.02, f"{engine_name(result)}: {stream['cycles_per_sample']} cycles/sample"
     # first frame, no bubbles: its last input is N - 1 cycles after its first
     measured = stream["first_output_cycle"] - (stream["first_input_cycle"] + n - 1)
-    assert measured == summary["latency_cycles"] == engine.latency
+    assert measured == result.latency_cycles == engine.latency, f"{engine_name(result)}: latency {measured} cycles measured"
 
 
 def test_backpressure_within_the_tail_slots_costs_no_throughput() -> None:
     # the output needs N of every M clocks: the kept FIFO rides out 50 % random backpressure
     n, bits = 56, 8
-    summary = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=40, seed=seed_of(n, bits),
-                      backpressure=0.5, bubble=0.2, scenarios="stream")
-    assert_bit_exact(summary)
+    result = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=40, seed=seed_of(n, bits),
+                     backpressure=0.5, bubble=0.2, scenarios=("stream",))
+    assert_bit_exact(result)
     m = 128
-    print(f"\nN={n}, backpressure 0.5, bubbles 0.2: cycles/sample {summary['cycles_per_sample']:.4f} (M/N = {m / n:.4f})")
-    assert summary["cycles_per_sample"] <= m / n * 1.05
+    print(f"\nN={n}, backpressure 0.5, bubbles 0.2: cycles/sample {result.cycles_per_sample:.4f} (M/N = {m / n:.4f})")
+    assert result.cycles_per_sample <= m / n * 1.05, f"{engine_name(result)}: {result.cycles_per_sample} cycles/sample"
 
 
 @pytest.mark.long
 def test_fft_engine_long_run_n56_bits8() -> None:
-    summary = run_sim(arch="fft", n=56, bits=8, frames=2000, backpressure=0.3, bubble=0.1, seed=11)
-    assert_bit_exact(summary)
-    assert summary["samples"] >= 100_000
-    assert summary["overflow"] == 0
+    result = run_sim(arch="fft", n=56, bits=8, frames=2000, backpressure=0.3, bubble=0.1, seed=11)
+    assert_bit_exact(result)
+    assert result.samples >= 100_000
+    assert result.overflow == 0
 
 
 # --- special layers in the Amaranth simulator (no Verilator build; small N) -----------------
 
 
-def simulate_engine(engine, rows: np.ndarray, *, seed: int = 0, p_valid: float = 0.8, p_ready: float = 0.7) -> dict:
-    """Drive rows (F, N) (row f = channel f % C) through the engine; return outputs and flags."""
-    rng = np.random.default_rng(seed)
-    n = engine.n
-    flat = rows.reshape(-1)
-    res: dict = {"out": [], "last": []}
-
-    async def bench(ctx) -> None:
-        idx, holding = 0, False
-        for _ in range(40 * flat.size + 20 * engine.latency):
-            if not holding and idx < flat.size:
-                holding = rng.random() < p_valid
-            ctx.set(engine.i.valid, holding)
-            if holding:
-                ctx.set(engine.i.payload.data, int(flat[idx]))
-                ctx.set(engine.i.payload.last, int(idx % n == n - 1))
-            ready = rng.random() < p_ready
-            ctx.set(engine.o.ready, ready)
-            if holding and ctx.get(engine.i.ready):
-                idx, holding = idx + 1, False
-            if ready and ctx.get(engine.o.valid):
-                res["out"].append(ctx.get(engine.o.payload.data))
-                res["last"].append(ctx.get(engine.o.payload.last))
-            await ctx.tick()
-            if len(res["out"]) == flat.size:
-                break
-        for _ in range(2 * engine.m):  # anything extra would be a bug
-            ctx.set(engine.o.ready, 1)
-            if ctx.get(engine.o.valid):
-                res["out"].append(ctx.get(engine.o.payload.data))
-            await ctx.tick()
-        res["overflow"] = ctx.get(engine.overflow)
-        res["saturations"] = ctx.get(engine.saturations)
-
-    sim = Simulator(engine)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    return res
+def simulate_engine(engine: FastParcEngine, rows: np.ndarray, *, seed: int = 0, p_ready: float = 0.7) -> StreamRun:
+    """Rows (F, N) through the engine with bubbles and backpressure, then 2 M cycles more in
+    which any further output would be a bug; ``final`` holds the status ports."""
+    return run_frames(engine, rows, seed=seed, p_ready=p_ready, drain=2 * engine.m, status=("overflow", "saturations"))
 
 
-def assert_engine_equals_model(engine, rows: np.ndarray, res: dict) -> None:
+def assert_engine_equals_model(engine: FastParcEngine, rows: np.ndarray, run: StreamRun) -> None:
     c, n = engine.layer.channels, engine.n
-    grouped = rows.reshape(-1, c, n)
-    trace = engine.trace(grouped)
-    np.testing.assert_array_equal(np.array(res["out"]), trace.y.reshape(-1))
-    assert res["last"] == [int(k % n == n - 1) for k in range(rows.size)]
-    assert res["overflow"] == int(trace.fft_overflow.any())
-    assert res["saturations"] == int(trace.saturated.sum())
+    trace = engine.trace(rows.reshape(-1, c, n))
+    name = f"FastParcEngine N={n} C={c}"
+    np.testing.assert_array_equal(run.column("data"), trace.y.reshape(-1), err_msg=f"{name}: output differs from model")
+    np.testing.assert_array_equal(run.column("last"), frame_lasts(rows.size, n), err_msg=f"{name}: last")
+    assert run.final["overflow"] == int(trace.fft_overflow.any()), f"{name}: overflow port"
+    assert run.final["saturations"] == int(trace.saturated.sum()), f"{name}: saturation count"
 
 
 def varied_layer(n: int, channels: int, seed: int) -> FloatLayer:
@@ -140,9 +107,9 @@ def test_per_channel_shifts_and_three_channels() -> None:
     assert len(set(q.shift.tolist())) == 3
     engine = FastParcEngine(q)
     rows, _ = quantize_input(q, rng.normal(0, 1, (4, 3, 7)))
-    res = simulate_engine(engine, rows.reshape(-1, 7), seed=1)
-    assert_engine_equals_model(engine, rows.reshape(-1, 7), res)
-    assert res["overflow"] == 0
+    run = simulate_engine(engine, rows.reshape(-1, 7), seed=1)
+    assert_engine_equals_model(engine, rows.reshape(-1, 7), run)
+    assert run.final["overflow"] == 0
 
 
 def test_output_shift_below_guard_bits_truncation_and_wrapping() -> None:
@@ -157,8 +124,8 @@ def test_output_shift_below_guard_bits_truncation_and_wrapping() -> None:
     engine = FastParcEngine(q)
     assert engine.plan.y_exp.min() < 0 and engine.plan.align[1].max() > 0
     rows = rng.integers(-40, 40, (8, 7))  # some outputs wrap
-    res = simulate_engine(engine, rows, seed=2, p_ready=0.5)
-    assert_engine_equals_model(engine, rows, res)
+    run = simulate_engine(engine, rows, seed=2, p_ready=0.5)
+    assert_engine_equals_model(engine, rows, run)
 
 
 def test_overflow_port_is_sticky_and_the_saturated_integers_still_match() -> None:
@@ -171,6 +138,6 @@ def test_overflow_port_is_sticky_and_the_saturated_integers_still_match() -> Non
     rows = rng.integers(-4, 4, (6, 14))
     rows[3] = np.where(q.weight[1] >= 0, 127, -128)  # channel 1, matched to its kernel: full scale
     assert engine.trace(rows.reshape(-1, 2, 14)).fft_overflow.any()
-    res = simulate_engine(engine, rows, seed=3)
-    assert_engine_equals_model(engine, rows, res)
-    assert res["overflow"] == 1
+    run = simulate_engine(engine, rows, seed=3)
+    assert_engine_equals_model(engine, rows, run)
+    assert run.final["overflow"] == 1

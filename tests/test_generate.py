@@ -133,3 +133,21 @@ def test_manifest_records_weights_portably_with_one_fingerprint(tmp_path: Path) 
     random = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert random["weights"]["sha256_of"] == weights["sha256_of"]  # one definition for every source
     assert {"tdata", "rom_layout"} <= random.keys() and random["tdata"]["byte_padded"] is False
+
+
+def test_library_generate_returns_the_manifest_it_wrote(tmp_path: Path) -> None:
+    """`generate(spec, out)` is what the CLI runs: a typed `Manifest` equal to manifest.json."""
+    from golden.cli import UserError
+    from hw.design import DesignSpec
+    from hw.generate import Manifest, generate
+
+    spec = DesignSpec(arch="fft", n=7, bits=8, channels=2, weights="random", seed=3)
+    manifest = generate(spec, tmp_path / "g", lint=False)
+    assert isinstance(manifest, Manifest) and manifest.path == tmp_path / "g"
+    assert manifest.data == json.loads((tmp_path / "g" / "manifest.json").read_text())
+    assert manifest.top == "parc_fft_n7_b8" and manifest.verilog == tmp_path / "g" / "parc_fft_n7_b8.v"
+    assert manifest.verilog.read_text().count(f"module {manifest.top}(") == 1
+    assert manifest.latency_cycles > 0 and manifest.cycles_per_sample == pytest.approx(16 / 7, rel=1e-3)
+    with pytest.raises(UserError, match="--fft-size applies to --arch fft only"):
+        generate(DesignSpec(arch="direct", n=7, weights="random", options={"fft_size": 16}), tmp_path / "d", lint=False)
+    assert not (tmp_path / "d").exists()

@@ -14,7 +14,7 @@ from simutil import assert_bit_exact, run_sim
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed (apt install iverilog)")
 
 
-@pytest.mark.parametrize("arch,n", [("direct", 14), ("fft", 7)])
+@pytest.mark.parametrize("arch,n", [("direct", 14), ("fft", 7)], ids=["direct-N14-8bit", "fft-N7-8bit"])
 def test_icarus_agrees_with_the_golden_model(arch: str, n: int) -> None:
-    summary = run_sim(arch=arch, n=n, bits=8, channels=3, weights="random", frames=10, simulator="icarus", backpressure=0.3, bubble=0.2)
-    assert_bit_exact(summary)
+    result = run_sim(arch=arch, n=n, bits=8, channels=3, weights="random", frames=10, simulator="icarus", backpressure=0.3, bubble=0.2)
+    assert_bit_exact(result)

@@ -569,7 +569,7 @@ def test_prune_keeps_the_most_recently_used_builds(build_root: Path) -> None:
     os.utime(batch / "BUILD_OK", (2000, 2000))  # the most recently used of all
     (build_root / "synth_cache").mkdir()
     busy = names[1]
-    with sim.runner.locked(build_root / f".{busy}.lock"):  # being rebuilt by another worker: skipped
+    with sim.runner.build_lock(build_root / busy):  # being rebuilt by another worker: skipped
         removed = sim.runner.prune_builds(limit=2)
     assert sorted(p.name for p in removed) == sorted([names[0], names[2], names[3], unfinished.name])
     assert sorted(p.name for p in build_root.iterdir() if p.is_dir()) == sorted([busy, names[4], batch.name, "synth_cache"])

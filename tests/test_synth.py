@@ -1,8 +1,10 @@
-"""`scripts.synth`: the report at a tiny size (direct, N=7, 8 bits), its cache, its floors and harness."""
+"""`scripts.synth`: the report at a tiny size (direct, N=7, 8 bits) through the library API
+(`synthesize`, `write_synth`), its cache, its floors and harness; the CLI's own errors."""
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from hw.design import DesignSpec, build_design
 from scripts import synth
 from scripts import yosys_flow as flow
 
-TINY = ["--arch", "direct", "--n", "7", "--bits", "8", "--no-progress"]
+TINY = synth.SynthOptions(archs=("direct",), ns=(7,), bits=(8,), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,9 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, cache_dir) -> Path:
     out = tmp_path_factory.mktemp("synth_out")
-    assert synth.main(TINY + ["--no-pnr", "--out", str(out), "--cache", str(cache_dir)]) == 0
+    result = synth.synthesize(replace(TINY, pnr=False, cache=cache_dir))
+    assert result.failed == [], result.failed
+    assert synth.write_synth(result, out) == [out / name for name in synth.SYNTH_FILES]
     return out
 
 
@@ -67,9 +71,8 @@ def test_report_files_hold_positive_counts_and_the_floor(report: Path) -> None:
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
-def test_rerun_comes_from_the_cache(report: Path, cache_dir: Path, tmp_path: Path) -> None:
-    assert synth.main(TINY + ["--no-pnr", "--out", str(tmp_path), "--cache", str(cache_dir)]) == 0
-    data = json.loads((tmp_path / "synth.json").read_text())
+def test_rerun_comes_from_the_cache(report: Path, cache_dir: Path) -> None:
+    data = synth.synthesize(replace(TINY, pnr=False, cache=cache_dir)).data
     assert data["meta"]["cached_stages"] == data["meta"]["stages"] == 3
     first = json.loads((report / "synth.json").read_text())["rows"][0]
     assert data["rows"][0]["ecp5"]["cells"] == first["ecp5"]["cells"]
@@ -77,8 +80,9 @@ def test_rerun_comes_from_the_cache(report: Path, cache_dir: Path, tmp_path: Pat
 
 @pytest.mark.slow
 def test_place_and_route_gives_fmax_and_samples_per_second(report: Path, cache_dir: Path, tmp_path: Path) -> None:
-    assert synth.main(TINY + ["--out", str(tmp_path), "--cache", str(cache_dir)]) == 0
-    row = json.loads((tmp_path / "synth.json").read_text())["rows"][0]
+    result = synth.synthesize(replace(TINY, cache=cache_dir))
+    synth.write_synth(result, tmp_path)
+    row = result.rows[0]
     assert row["pnr"]["status"] == "ok" and not row["pnr"]["cached"]
     assert row["ecp5"]["cached"] and row["xc7"]["cached"]  # only the new stage ran
     assert 10 < row["fmax_mhz"] < 1000
@@ -109,6 +113,18 @@ def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path: Path) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(ln.startswith("python -m scripts.synth: error:") for ln in err)
     assert not (tmp_path / "synth.md").exists()
+
+
+def test_options_are_checked_when_made() -> None:
+    from golden.cli import UserError
+
+    assert synth.SynthOptions().archs == tuple(synth.arch_order())  # () means every architecture
+    with pytest.raises(UserError, match="unknown arch"):
+        synth.SynthOptions(archs=("nope",))
+    with pytest.raises(UserError, match="--jobs"):
+        synth.SynthOptions(jobs=0)
+    with pytest.raises(ValueError, match="bits must be"):
+        synth.SynthOptions(ns=(7,), bits=(3,))
 
 
 def test_timeout_is_recorded_not_raised(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from golden.weights import load_layers
-from scripts import parc_net as pn
+from golden import parc_net as pn
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"

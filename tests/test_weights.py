@@ -323,7 +323,7 @@ def test_rows_round_trip_and_meaning(direction):
 
 def test_trained_layers_match_torch_on_real_activations():
     """golden.parc_h/parc_w with the imported FloatLayer == the trained torch ParC layer."""
-    from scripts import parc_net as pn
+    from golden import parc_net as pn
 
     model = pn.load_model(TRAINED)
     split = pn.load_split(json.loads((TRAINED.parent / "provenance.json").read_text())["data"]["split_seed"])

@@ -33,6 +33,11 @@ black 56x56 canvas. The train/test split and the test placements are fixed by
 callable ``parc_override(layer_name, x_rows) -> y_rows`` working on NumPy rows
 ``(S, C, N)`` (one length-N line along the ParC axis per row, input *before* the PE),
 so reports can plug in the fixed-point golden model or the RTL simulation.
+
+This module lives in ``golden/`` because `golden.export` captures real activations with
+it and the floors import only downwards (docs/architecture.md). It is the one module of
+``golden`` that imports torch at import time, so only code that needs torch imports it,
+and inside the function that needs it: ``import golden.export`` loads no torch.
 """
 from __future__ import annotations
 
@@ -405,7 +410,7 @@ def evaluate(
     Example (the NumPy float golden model in place of every ParC layer)::
 
         from golden.weights import load_layers
-        from scripts.parc_net import evaluate, load_model, load_test_set
+        from golden.parc_net import evaluate, load_model, load_test_set
 
         model = load_model("weights/parc/model.pt")
         images, labels = load_test_set(split_seed=0)

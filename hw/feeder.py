@@ -1,0 +1,180 @@
+"""Frame feeder: copies a whole frame into a rotating register and streams it out rotated.
+
+Both engines read a frame as a sequence of its circular rotations: at rotation position i
+the register holds ``R[k] = u[(i + k) mod N]``. Rotating the register (instead of indexing a
+frame buffer with ``(i + k) mod N``) keeps every tap a fixed wire from one register, so the
+read side needs no N-way multiplexer per tap and no modulo arithmetic.
+
+- `hw.direct`: output i needs all of ``R`` (taps ``R[k] * w[k]``), ``P`` taps per beat, so it
+  visits each position for ``G = ceil(N/P)`` beats (group g: ``R[g*P .. g*P + P-1]``, zero
+  beyond N) and rotates after the last group: `Feeder.direct`.
+- `hw.fast_parc`: the forward FFT wants ``[u, u[:N-1], 0, ..., 0]``, one point per clock for
+  M points: ``R[0]`` at positions ``i < 2N-1``, zero after: `Feeder.fft`.
+
+While the Feeder emits frame k, the Framer fills with frame k+1; the next frame is taken in
+the cycle the last beat leaves, so frames follow back to back.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.mux import select
+from hw.stream import channel_shape, frame_layout
+
+
+class FeederBeats(NamedTuple):
+    """What a Feeder emits, one row per beat (`Feeder.model`)."""
+
+    data: np.ndarray  # (beats, width) int64
+    channel: np.ndarray  # (beats,)
+    index: np.ndarray  # (beats,) rotation position i
+    group: np.ndarray  # (beats,) window g within the position
+    last: np.ndarray  # (beats,) 1 on a frame's final beat
+
+
+class Feeder(wiring.Component):
+    """Rotating frame register: takes whole frames, emits windows of their rotations.
+
+    Beat ``(i, g)`` of a frame ``u`` (positions ``i = 0..positions-1``, groups
+    ``g = 0..groups-1``) carries ``data[j] = u[(i + g*width + j) mod N]`` for
+    ``g*width + j < N`` and ``i < live``, else 0.
+
+    Parameters
+    ----------
+    n, bits : int
+        Frame length N and signed sample width, as for the `hw.framer.Framer` feeding it.
+    channels : int
+        Channel count C: sets the shape of the channel number carried from frame to beats.
+    width : int
+        Samples per beat (``1 <= width <= n``).
+    groups : int
+        Beats per rotation position; the register rotates by one after the last.
+    positions : int
+        Rotation positions per frame (the register wraps around after N).
+    live : int, optional
+        Positions that carry samples; later ones emit zeros (default: all).
+
+    Attributes
+    ----------
+    latency : int
+        1: the first beat is valid the cycle after the frame is taken.
+    beats_per_frame : int
+        ``positions * groups``.
+
+    Ports
+    -----
+    i : In(stream.Signature(frame_layout(n, bits, channels)))
+        Whole frames (`hw.framer.Framer.o`). ``i.ready`` is high while idle, and in the
+        cycle the current frame's final beat transfers (combinationally from ``o.ready``).
+    o : Out(stream.Signature({data: ArrayLayout(signed(bits), width), channel, index, group, last}))
+        The beats; ``o.valid`` is a register, the payload comes from registers through one
+        ``groups``-way multiplexer per output sample.
+    """
+
+    latency = 1
+
+    def __init__(self, n: int, bits: int, channels: int, *, width: int, groups: int, positions: int,
+                 live: int | None = None) -> None:
+        if not 1 <= width <= n:
+            raise ValueError(f"feeder width must be in 1..N={n}; got {width}")
+        if groups < 1 or positions < 1:
+            raise ValueError(f"feeder needs groups >= 1 and positions >= 1; got {groups}, {positions}")
+        self.n, self.bits, self.channels = n, bits, channels
+        self.width, self.groups, self.positions = width, groups, positions
+        self.live = positions if live is None else int(live)
+        layout = data.StructLayout(
+            {
+                "data": data.ArrayLayout(signed(bits), width),
+                "channel": channel_shape(channels),
+                "index": range(max(positions, 2)),
+                "group": range(max(groups, 2)),
+                "last": 1,
+            }
+        )
+        super().__init__(
+            {
+                "i": In(stream.Signature(frame_layout(n, bits, channels))),
+                "o": Out(stream.Signature(layout)),
+            }
+        )
+
+    @classmethod
+    def direct(cls, n: int, bits: int, channels: int, parallel: int) -> "Feeder":
+        """The direct engine's pattern: N outputs, each ``ceil(N/P)`` groups of P taps."""
+        return cls(n, bits, channels, width=parallel, groups=math.ceil(n / parallel), positions=n)
+
+    @classmethod
+    def fft(cls, n: int, bits: int, channels: int, size: int) -> "Feeder":
+        """The FFT engine's pattern: ``[u, u[:N-1], 0, ..., 0]``, one point per beat, M beats."""
+        return cls(n, bits, channels, width=1, groups=1, positions=size, live=2 * n - 1)
+
+    @property
+    def beats_per_frame(self) -> int:
+        return self.positions * self.groups
+
+    def model(self, frames: np.ndarray, channels: np.ndarray | None = None) -> FeederBeats:
+        """The beats emitted for ``frames`` (F, N) taken with ``channels`` (default f % C)."""
+        frames = np.asarray(frames, dtype=np.int64).reshape(-1, self.n)
+        f = frames.shape[0]
+        channels = np.arange(f) % self.channels if channels is None else np.asarray(channels)
+        i, g, j = np.meshgrid(np.arange(self.positions), np.arange(self.groups), np.arange(self.width), indexing="ij")
+        k = g * self.width + j
+        keep = (k < self.n) & (i < self.live)
+        taps = frames[:, (i + k) % self.n] * keep  # (F, positions, groups, width)
+        index, group = np.meshgrid(np.arange(self.positions), np.arange(self.groups), indexing="ij")
+        last = (index == self.positions - 1) & (group == self.groups - 1)
+        beats = self.beats_per_frame
+        return FeederBeats(
+            data=taps.reshape(f * beats, self.width),
+            channel=np.repeat(channels, beats),
+            index=np.tile(index.reshape(-1), f),
+            group=np.tile(group.reshape(-1), f),
+            last=np.tile(last.reshape(-1).astype(np.int64), f),
+        )
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        n, width, groups = self.n, self.width, self.groups
+        rot = Signal(self.i.payload.frame.shape(), name="rot")
+        busy = Signal()
+        index = Signal.like(self.o.payload.index, name="index")
+        group = Signal.like(self.o.payload.group, name="group")
+        channel = Signal.like(self.o.payload.channel, name="channel")
+
+        position_done = group == groups - 1
+        frame_done = position_done & (index == self.positions - 1)
+        send = self.o.valid & self.o.ready
+        take = self.i.valid & self.i.ready
+        m.d.comb += [
+            self.o.valid.eq(busy),
+            self.i.ready.eq(~busy | (self.o.ready & frame_done)),
+            self.o.payload.channel.eq(channel),
+            self.o.payload.index.eq(index),
+            self.o.payload.group.eq(group),
+            self.o.payload.last.eq(frame_done),
+        ]
+        zero = Const(0, signed(self.bits))
+        for j in range(width):
+            tap = select([rot[g * width + j] if g * width + j < n else zero for g in range(groups)], group)
+            if self.live < self.positions:
+                tap = Mux(index < self.live, tap, 0)
+            m.d.comb += self.o.payload.data[j].eq(tap)
+
+        with m.If(send):
+            m.d.sync += group.eq(Mux(position_done, 0, group + 1))
+            with m.If(position_done):
+                m.d.sync += [index.eq(index + 1), rot.eq(rot.as_value().rotate_right(self.bits))]
+            with m.If(frame_done):
+                m.d.sync += busy.eq(0)
+        with m.If(take):
+            m.d.sync += [busy.eq(1), index.eq(0), group.eq(0), rot.eq(self.i.payload.frame), channel.eq(self.i.payload.channel)]
+        return m
+
+
+__all__ = ["Feeder", "FeederBeats"]
