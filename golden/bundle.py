@@ -84,7 +84,7 @@ class Bundle:
         meta_direction = self.meta.get("direction")
         return meta_direction if meta_direction in ("H", "W") else direction_of(self.layer.name)
 
-    def first_channels(self, channels: int) -> "Bundle":
+    def first_channels(self, channels: int) -> Bundle:
         """The first ``channels`` channels (weights, PE, bias and activations alike).
 
         A subset keeps the trained weights; asking for more channels than the file has is
@@ -134,7 +134,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         raise UserError(f"{path} is {what}, not a .npz weight bundle; name one of its layers with --layer")
     try:
         arrays = dict(np.load(path, allow_pickle=False))
-    except Exception as exc:  # zipfile and format errors all mean "not a weight file"
+    except Exception as exc:  # noqa: BLE001 - zipfile, zlib and format errors all mean "not a weight file"
         raise ValueError(f"{path} is not a readable .npz file: {exc}") from None
     if "weight" not in arrays:
         raise ValueError(f"{path} has no 'weight' array (found: {', '.join(sorted(arrays)) or 'nothing'})")
@@ -207,7 +207,7 @@ def load_weights(path: str | os.PathLike, n: int | None = None, layer: str | Non
         try:
             with np.load(path, allow_pickle=False) as f:
                 single = "weight" in f.files
-        except Exception as exc:  # a broken member behind a valid zip directory
+        except Exception as exc:  # noqa: BLE001 - a broken member behind a valid zip directory
             raise ValueError(f"{path} is not a readable .npz file: {exc}") from None
     if single:
         bundle = load_bundle(path)

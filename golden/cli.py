@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 EXIT_USAGE = 2
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

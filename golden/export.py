@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.cli import Parser, UserError, run
 from golden.bundle import save_bundle
+from golden.cli import Parser, UserError, run
 from golden.files import check_output_file, file_sha256, output_file_name
 from golden.quant import SUPPORTED_BITS, FloatLayer, check_n_bits, quantize_layer
 from golden.weights import ParcLayerInfo, feature_to_rows, find_parc_layers, import_layer, load_state_dict
@@ -61,7 +61,7 @@ def is_exported_bundle(path: Path) -> bool:
     try:
         with np.load(path, allow_pickle=False) as arrays:
             meta = json.loads(str(arrays["meta"])) if "meta" in arrays.files else {}
-    except Exception:  # not a zip, not numpy, no JSON: in any case not ours
+    except Exception:  # noqa: BLE001 - not a zip, not numpy, no JSON: in any case not ours
         return False
     return isinstance(meta, dict) and meta.get("tool") == "golden.export"
 

@@ -91,13 +91,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from golden.cli import UserError
 from golden.direct import check_int_input
 from golden.fft import (
     FftConfig,
@@ -110,7 +111,6 @@ from golden.fft import (
     rounding_error_max,
     rounding_mse,
 )
-from golden.cli import UserError
 from golden.fixed import IntArray, Rounding, requantize, saturate
 from golden.quant import QuantizedLayer
 
@@ -194,12 +194,11 @@ class FftParams:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)}")
         if not 2 <= self.spectrum_bits <= 27:
             raise ValueError(f"spectrum_bits must be 2..27; got {self.spectrum_bits}")
-        self.forward  # validate both configs now
-        self.inverse
-        product = self.forward.output_bits + self.spectrum_bits + 1  # X * Hq, summed: one more bit
+        forward, _ = self.forward, self.inverse  # build (and so validate) both configs now
+        product = forward.output_bits + self.spectrum_bits + 1  # X * Hq, summed: one more bit
         if product > INT64_MODEL_BITS:
             raise ValueError(
-                f"the spectrum product needs {product} bits (forward FFT output {self.forward.output_bits} + "
+                f"the spectrum product needs {product} bits (forward FFT output {forward.output_bits} + "
                 f"spectrum_bits {self.spectrum_bits} + 1; at most {INT64_MODEL_BITS})"
             )
 
@@ -235,7 +234,7 @@ class FftParams:
         twiddle_bits: int | None = None,
         spectrum_bits: int | None = None,
         rounding: Rounding = Rounding.HALF_EVEN,
-    ) -> "FftParams":
+    ) -> FftParams:
         """Widths and schedules from N and bits (see the module docstring for the bounds).
 
         Twiddle and spectrum ROMs default to 18 bits (the DSP's 18-bit port) up to 16-bit

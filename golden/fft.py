@@ -159,7 +159,7 @@ class FftConfig:
         rounding: Rounding = Rounding.HALF_EVEN,
         decimation: str = "dif",
         inverse: bool = False,
-    ) -> "FftConfig":
+    ) -> FftConfig:
         """Fill defaults: unscaled (all shifts 0) and widths that can never saturate.
 
         Default ``widths[s] = input_bits + 1 + sum(1 - shifts[t] for t <= s)``: one bit for the

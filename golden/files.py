@@ -23,8 +23,8 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from golden.cli import UserError
 
@@ -358,7 +358,7 @@ class OutputFolder:
             _remove_empty(self._created)
             self._staging = None
 
-    def __enter__(self) -> "OutputFolder":
+    def __enter__(self) -> OutputFolder:
         self.open()
         return self
 

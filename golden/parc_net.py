@@ -43,16 +43,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from numpy.typing import NDArray
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from numpy.typing import NDArray
 
 from golden.resize import resize_kernel
 from golden.weights import feature_to_rows, rows_to_feature
@@ -212,7 +211,7 @@ class ParcNet(nn.Module):
             )
         ls = cfg["layer_scale_init_value"]
         self.stages = nn.ModuleList()
-        for dim, depth, size in zip(dims, depths, sizes):
+        for dim, depth, size in zip(dims, depths, sizes, strict=True):
             if cfg["mixer"] == "parc":
                 blocks = [ParC_ConvNext_Block(dim, size, ls, cfg["use_pe"], cfg["mlp_ratio"]) for _ in range(depth)]
             else:
@@ -230,7 +229,7 @@ class ParcNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.config["input_mean"]) / self.config["input_std"]
-        for down, stage in zip(self.downsample_layers, self.stages):
+        for down, stage in zip(self.downsample_layers, self.stages, strict=True):
             x = stage(down(x))
         pooled = x.mean((-2, -1)) if self.config["pool"] == "mean" else x.amax((-2, -1))
         return self.norm(pooled)

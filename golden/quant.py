@@ -96,7 +96,7 @@ class ParcFormat:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ParcFormat":
+    def from_dict(cls, d: dict) -> ParcFormat:
         return cls(
             n=int(d["n"]),
             data=FixedFormat(**d["data"]),
@@ -117,7 +117,7 @@ class FloatLayer:
     name: str = "layer"
 
     @classmethod
-    def create(cls, weight: ArrayLike, pe: ArrayLike | None = None, bias: ArrayLike | None = None, name: str = "layer") -> "FloatLayer":
+    def create(cls, weight: ArrayLike, pe: ArrayLike | None = None, bias: ArrayLike | None = None, name: str = "layer") -> FloatLayer:
         w = as_finite_array(weight, "weight")
         if w.ndim != 2:
             raise ValueError(f"weight must have shape (C, N); got {w.shape}")

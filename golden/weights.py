@@ -38,15 +38,16 @@ import os
 import re
 import sys
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.cli import Parser, UserError, run
 from golden.checks import as_finite_array
+from golden.cli import Parser, UserError, run
 from golden.quant import FloatLayer
 from golden.resize import resize_kernel
 
@@ -275,7 +276,7 @@ def _load_torch(path: Path):
             with serialization.safe_globals(_safe_globals()):
                 return torch.load(path, map_location="cpu", weights_only=True)
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and "unsupported global" errors all mean "not a plain state_dict"
+    except Exception as exc:  # noqa: BLE001 - pickle, zip and "unsupported global" errors all mean "not a plain state_dict"
         raise ValueError(_torch_error(path, exc)) from None
 
 
@@ -310,7 +311,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             raise ValueError(f"reading {path.name} needs the safetensors package (pip install safetensors)") from None
         try:
             state = load_file(str(path))
-        except Exception as exc:  # safetensors raises its own SafetensorError
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own SafetensorError
             raise ValueError(f"{path} is not a readable .safetensors file: {exc}") from None
     out: dict[str, np.ndarray] = {}
     for key, value in state.items():

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-from golden.cli import UserError
 from golden.bundle import DEFAULT_BUNDLE_DIR, RANDOM_WEIGHTS, Bundle, default_bundle_path, load_weights, weights_sha256
+from golden.cli import UserError
 from golden.fast_parc_int import plan_with_options
 from golden.quant import FloatLayer, QuantizedLayer, check_n_bits, quantize_layer, random_layer
 from hw.direct import DirectEngine

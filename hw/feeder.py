@@ -105,12 +105,12 @@ class Feeder(wiring.Component):
         )
 
     @classmethod
-    def direct(cls, n: int, bits: int, channels: int, parallel: int) -> "Feeder":
+    def direct(cls, n: int, bits: int, channels: int, parallel: int) -> Feeder:
         """The direct engine's pattern: N outputs, each ``ceil(N/P)`` groups of P taps."""
         return cls(n, bits, channels, width=parallel, groups=math.ceil(n / parallel), positions=n)
 
     @classmethod
-    def fft(cls, n: int, bits: int, channels: int, size: int) -> "Feeder":
+    def fft(cls, n: int, bits: int, channels: int, size: int) -> Feeder:
         """The FFT engine's pattern: ``[u, u[:N-1], 0, ..., 0]``, one point per beat, M beats."""
         return cls(n, bits, channels, width=1, groups=1, positions=size, live=2 * n - 1)
 

@@ -182,7 +182,7 @@ class StreamingFft(wiring.Component):
 
         tag = real_slot(D1)
         ends = self._stage_delay[1:] + [self.latency]  # slot delay after each stage
-        real_flags = [flag & real_slot(end - 1) for flag, end in zip(flags, ends)]
+        real_flags = [flag & real_slot(end - 1) for flag, end in zip(flags, ends, strict=True)]
         with m.If(adv):
             m.d.sync += [
                 in_pos.eq(Mux(in_pos == M - 1, 0, in_pos + 1)),

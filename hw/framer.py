@@ -111,7 +111,7 @@ class Framer(wiring.Component):
         current: list[int] = []
         errors = 0
         skipping = False
-        for value, last in zip(samples, lasts):
+        for value, last in zip(samples, lasts, strict=True):
             if skipping:
                 skipping = not last
                 continue

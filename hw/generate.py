@@ -32,7 +32,6 @@ from golden.files import OutputFolder
 from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
 from hw.lint import waiver_text
 
-
 FFT_FLAGS = {  # CLI flag (DesignSpec.options key: '-' -> '_') -> help (ranges: golden.fast_parc_int.FFT_OPTION_RANGES)
     "fft-size": "FFT size M: a power of two from the smallest >= 2N-1 (and >= 8; the default) to 4x that",
     "twiddle-bits": "twiddle ROM bits, 6..27 (default 18, one DSP port; bits + 4 above 16-bit data)",

@@ -50,7 +50,7 @@ def pack_complex(re: Iterable[int], im: Iterable[int], bits: int) -> list[int]:
     every complex ROM (FFT twiddles, weight spectra) reads it as ``{re, im}``.
     """
     mask = (1 << bits) - 1
-    return [(int(r) & mask) | ((int(i) & mask) << bits) for r, i in zip(re, im)]
+    return [(int(r) & mask) | ((int(i) & mask) << bits) for r, i in zip(re, im, strict=True)]
 
 
 def unpack_words(words: Iterable[int], bits: int, fields: int) -> np.ndarray:

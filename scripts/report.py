@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from golden.cli import Parser, UserError, comma_ints, run
 from golden.bundle import default_bundle_path, load_bundle
+from golden.cli import Parser, UserError, comma_ints, run
 from golden.quant import SUPPORTED_BITS, quantize_input
 from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
 from scripts.accuracy import error_stats, match_percent

@@ -10,11 +10,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from golden.files import OutputFolder  # noqa: E402
-from scripts.accuracy import ideal_sqnr_db  # noqa: E402
+from golden.files import OutputFolder
+from scripts.accuracy import ideal_sqnr_db
 
 LAYER_COLUMNS = [
     ("arch", "arch", "{}"), ("layer", "layer", "{}"), ("n", "N", "{}"), ("bits", "bits", "{}"),
@@ -45,19 +45,19 @@ def markdown_table(rows: list[dict], columns) -> str:
     head = "| " + " | ".join(title for _, title, _ in columns) + " |"
     rule = "|" + "---|" * len(columns)
     body = []
-    for r, cells in zip(rows, _table_rows(rows, columns)):
+    for r, cells in zip(rows, _table_rows(rows, columns), strict=True):
         flagged = r.get("rtl_match_pct", 100.0) != 100.0
         body.append("| " + " | ".join(f"**{c}** (!)" if flagged and key == "rtl_match_pct" else c
-                                      for (key, _, _), c in zip(columns, cells)) + " |")
+                                      for (key, _, _), c in zip(columns, cells, strict=True)) + " |")
     return "\n".join([head, rule, *body])
 
 
 def html_table(rows: list[dict], columns) -> str:
     head = "".join(f"<th>{html.escape(t)}</th>" for _, t, _ in columns)
     body = []
-    for r, cells in zip(rows, _table_rows(rows, columns)):
+    for r, cells in zip(rows, _table_rows(rows, columns), strict=True):
         tds = []
-        for (key, _, _), c in zip(columns, cells):
+        for (key, _, _), c in zip(columns, cells, strict=True):
             bad = key == "rtl_match_pct" and r[key] != 100.0
             tds.append(f'<td class="{"bad" if bad else ""}">{html.escape(c)}</td>')
         body.append("<tr>" + "".join(tds) + "</tr>")

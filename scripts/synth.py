@@ -31,16 +31,16 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from golden.quant import check_n_bits
 from golden.cli import Parser, UserError, comma_ints, run
 from golden.files import OutputFolder
+from golden.quant import check_n_bits
 from hw.design import ARCHITECTURES, DesignSpec, build_design
 from scripts import yosys_flow as flow
 
@@ -358,11 +358,11 @@ def plot(report: dict, path: Path) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(14, 8))
     series = sorted({(r["arch"], r["bits"]) for r in rows}, key=lambda s: (arch_order().index(s[0]) if s[0] in arch_order() else 99, s[1]))
     ns_all = sorted({r["n"] for r in rows})
-    for ax, (title, get, logy) in zip(axes.flat, panels):
+    for ax, (title, get, logy) in zip(axes.flat, panels, strict=True):
         for arch, bits in series:
             pts = [(r["n"], get(r)) for r in rows if r["arch"] == arch and r["bits"] == bits and get(r)]
             if pts:
-                x, y = zip(*sorted(pts))
+                x, y = zip(*sorted(pts), strict=True)
                 ax.plot(x, y, marker="o", linestyle="-" if arch == "direct" else "--", label=f"{arch}, {bits} bit")
         if title.startswith("multiplier-cycles"):
             ax.plot(ns_all, [floor_multiplies(n) / n for n in ns_all], "k:", marker="_", label="floor (2N-d(N))/N")
@@ -379,7 +379,7 @@ def plot(report: dict, path: Path) -> None:
         ax.grid(True, alpha=0.3)
     handles, labels = [], []
     for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)

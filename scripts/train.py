@@ -80,8 +80,8 @@ def _main(argv: list[str] | None) -> int:
     import tqdm
     from tqdm import tqdm as progress
 
-    from golden.weights import list_layers
     from golden import parc_net as pn
+    from golden.weights import list_layers
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

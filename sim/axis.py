@@ -55,7 +55,7 @@ class AxisSource:
         self.tlast.value = 0
 
     def send(self, samples: Sequence[int], lasts: Sequence[bool]) -> None:
-        self.queue.extend(Beat(int(d), bool(l)) for d, l in zip(samples, lasts))
+        self.queue.extend(Beat(int(d), bool(last)) for d, last in zip(samples, lasts, strict=True))
 
     def flush(self) -> None:
         """Forget queued beats (used when the bench resets the design)."""

@@ -17,7 +17,8 @@ Results are per enabled edge k, so a block of latency L shows the slot entered a
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from amaranth.hdl import Shape

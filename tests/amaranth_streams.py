@@ -19,8 +19,9 @@ ParC engine fed rows of N samples, ``last`` on the N-th) are the common cases.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from amaranth.lib import data

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from amaranth_streams import StreamSink, StreamSource, run_streams
+
 from hw.adder_tree import AdderTree, tree_levels
 
 TAG_BITS = 5
@@ -37,7 +37,7 @@ def test_adder_tree_rtl_equals_model(widths: list[int], seed: int, p_valid: floa
     beats = 120
     leaves = extreme_leaves(rng, widths, beats)
     tags = rng.integers(0, 1 << TAG_BITS, beats)
-    inputs = [{"leaves": {f"leaf{k}": v for k, v in enumerate(row)}, "tag": t} for row, t in zip(leaves, tags)]
+    inputs = [{"leaves": {f"leaf{k}": v for k, v in enumerate(row)}, "tag": t} for row, t in zip(leaves, tags, strict=True)]
     source = StreamSource(dut.i, inputs, rng, p_valid, name="AdderTree.i")
     sink = StreamSink(dut.o, rng, p_ready, name="AdderTree.o")
     run_streams(dut, [source], {sink: beats}, drain=8)

@@ -13,10 +13,10 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from amaranth_pipelines import run_enabled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amaranth_pipelines import run_enabled
 from golden.fixed import Rounding
 from hw.complex_mul import ComplexMultiplier
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from amaranth_streams import StreamSink, StreamSource, run_streams
+
 from hw.feeder import Feeder
 
 BITS, CHANNELS, FRAMES = 6, 3, 7

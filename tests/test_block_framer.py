@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from amaranth_streams import StreamSink, StreamSource, run_streams
+
 from hw.framer import Framer
 
 N, BITS, CHANNELS = 5, 6, 3
@@ -33,7 +33,7 @@ def sample_beats(rng: np.random.Generator, frames: int, malformed: float) -> tup
 def run_framer(samples: list[int], lasts: list[int], expect: int, seed: int = 0, p_valid: float = 1.0, p_ready: float = 1.0):
     dut = Framer(N, BITS, CHANNELS)
     rng = np.random.default_rng(seed)
-    source = StreamSource(dut.i, [{"data": s, "last": l} for s, l in zip(samples, lasts)], rng, p_valid, name="Framer.i")
+    source = StreamSource(dut.i, [{"data": s, "last": last} for s, last in zip(samples, lasts, strict=True)], rng, p_valid, name="Framer.i")
     sink = StreamSink(dut.o, rng, p_ready, name="Framer.o")
     run = run_streams(dut, [source], {sink: expect}, drain=3 * N, probes={"errors": dut.errors})
     return source, sink, run
@@ -62,5 +62,5 @@ def test_framer_streams_back_to_back() -> None:
     samples, lasts = sample_beats(rng, 6, 0.0)
     source, sink, _ = run_framer(samples, lasts, 6)
     assert source.sent_cycles == list(range(len(samples))), "Framer: input stalled"
-    last_in = [c for c, last in zip(source.sent_cycles, lasts) if last]
+    last_in = [c for c, last in zip(source.sent_cycles, lasts, strict=True) if last]
     assert sink.cycles == [c + Framer.latency for c in last_in], "Framer: latency"

@@ -8,8 +8,8 @@ import pytest
 from amaranth.hdl import Fragment, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-
 from amaranth_pipelines import run_enabled
+
 from hw.pipeline import delay
 
 TAG = data.StructLayout({"last": 1, "channel": 3})

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from amaranth_streams import StreamSink, StreamSource, run_streams
+
 from golden.fixed import Rounding
 from hw.requantizer import Requantizer
 
@@ -14,7 +14,7 @@ IN_BITS, OUT_BITS = 18, 8
 
 
 def run_requantizer(dut: Requantizer, values, channels, lasts, rng, p_valid: float = 1.0, p_ready: float = 1.0):
-    beats = [{"value": int(v), "channel": int(c), "last": int(l)} for v, c, l in zip(values, channels, lasts)]
+    beats = [{"value": int(v), "channel": int(c), "last": int(last)} for v, c, last in zip(values, channels, lasts, strict=True)]
     source = StreamSource(dut.i, beats, rng, p_valid, name="Requantizer.i")
     sink = StreamSink(dut.o, rng, p_ready, name="Requantizer.o")
     run = run_streams(dut, [source], {sink: len(beats)}, drain=4, probes={"saturations": dut.saturations})

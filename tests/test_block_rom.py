@@ -10,8 +10,8 @@ import pytest
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
-
 from amaranth_pipelines import run_enabled
+
 from hw.rom import ChannelRom, pack_complex, pack_words, unpack_words
 
 

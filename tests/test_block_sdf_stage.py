@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from amaranth_pipelines import run_enabled
+
 from golden.fft import FftConfig
 from golden.fixed import Rounding
 from hw.fft import StreamingFft

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
-
 from amaranth_streams import StreamSink, StreamSource, python_value, run_streams
+
 from hw.skid import SkidBuffer
 from hw.stream import sample_layout
 
@@ -46,7 +46,7 @@ def random_beats(rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
 def connect(dut: SkidBuffer, beats: dict[str, np.ndarray], seed: int, p_valid: float, p_ready: float):
     """A source on ``dut.i`` (random bubbles) and a sink on ``dut.o`` (random ready)."""
     rng = np.random.default_rng(seed)
-    sent = [{"data": int(d), "last": int(last)} for d, last in zip(beats["data"], beats["last"])]
+    sent = [{"data": int(d), "last": int(last)} for d, last in zip(beats["data"], beats["last"], strict=True)]
     name = type(dut).__name__
     return StreamSource(dut.i, sent, rng, p_valid, name=f"{name}.i"), StreamSink(dut.o, rng, p_ready, name=f"{name}.o")
 

@@ -7,7 +7,6 @@ covers every N and every bit width once; the rest of the grid is marked ``long``
 from __future__ import annotations
 
 import pytest
-
 from simutil import assert_bit_exact, diagonal_grid, engine_name, run_sim
 
 SIZES = [7, 14, 28, 56]

@@ -21,10 +21,9 @@ import numpy as np
 import pytest
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
+from amaranth_streams import frame_lasts, run_frames
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-
-from amaranth_streams import frame_lasts, run_frames
 from simutil import assert_bit_exact, run_sim
 
 from golden.bundle import load_bundle
@@ -76,7 +75,7 @@ def test_round_shift_broadcasts_mixed_shifts() -> None:
     for rounding in Rounding:
         got = round_shift(v, s, rounding)
         assert got.dtype == np.int64
-        assert got.tolist() == [exact_round_shift(int(a), int(b), rounding) for a, b in zip(v, s)]
+        assert got.tolist() == [exact_round_shift(int(a), int(b), rounding) for a, b in zip(v, s, strict=True)]
 
 
 def test_rtl_round_shift_matches_golden_beyond_the_value_width() -> None:

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.sim import Simulator
+from amaranth_streams import StreamRun, frame_lasts, run_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from amaranth_streams import StreamRun, frame_lasts, run_stream
+from golden.fast_parc_int import fast_parc_int_model, plan_fast_parc
 from golden.fft import (
     FftConfig,
     bit_reverse_indices,
@@ -26,11 +27,9 @@ from golden.fft import (
     reference,
     twiddle_table,
 )
-from golden.fast_parc_int import fast_parc_int_model, plan_fast_parc
 from golden.fixed import Rounding
 from golden.quant import quantize_input, quantize_layer, random_layer
 from hw.fft import StreamingFft
-
 
 # --- simulation harness ----------------------------------------------------------------------
 
@@ -328,7 +327,7 @@ def test_reset_in_mid_frame_leaves_no_stale_overflow_and_restarts_cleanly() -> N
         await ctx.tick()
         ctx.set(top.cd.rst, 0)
         flags.append(ctx.get(dut.overflow))
-        queue = list(zip(quiet_re.reshape(-1), quiet_im.reshape(-1)))
+        queue = list(zip(quiet_re.reshape(-1), quiet_im.reshape(-1), strict=True))
         for _ in range(20 * size + 4 * dut.latency):
             ctx.set(dut.o.ready, 1)
             ctx.set(dut.i.valid, bool(queue))

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
+from amaranth_streams import StreamRun, frame_lasts, run_frames
 from simutil import assert_bit_exact, diagonal_grid, engine_name, run_sim
 
-from amaranth_streams import StreamRun, frame_lasts, run_frames
 from golden.fast_parc_int import FftParams
 from golden.fixed import Rounding
 from golden.quant import FloatLayer, quantize_input, quantize_layer, random_layer

@@ -16,8 +16,8 @@ from golden.quant import FloatLayer, ParcFormat, quantize_input, quantize_layer,
 @settings(max_examples=200, deadline=None)
 @given(v=st.integers(-(1 << 40), 1 << 40), s=st.integers(0, 20))
 def test_round_shift_matches_exact_rational_rounding(v: int, s: int) -> None:
-    from fractions import Fraction
     import math
+    from fractions import Fraction
 
     exact = Fraction(v, 1 << s)
     assert round_shift(v, s, Rounding.TRUNCATE) == math.floor(exact)

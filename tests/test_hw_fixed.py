@@ -21,7 +21,7 @@ def simulate(build, inputs: dict[str, np.ndarray]) -> dict[str, list[int]]:
     results: dict[str, list[int]] = {k: [] for k in outs}
 
     async def bench(ctx) -> None:
-        for v, s in zip(inputs["value"], inputs["shift"]):
+        for v, s in zip(inputs["value"], inputs["shift"], strict=True):
             ctx.set(value, int(v))
             ctx.set(shift, int(s))
             for k, sig in outs.items():

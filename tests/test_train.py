@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from golden.weights import load_layers
 from golden import parc_net as pn
+from golden.weights import load_layers
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
