@@ -1,4 +1,5 @@
 """Golden models: float ParC/Fast-ParC, fixed-point formats and bit-exact integer models."""
+
 from golden.parc import fast_parc, parc, parc_convnext_mixer, parc_h, parc_w
 from golden.resize import resize_kernel
 

@@ -13,6 +13,7 @@ layer of a checkpoint (`golden.weights`) as a bundle without activations. Every 
 carries `weights_sha256` of its float arrays (one fingerprint whatever the source) and the
 file's own sha256; `Bundle.first_channels` is ``--channels``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -92,13 +93,17 @@ class Bundle:
         """
         have = self.layer.channels
         if channels > have:
-            raise UserError(f"--channels {channels} exceeds the {have} channels of {self.portable_source}; use --channels 1..{have}")
+            raise UserError(
+                f"--channels {channels} exceeds the {have} channels of {self.portable_source}; use --channels 1..{have}"
+            )
         if channels == have:
             return self
         w = self.layer
         layer = FloatLayer(w.weight[:channels], w.pe[:channels], w.bias[:channels], w.name)
         cut = lambda act: None if act is None else np.ascontiguousarray(act[:, :channels])  # noqa: E731
-        return replace(self, layer=layer, calibration=cut(self.calibration), test=cut(self.test), sha256=weights_sha256(layer))
+        return replace(
+            self, layer=layer, calibration=cut(self.calibration), test=cut(self.test), sha256=weights_sha256(layer)
+        )
 
 
 def _activations(arrays, key: str, layer: FloatLayer) -> NDArray[np.float64] | None:
@@ -191,7 +196,9 @@ def load_checkpoint_layer(path: str | os.PathLike, name: str, n: int | None = No
     }
     if layer.n != info.n:
         meta["resized"] = "bilinear, align_corners=True (golden.resize.resize_kernel), as the network does"
-    return Bundle(layer, None, None, meta, weights_sha256(layer), str(path), file_sha256(path), "checkpoint", layer.channels)
+    return Bundle(
+        layer, None, None, meta, weights_sha256(layer), str(path), file_sha256(path), "checkpoint", layer.channels
+    )
 
 
 def load_weights(path: str | os.PathLike, n: int | None = None, layer: str | None = None) -> Bundle:
@@ -212,7 +219,9 @@ def load_weights(path: str | os.PathLike, n: int | None = None, layer: str | Non
     if single:
         bundle = load_bundle(path)
         if layer is not None and layer != bundle.layer.name:
-            raise UserError(f"--layer {layer}: {path} holds one layer ({bundle.layer.name}); --layer picks a layer of a checkpoint")
+            raise UserError(
+                f"--layer {layer}: {path} holds one layer ({bundle.layer.name}); --layer picks a layer of a checkpoint"
+            )
     elif layer is not None:
         bundle = load_checkpoint_layer(path, layer, n)
     else:
@@ -224,7 +233,9 @@ def load_weights(path: str | os.PathLike, n: int | None = None, layer: str | Non
             raise UserError(f"{path} is a checkpoint: choose its layer with --layer (available: {', '.join(names)})")
         if kind == "npz":
             load_bundle(path)  # raises: "has no 'weight' array (found: ...)"
-        raise UserError(f"{path} is a checkpoint without ParC layers (looked for gcc_H/gcc_W, gcc_conv_1H/2W, meta_kernel_*)")
+        raise UserError(
+            f"{path} is a checkpoint without ParC layers (looked for gcc_H/gcc_W, gcc_conv_1H/2W, meta_kernel_*)"
+        )
     if n is not None and bundle.layer.n != n:
         raise UserError(f"weights {path} are for N={bundle.layer.n}, but N={n} was requested")
     return bundle

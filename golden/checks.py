@@ -1,4 +1,5 @@
 """Input validation shared by every model: bad input is a ValueError naming the problem."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ Library code raises `UserError` (or `ValueError`, which every model already rais
 bad input); the command-line wrappers only parse arguments, call the library and print.
 This module sits on the lowest floor (golden/) so that every layer can use it.
 """
+
 from __future__ import annotations
 
 import argparse

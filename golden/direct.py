@@ -5,6 +5,7 @@ The engine computes, per channel c and position i, with no intermediate rounding
     acc[i] = sum_k w_q[c, k] * x_q[(i + k) mod N] + offset[c, i]      (exact, acc_bits wide)
     y_q[i] = fit(round_shift(acc[i], shift[c]), output.bits)          (one rounding, then sat/wrap)
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -21,6 +21,7 @@ that `scripts.train` writes next to the weights. For a foreign checkpoint use
 ``--no-activations``: the bundle then has the weights and quantization only (scales from
 the weight bound). Errors print one line on stderr and exit with code 2.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,9 @@ ROW_LAYOUT = {
 }
 
 
-def _pick_rows(x: NDArray[np.float64], direction: str, count: int, rng: np.random.Generator) -> tuple[NDArray[np.float32], dict]:
+def _pick_rows(
+    x: NDArray[np.float64], direction: str, count: int, rng: np.random.Generator
+) -> tuple[NDArray[np.float32], dict]:
     """``count`` distinct random lines from the feature maps (B, C, H, W) -> (count, C, N).
 
     Exact duplicates are dropped first: at N=56 most columns of a 56x56 canvas miss the digit
@@ -53,7 +56,11 @@ def _pick_rows(x: NDArray[np.float64], direction: str, count: int, rng: np.rando
     rows = feature_to_rows(x, direction).astype(np.float32)
     _, first = np.unique(rows.reshape(rows.shape[0], -1), axis=0, return_index=True)
     picked = np.sort(rng.choice(np.sort(first), size=min(count, first.size), replace=False))
-    return rows[picked], {"pool_rows": int(rows.shape[0]), "distinct_rows_in_pool": int(first.size), "rows": int(picked.size)}
+    return rows[picked], {
+        "pool_rows": int(rows.shape[0]),
+        "distinct_rows_in_pool": int(first.size),
+        "rows": int(picked.size),
+    }
 
 
 def is_exported_bundle(path: Path) -> bool:
@@ -95,7 +102,9 @@ def capture_activations(
     split = pn.load_split(int(provenance["data"]["split_seed"]))
     rng = np.random.default_rng([seed, 7])
     if not 1 <= calib_images <= split.train_labels.size or not 1 <= test_images <= split.test_labels.size:
-        raise ValueError(f"image counts must be 1..{split.train_labels.size} (calibration) and 1..{split.test_labels.size} (test)")
+        raise ValueError(
+            f"image counts must be 1..{split.train_labels.size} (calibration) and 1..{split.test_labels.size} (test)"
+        )
 
     cal_pick = np.sort(rng.choice(split.train_labels.size, size=calib_images, replace=False))
     cal_x = pn.place_digits(split.train_images[cal_pick], np.random.default_rng([seed, 8]))
@@ -188,7 +197,9 @@ def export(
             "source": weights.as_posix(),
             "source_sha256": file_sha256(weights),
             "activations": (
-                "input of the layer before PE, float32; " + ROW_LAYOUT[info.direction] if activations else "none (--no-activations)"
+                "input of the layer before PE, float32; " + ROW_LAYOUT[info.direction]
+                if activations
+                else "none (--no-activations)"
             ),
             "tool": "golden.export",
         }
@@ -203,10 +214,17 @@ def export(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = Parser(prog="python -m golden.export", description="Export one ParC layer as a quantized bundle (.npz).",
-               epilog="example: python -m golden.export --weights weights/parc/model.pt --layer stages.0.0.gcc_H --bits 8 --out b.npz")
+    p = Parser(
+        prog="python -m golden.export",
+        description="Export one ParC layer as a quantized bundle (.npz).",
+        epilog="example: python -m golden.export --weights weights/parc/model.pt --layer stages.0.0.gcc_H --bits 8 --out b.npz",
+    )
     p.add_argument("--weights", required=True, type=Path, help=".pt/.pth, .npz or .safetensors state_dict")
-    p.add_argument("--layer", required=True, help="ParC layer name, e.g. stages.0.0.gcc_H (python -m golden.weights PATH lists them)")
+    p.add_argument(
+        "--layer",
+        required=True,
+        help="ParC layer name, e.g. stages.0.0.gcc_H (python -m golden.weights PATH lists them)",
+    )
     p.add_argument("--bits", type=int, default=8, help="data/weight/output bits of the quantized engine")
     p.add_argument("--out", required=True, type=Path, help="bundle .npz to write")
     p.add_argument("--n", type=int, default=None, help="resize the kernel to N (meta kernels; needs --no-activations)")
@@ -239,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         q = meta.get("quantized", {})
         rows = meta.get("images", {})
         print(
-            f"wrote {meta['path']}" + (" (.npz appended to --out)" if meta["npz_appended"] else "")
+            f"wrote {meta['path']}"
+            + (" (.npz appended to --out)" if meta["npz_appended"] else "")
             + f" ({size / 1024:.0f} KiB): {meta['layer']} {meta['direction']} N={meta['n']} C={meta['channels']} "
             f"bits={args.bits}, calibration rows {rows.get('calibration', {}).get('rows', 0)}, test rows {rows.get('test', {}).get('rows', 0)}"
             + (f", saturated {q.get('saturated')}" if q else "")

@@ -87,6 +87,7 @@ samples and is never more than 1 LSB away (every N in 7/14/28/56, bits in 8/12/1
 path SQNR (vs the exact integer correlation) is 52-53 dB at 8 bits, 77-78 dB at 12, 96-98 dB at
 16; SQNR vs the float layer is within 0.1 dB of the direct engine's.
 """
+
 from __future__ import annotations
 
 import math
@@ -115,8 +116,16 @@ from golden.fixed import IntArray, Rounding, requantize, saturate
 from golden.quant import QuantizedLayer
 
 __all__ = [
-    "FftParams", "FastParcPlan", "FastParcTrace", "plan_fast_parc", "plan_with_options", "fast_parc_int_model",
-    "frame_rows", "fft_size", "fft_option_range", "FFT_OPTION_RANGES",
+    "FftParams",
+    "FastParcPlan",
+    "FastParcTrace",
+    "plan_fast_parc",
+    "plan_with_options",
+    "fast_parc_int_model",
+    "frame_rows",
+    "fft_size",
+    "fft_option_range",
+    "FFT_OPTION_RANGES",
 ]
 
 FORWARD_MAX_BITS = 24  # DIF multiplies a - b (one bit wider): fits a 25-bit DSP operand
@@ -209,15 +218,27 @@ class FftParams:
     @property
     def forward(self) -> FftConfig:
         return FftConfig(
-            self.m, self.bits + self.input_shift, self.forward_widths, self.forward_shifts,
-            self.twiddle_bits, self.rounding, "dif", False,
+            self.m,
+            self.bits + self.input_shift,
+            self.forward_widths,
+            self.forward_shifts,
+            self.twiddle_bits,
+            self.rounding,
+            "dif",
+            False,
         )
 
     @property
     def inverse(self) -> FftConfig:
         return FftConfig(
-            self.m, self.inverse_input_bits, self.inverse_widths, self.inverse_shifts,
-            self.twiddle_bits, self.rounding, "dit", True,
+            self.m,
+            self.inverse_input_bits,
+            self.inverse_widths,
+            self.inverse_shifts,
+            self.twiddle_bits,
+            self.rounding,
+            "dit",
+            True,
         )
 
     @classmethod
@@ -273,19 +294,35 @@ class FftParams:
         for s in range(2, S):
             if sum(inv_sh[s:]) > room:
                 inv_sh[s] = 0
-        inv_w = [w_out + sum(inv_sh[s + 1:]) for s in range(S)]
+        inv_w = [w_out + sum(inv_sh[s + 1 :]) for s in range(S)]
         if auto_twiddle:  # golden.fft needs data width + twiddle width + 3 <= 63
             twiddle_bits = min(twiddle_bits, 60 - max(fwd_w + inv_w + [w_out + sum(inv_sh), bits + input_shift]))
         return cls(
-            n, bits, m, input_shift, tuple(fwd_w), tuple(fwd_sh), w_out + sum(inv_sh), tuple(inv_w), tuple(inv_sh),
-            twiddle_bits, spectrum_bits, guard_bits, rounding,
+            n,
+            bits,
+            m,
+            input_shift,
+            tuple(fwd_w),
+            tuple(fwd_sh),
+            w_out + sum(inv_sh),
+            tuple(inv_w),
+            tuple(inv_sh),
+            twiddle_bits,
+            spectrum_bits,
+            guard_bits,
+            rounding,
         )
 
     def to_dict(self) -> dict:
         return {
-            "n": self.n, "bits": self.bits, "m": self.m, "input_shift": self.input_shift,
-            "forward": self.forward.to_dict(), "inverse": self.inverse.to_dict(),
-            "spectrum_bits": self.spectrum_bits, "guard_bits": self.guard_bits,
+            "n": self.n,
+            "bits": self.bits,
+            "m": self.m,
+            "input_shift": self.input_shift,
+            "forward": self.forward.to_dict(),
+            "inverse": self.inverse.to_dict(),
+            "spectrum_bits": self.spectrum_bits,
+            "guard_bits": self.guard_bits,
         }
 
 
@@ -327,7 +364,11 @@ class FastParcPlan:
         return {
             "forward_fft": inv_gain * e_x * h_max * scale * to_out,
             "spectrum_rom": inv_gain * x_norm * (r2 / 2) * scale * to_out,
-            "product_rounding": inv_gain * math.sqrt(M) * r2 * rounding_error_max(self.product_shift, p.rounding) * to_out,
+            "product_rounding": inv_gain
+            * math.sqrt(M)
+            * r2
+            * rounding_error_max(self.product_shift, p.rounding)
+            * to_out,
             "inverse_fft": inner * to_out,
             "output_rounding": 1.0 if q.fmt.rounding is Rounding.TRUNCATE else 0.5,
         }
@@ -347,7 +388,9 @@ class FastParcPlan:
         h = self.spectrum_re + 1j * self.spectrum_im
         h2 = float(np.mean(np.abs(h) ** 2))
         rom_mse = 2 * 1 / 12  # spectrum ROM rounding per bin (complex)
-        var_p = (var_x * h2 + x_sig * rom_mse) / 4.0**self.product_shift + 2 * rounding_mse(self.product_shift, p.rounding)
+        var_p = (var_x * h2 + x_sig * rom_mse) / 4.0**self.product_shift + 2 * rounding_mse(
+            self.product_shift, p.rounding
+        )
         var_o = error_rms(inv, math.sqrt(var_p)) ** 2 / 2  # real part only
         return math.sqrt(var_o) * float(np.max(2.0 ** (self.y_exp - q.shift)))
 
@@ -355,7 +398,11 @@ class FastParcPlan:
 def plan_fast_parc(q: QuantizedLayer, params: FftParams | None = None) -> FastParcPlan:
     """Spectrum ROM, its exponents and the product shift for one quantized layer."""
     n = q.fmt.n
-    p = FftParams.default(n, q.fmt.data.bits, output_bits=q.fmt.output.bits, rounding=q.fmt.rounding) if params is None else params
+    p = (
+        FftParams.default(n, q.fmt.data.bits, output_bits=q.fmt.output.bits, rounding=q.fmt.rounding)
+        if params is None
+        else params
+    )
     if p.n != n or p.bits != q.fmt.data.bits:
         raise ValueError(f"FftParams are for N={p.n}, bits={p.bits}; the layer has N={n}, bits={q.fmt.data.bits}")
     M, S = p.m, p.stages
@@ -410,7 +457,9 @@ def fft_option_range(option: str, n: int) -> tuple[int, int]:
     return FFT_OPTION_RANGES[option]
 
 
-def plan_with_options(q: QuantizedLayer, options: Mapping[str, int], names: Mapping[str, str] | None = None) -> FastParcPlan:
+def plan_with_options(
+    q: QuantizedLayer, options: Mapping[str, int], names: Mapping[str, str] | None = None
+) -> FastParcPlan:
     """``plan_fast_parc(q, FftParams.default(..., **options))`` for options a user chose, or a
     `UserError` that names the option at fault, spelled as in ``names`` (e.g. CLI flags).
 
@@ -428,7 +477,9 @@ def plan_with_options(q: QuantizedLayer, options: Mapping[str, int], names: Mapp
         lo, hi = fft_option_range(key, n)
         if key == "m":
             if value < 1 or value & (value - 1) or not lo <= value <= hi:
-                raise UserError(f"{label(key)} must be a power of two in {lo}..{hi} for N={n} (>= 2N-1, >= {MIN_FFT_SIZE}); got {value}")
+                raise UserError(
+                    f"{label(key)} must be a power of two in {lo}..{hi} for N={n} (>= 2N-1, >= {MIN_FFT_SIZE}); got {value}"
+                )
         elif not lo <= value <= hi:
             raise UserError(f"{label(key)} must be in {lo}..{hi}; got {value}")
 
@@ -457,20 +508,30 @@ def plan_with_options(q: QuantizedLayer, options: Mapping[str, int], names: Mapp
         return plan
     culprits = list(opts)
     for size in range(1, len(opts)):  # the smallest sets of options whose reset fixes it
-        fixes = [set(c) for c in combinations(opts, size) if accepted(attempt({k: v for k, v in opts.items() if k not in c}))]
+        fixes = [
+            set(c) for c in combinations(opts, size) if accepted(attempt({k: v for k, v in opts.items() if k not in c}))
+        ]
         if fixes:
             culprits = [k for k in opts if any(k in c for c in fixes)]
             break
     defaults = {
-        "m": default.params.m, "twiddle_bits": default.params.twiddle_bits, "spectrum_bits": default.params.spectrum_bits,
-        "input_shift": DEFAULT_INPUT_SHIFT, "guard_bits": DEFAULT_GUARD_BITS, "headroom_bits": DEFAULT_HEADROOM_BITS,
+        "m": default.params.m,
+        "twiddle_bits": default.params.twiddle_bits,
+        "spectrum_bits": default.params.spectrum_bits,
+        "input_shift": DEFAULT_INPUT_SHIFT,
+        "guard_bits": DEFAULT_GUARD_BITS,
+        "headroom_bits": DEFAULT_HEADROOM_BITS,
     }
     said = [f"{label(k)}={opts[k]}" for k in culprits]
     chosen = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
     one = len(said) == 1
-    advice = " or ".join(f"{'raise' if opts[k] < defaults[k] else 'lower'} {label(k)} (default {defaults[k]})" for k in culprits)
+    advice = " or ".join(
+        f"{'raise' if opts[k] < defaults[k] else 'lower'} {label(k)} (default {defaults[k]})" for k in culprits
+    )
     if isinstance(plan, str):
-        raise UserError(f"{chosen} {'does' if one else 'do'} not fit this layer at {bits} bits: {spelled(plan)}; {advice}")
+        raise UserError(
+            f"{chosen} {'does' if one else 'do'} not fit this layer at {bits} bits: {spelled(plan)}; {advice}"
+        )
     raise UserError(
         f"{chosen} {'makes' if one else 'make'} the worst-case FFT error bound {plan.error_bound():.3g} output LSBs "
         f"(the defaults give {default.error_bound():.3g}; at most {limit:.3g} accepted); {advice}"

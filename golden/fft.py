@@ -56,6 +56,7 @@ with ``r = 1/2`` for half-up/half-even and ``1 - 2**-k`` for truncation:
 (``eps = 0`` and no ``rho(F)`` term for stages whose twiddles are all 1 or -j.) The bound is a
 worst case (all roundings aligned); typical errors are far smaller (see `error_rms`).
 """
+
 from __future__ import annotations
 
 import math
@@ -137,11 +138,15 @@ class FftConfig:
         if self.decimation not in DECIMATIONS:
             raise ValueError(f"decimation must be one of {DECIMATIONS}; got {self.decimation!r}")
         if len(self.widths) != stages or len(self.shifts) != stages:
-            raise ValueError(f"need {stages} stage widths and shifts for M={self.size}; got {len(self.widths)} and {len(self.shifts)}")
+            raise ValueError(
+                f"need {stages} stage widths and shifts for M={self.size}; got {len(self.widths)} and {len(self.shifts)}"
+            )
         if any(s not in (0, 1, 2) for s in self.shifts):
             raise ValueError(f"stage shifts must be 0, 1 or 2; got {self.shifts}")
         if not 2 <= self.input_bits <= MAX_DATA_BITS or any(not 2 <= w <= MAX_DATA_BITS for w in self.widths):
-            raise ValueError(f"data widths must be 2..{MAX_DATA_BITS} bits; got input {self.input_bits}, stages {self.widths}")
+            raise ValueError(
+                f"data widths must be 2..{MAX_DATA_BITS} bits; got input {self.input_bits}, stages {self.widths}"
+            )
         if not 4 <= self.twiddle_bits <= 27:
             raise ValueError(f"twiddle_bits must be 4..27; got {self.twiddle_bits}")
         if max(self.widths + (self.input_bits,)) + self.twiddle_bits + 3 > 63:
@@ -322,7 +327,9 @@ def check_frames(cfg: FftConfig, re: ArrayLike, im: ArrayLike | None = None) -> 
     return r.astype(np.int64), i.astype(np.int64)
 
 
-def fft_model(cfg: FftConfig, re: ArrayLike, im: ArrayLike | None = None) -> tuple[IntArray, IntArray, NDArray[np.bool_]]:
+def fft_model(
+    cfg: FftConfig, re: ArrayLike, im: ArrayLike | None = None
+) -> tuple[IntArray, IntArray, NDArray[np.bool_]]:
     """The integers `hw.fft.StreamingFft` outputs for frames (..., M), in its output order.
 
     Returns ``(re, im, overflow)`` with ``overflow`` of shape (...,): True for frames in which

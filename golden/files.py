@@ -15,6 +15,7 @@ Created folders and files get the modes the user's umask gives, not the 0700/060
 
 This module sits on the lowest floor (golden/) so that every layer can use it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,6 +37,7 @@ Writer = Callable[[str], None]  # called with the temporary path to write
 
 
 # ---------------------------------------------------------------------------- modes and hashes
+
 
 def current_umask() -> int:
     """The process umask, read without changing it where Linux allows (threads may be writing)."""
@@ -65,6 +67,7 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 # ---------------------------------------------------------------------------- single files
+
 
 def _make_parents(folder: Path) -> list[Path]:
     """Create ``folder`` and its missing parents; return the ones created, outermost first."""
@@ -162,9 +165,15 @@ def _check_new_location(path: Path, option: str) -> None:
 def _kind(path: Path) -> str:
     """'a folder', 'a device', ... for error messages."""
     st = os.lstat(path)
-    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"),
-                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISFIFO, "a pipe"),
-                       (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISFIFO, "a pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(st.st_mode):
             return name
     return "not a regular file"
@@ -201,6 +210,7 @@ def write_output_file(
 
 # ---------------------------------------------------------------------------- output folders
 
+
 def _plain_name(name: object) -> bool:
     """A file name directly in the folder: a manifest must never point anywhere else."""
     return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\0" not in name
@@ -233,9 +243,7 @@ def read_manifest(
     files = data.get("files")
     if _is_ours(data.get("generator")) and isinstance(files, list) and all(_plain_name(f) for f in files):
         by = data.get("written_by")
-        valid_by = isinstance(by, dict) and all(
-            isinstance(v, list) and all(f in files for f in v) for v in by.values()
-        )
+        valid_by = isinstance(by, dict) and all(isinstance(v, list) and all(f in files for f in v) for v in by.values())
         return {**data, "written_by": dict(by) if valid_by else {}}
     if legacy is not None:
         old = legacy(data)
@@ -305,12 +313,15 @@ class OutputFolder:
             here = Path.cwd().resolve()
             real = target.resolve()
             if real == here or real in here.parents:
-                raise self._refuse("is the current folder or holds it, and is not an earlier output of parc-hw; "
-                                   "give a new folder")
+                raise self._refuse(
+                    "is the current folder or holds it, and is not an earlier output of parc-hw; give a new folder"
+                )
             inner = self._staging.name if self._staging is not None and self._staging.parent == target else None
             if any(entry.name != inner for entry in os.scandir(target)):
-                raise self._refuse(f"folder is not empty and holds no {GENERATOR} {MANIFEST} (not an earlier output "
-                                   "of ours); give a new or empty folder")
+                raise self._refuse(
+                    f"folder is not empty and holds no {GENERATOR} {MANIFEST} (not an earlier output "
+                    "of ours); give a new or empty folder"
+                )
             manifest = {}
         if not os.access(target, os.W_OK | os.X_OK):
             raise self._refuse("folder is not writable")

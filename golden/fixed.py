@@ -4,6 +4,7 @@ One description for both sides: the Amaranth generators read widths from these
 dataclasses and the golden models call these functions, so a rounding or saturation
 rule exists exactly once in NumPy (here) and once in HDL (`hw.fixed`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -68,7 +69,9 @@ class FixedFormat:
     def to_float(self, values: ArrayLike) -> NDArray[np.float64]:
         return np.ldexp(np.asarray(values, dtype=np.float64), -int(self.frac))
 
-    def quantize(self, values: ArrayLike, rounding: Rounding = Rounding.HALF_EVEN) -> tuple[IntArray, NDArray[np.bool_]]:
+    def quantize(
+        self, values: ArrayLike, rounding: Rounding = Rounding.HALF_EVEN
+    ) -> tuple[IntArray, NDArray[np.bool_]]:
         """Float -> saturated integers, plus a mask of the samples that saturated.
 
         Finite values beyond the format (even beyond float64 once scaled) saturate; only

@@ -4,6 +4,7 @@ Everything else in the project (integer models, RTL, reports) is ultimately judg
 against these functions, and these functions are judged against SciPy and PyTorch in
 the tests, never only against each other.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -131,13 +132,17 @@ def _map_axes(x: NDArray[np.float64]) -> int:
     return x.ndim - 3  # channel axis
 
 
-def parc_h(x: ArrayLike, weight: ArrayLike, pe: ArrayLike | None = None, bias: ArrayLike | None = None) -> NDArray[np.float64]:
+def parc_h(
+    x: ArrayLike, weight: ArrayLike, pe: ArrayLike | None = None, bias: ArrayLike | None = None
+) -> NDArray[np.float64]:
     """ParC-H: global circular correlation down each column (kernel (C, H))."""
     xa = as_finite_array(x, "x")
     return parc(xa, weight, pe, bias, axis=-2, channel_axis=_map_axes(xa))
 
 
-def parc_w(x: ArrayLike, weight: ArrayLike, pe: ArrayLike | None = None, bias: ArrayLike | None = None) -> NDArray[np.float64]:
+def parc_w(
+    x: ArrayLike, weight: ArrayLike, pe: ArrayLike | None = None, bias: ArrayLike | None = None
+) -> NDArray[np.float64]:
     """ParC-W (ParC-V in the paper's figures): along each row (kernel (C, W))."""
     xa = as_finite_array(x, "x")
     return parc(xa, weight, pe, bias, axis=-1, channel_axis=_map_axes(xa))

@@ -39,6 +39,7 @@ it and the floors import only downwards (docs/architecture.md). It is the one mo
 ``golden`` that imports torch at import time, so only code that needs torch imports it,
 and inside the function that needs it: ``import golden.export`` loads no torch.
 """
+
 from __future__ import annotations
 
 import json
@@ -163,7 +164,14 @@ class _MLPBlock(nn.Module):
 class ParC_ConvNext_Block(_MLPBlock):  # noqa: N801  (official class name)
     """First half of the channels through ParC-H (``gcc_H``), second half through ParC-W."""
 
-    def __init__(self, dim: int, global_kernel_size: int, layer_scale_init_value: float = 1e-6, use_pe: bool = True, mlp_ratio: int = 4):
+    def __init__(
+        self,
+        dim: int,
+        global_kernel_size: int,
+        layer_scale_init_value: float = 1e-6,
+        use_pe: bool = True,
+        mlp_ratio: int = 4,
+    ):
         super().__init__(dim, layer_scale_init_value, mlp_ratio)
         if dim % 2:
             raise ValueError(f"a ParC-ConvNeXt block needs an even channel count; got {dim}")
@@ -203,11 +211,18 @@ class ParcNet(nn.Module):
         self.config = cfg
         k = cfg["stem_kernel"]
         self.downsample_layers = nn.ModuleList(
-            [nn.Sequential(nn.Conv2d(cfg["in_chans"], dims[0], k, padding=k // 2), LayerNorm(dims[0], data_format="channels_first"))]
+            [
+                nn.Sequential(
+                    nn.Conv2d(cfg["in_chans"], dims[0], k, padding=k // 2),
+                    LayerNorm(dims[0], data_format="channels_first"),
+                )
+            ]
         )
         for i in range(1, len(dims)):
             self.downsample_layers.append(
-                nn.Sequential(LayerNorm(dims[i - 1], data_format="channels_first"), nn.Conv2d(dims[i - 1], dims[i], 2, stride=2))
+                nn.Sequential(
+                    LayerNorm(dims[i - 1], data_format="channels_first"), nn.Conv2d(dims[i - 1], dims[i], 2, stride=2)
+                )
             )
         ls = cfg["layer_scale_init_value"]
         self.stages = nn.ModuleList()
@@ -313,7 +328,9 @@ def _resized(images: NDArray[np.float32], size: int) -> NDArray[np.float32]:
     return out.astype(np.float32)
 
 
-def place_digits(images: NDArray[np.float32], rng: np.random.Generator, sizes: Sequence[int] = DIGIT_SIZES, canvas: int = CANVAS) -> NDArray[np.float32]:
+def place_digits(
+    images: NDArray[np.float32], rng: np.random.Generator, sizes: Sequence[int] = DIGIT_SIZES, canvas: int = CANVAS
+) -> NDArray[np.float32]:
     """(B, 8, 8) digits -> (B, 1, canvas, canvas): random size from ``sizes``, random position."""
     b = images.shape[0]
     size_idx = rng.integers(0, len(sizes), size=b)
@@ -341,7 +358,9 @@ def load_test_set(split_seed: int = 0) -> tuple[NDArray[np.float32], NDArray[np.
     return test_canvases(split), split.test_labels
 
 
-def train_canvases(split: DigitSplit, seed: int, epoch: int, subset: int | None = None) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def train_canvases(
+    split: DigitSplit, seed: int, epoch: int, subset: int | None = None
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Training canvases of one epoch (placements depend on ``seed`` and ``epoch``)."""
     images, labels = split.train_images, split.train_labels
     if subset is not None:
@@ -461,7 +480,9 @@ def evaluate(
     return EvalResult(int((preds == lab).sum()), int(lab.size), preds, logits, counts)
 
 
-def capture_parc_inputs(model: nn.Module, images: NDArray, layers: Iterable[str] | None = None, batch_size: int = 120) -> dict[str, NDArray[np.float64]]:
+def capture_parc_inputs(
+    model: nn.Module, images: NDArray, layers: Iterable[str] | None = None, batch_size: int = 120
+) -> dict[str, NDArray[np.float64]]:
     """Input feature maps (B, C, H, W) (before PE) that each chosen ParC layer sees."""
     chosen = _select(model, layers)
     captured: dict[str, list[np.ndarray]] = {n: [] for n in chosen}

@@ -7,6 +7,7 @@ accumulator's, so ``corr(w_q, x_q) + offset == corr(w_q, x_q + pe_q) + b_q`` exa
 integers: the folded hardware and the "PE first" operator are the same arithmetic, and
 the engine saves an adder and a wider multiplier input on every tap.
 """
+
 from __future__ import annotations
 
 import math
@@ -117,7 +118,9 @@ class FloatLayer:
     name: str = "layer"
 
     @classmethod
-    def create(cls, weight: ArrayLike, pe: ArrayLike | None = None, bias: ArrayLike | None = None, name: str = "layer") -> FloatLayer:
+    def create(
+        cls, weight: ArrayLike, pe: ArrayLike | None = None, bias: ArrayLike | None = None, name: str = "layer"
+    ) -> FloatLayer:
         w = as_finite_array(weight, "weight")
         if w.ndim != 2:
             raise ValueError(f"weight must have shape (C, N); got {w.shape}")
@@ -344,5 +347,3 @@ def _refuse_outlier(ranges: NDArray[np.float64], data: FixedFormat, output: Fixe
 def quantize_input(q: QuantizedLayer, x: ArrayLike) -> tuple[IntArray, NDArray[np.bool_]]:
     """Float activations -> input-stream integers (and which ones saturated)."""
     return q.fmt.data.quantize(as_finite_array(x, "x"), q.fmt.rounding)
-
-

@@ -4,6 +4,7 @@ ParC stores kernels and PEs at a fixed meta size and resizes them to the feature
 Hardware bakes the resized kernel into ROM, so the generator needs this offline and
 without torch.
 """
+
 from __future__ import annotations
 
 from typing import Literal

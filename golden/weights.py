@@ -32,6 +32,7 @@ DataParallel's ``module.`` prefix). PyTorch files are only ever read with
 
 Command line: ``python -m golden.weights PATH [--n N]`` lists the ParC layers of a file.
 """
+
 from __future__ import annotations
 
 import os
@@ -124,12 +125,29 @@ WEIGHT_FILES = (
     "or a checkpoint with --layer: PyTorch .pt/.pth/.ckpt/.bin, a .npz or .safetensors state_dict"
 )
 FileKind = Literal["npz", "torch", "safetensors"]
-_SUFFIX_KIND: dict[str, FileKind] = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".bin": "torch", ".ckpt": "torch", ".safetensors": "safetensors"}
+_SUFFIX_KIND: dict[str, FileKind] = {
+    ".npz": "npz",
+    ".pt": "torch",
+    ".pth": "torch",
+    ".bin": "torch",
+    ".ckpt": "torch",
+    ".safetensors": "safetensors",
+}
 _KIND_NAME = {"npz": ".npz", "torch": "PyTorch", "safetensors": ".safetensors"}
 
 # Where training scripts put the state_dict inside a checkpoint, most wanted first. The raw
 # weights come before the EMA copy (that is what `model.state_dict()` would have given).
-_PRIMARY_KEYS = ("state_dict", "model", "model_state", "model_state_dict", "module", "net", "network", "weights", "params")
+_PRIMARY_KEYS = (
+    "state_dict",
+    "model",
+    "model_state",
+    "model_state_dict",
+    "module",
+    "net",
+    "network",
+    "weights",
+    "params",
+)
 _EMA_KEYS = ("state_dict_ema", "model_ema", "model_ema_state_dict", "ema", "ema_state_dict", "ema_model")
 # Prefixes that wrappers add to every key: nn.DataParallel/DistributedDataParallel, torch.compile.
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -185,7 +203,9 @@ def sniff_weight_file(path: str | os.PathLike) -> FileKind:
     suffix = path.suffix.lower()
     if suffix in _SUFFIX_KIND:
         raise UserError(f"{path} is not a readable {_KIND_NAME[_SUFFIX_KIND[suffix]]} file: {why} ({WEIGHT_FILES})")
-    raise UserError(f"{path} is not a weight file: unknown weight file type '{path.suffix}' with {why} ({WEIGHT_FILES})")
+    raise UserError(
+        f"{path} is not a weight file: unknown weight file type '{path.suffix}' with {why} ({WEIGHT_FILES})"
+    )
 
 
 def _to_numpy(value) -> np.ndarray | None:
@@ -212,7 +232,9 @@ def _candidates(obj, where: tuple[str, ...] = (), depth: int = 0):
 
 
 def _has_parc_key(mapping: Mapping) -> bool:
-    return any(isinstance(k, str) and pattern.match(k) for k in mapping for _l, role, pattern in _PATTERNS if role == "weight")
+    return any(
+        isinstance(k, str) and pattern.match(k) for k in mapping for _l, role, pattern in _PATTERNS if role == "weight"
+    )
 
 
 def _unwrap(obj) -> tuple[Mapping, str]:
@@ -243,7 +265,14 @@ def _safe_globals() -> list:
     import pathlib
 
     core = getattr(np, "_core", None) or np.core
-    items: list = [argparse.Namespace, np.dtype, np.ndarray, pathlib.PosixPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
+    items: list = [
+        argparse.Namespace,
+        np.dtype,
+        np.ndarray,
+        pathlib.PosixPath,
+        pathlib.PurePosixPath,
+        pathlib.PureWindowsPath,
+    ]
     for fn in (core.multiarray.scalar, core.multiarray._reconstruct):
         items += [fn, (fn, f"numpy.core.multiarray.{fn.__name__}"), (fn, f"numpy._core.multiarray.{fn.__name__}")]
     items += [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_)]
@@ -269,7 +298,9 @@ def _load_torch(path: Path):
     try:
         import torch
     except ImportError:
-        raise ValueError(f"reading {path.name} needs PyTorch (pip install torch); .npz and .safetensors do not") from None
+        raise ValueError(
+            f"reading {path.name} needs PyTorch (pip install torch); .npz and .safetensors do not"
+        ) from None
     serialization = torch.serialization
     try:
         if hasattr(serialization, "safe_globals"):
@@ -283,7 +314,7 @@ def _load_torch(path: Path):
 def _strip_prefix(state: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], str]:
     for prefix in _WRAPPER_PREFIXES:
         if state and all(k.startswith(prefix) for k in state):
-            return {k[len(prefix):]: v for k, v in state.items()}, prefix
+            return {k[len(prefix) :]: v for k, v in state.items()}, prefix
     return state, ""
 
 
@@ -387,7 +418,9 @@ def find_parc_layers(state: Mapping[str, np.ndarray]) -> list[ParcLayerInfo]:
                 continue
             shape = tuple(int(s) for s in np.shape(state[key]))
             if shape != expected[role]:
-                raise ValueError(f"'{key}' has shape {_fmt_shape(shape)}; expected {_fmt_shape(expected[role])} ({layout}, {direction})")
+                raise ValueError(
+                    f"'{key}' has shape {_fmt_shape(shape)}; expected {_fmt_shape(expected[role])} ({layout}, {direction})"
+                )
         bias_key = bias_key if bias_key in state else None
         pe_key = pe_key if pe_key in state else None
         if n < 2:
@@ -414,7 +447,11 @@ def import_layer(
     info = layer if isinstance(layer, ParcLayerInfo) else _lookup(find_parc_layers(state), layer, "the state_dict")
     c = info.channels
     weight = as_finite_array(state[info.weight_key], info.weight_key).reshape(c, info.n)
-    pe = np.zeros((c, info.n)) if info.pe_key is None else as_finite_array(state[info.pe_key], info.pe_key).reshape(c, info.n)
+    pe = (
+        np.zeros((c, info.n))
+        if info.pe_key is None
+        else as_finite_array(state[info.pe_key], info.pe_key).reshape(c, info.n)
+    )
     bias = np.zeros(c) if info.bias_key is None else as_finite_array(state[info.bias_key], info.bias_key).reshape(c)
     if n is not None and n != info.n:
         if not isinstance(n, (int, np.integer)) or n < 2:
@@ -433,7 +470,9 @@ def list_layers(path: str | os.PathLike) -> list[ParcLayerInfo]:
         raise ValueError(msg if str(path) in msg else f"{path}: {msg}") from None
 
 
-def load_layers(path: str | os.PathLike, n: int | None = None, mode: Literal["bilinear", "bicubic"] = "bilinear") -> dict[str, FloatLayer]:
+def load_layers(
+    path: str | os.PathLike, n: int | None = None, mode: Literal["bilinear", "bicubic"] = "bilinear"
+) -> dict[str, FloatLayer]:
     """Every ParC layer of a weight file as ``{name: FloatLayer}`` (resized to ``n`` if given)."""
     state = load_state_dict(path)
     try:
@@ -445,7 +484,9 @@ def load_layers(path: str | os.PathLike, n: int | None = None, mode: Literal["bi
         raise ValueError(f"{path}: {exc}") from None
 
 
-def load_layer(path: str | os.PathLike, name: str, n: int | None = None, mode: Literal["bilinear", "bicubic"] = "bilinear") -> FloatLayer:
+def load_layer(
+    path: str | os.PathLike, name: str, n: int | None = None, mode: Literal["bilinear", "bicubic"] = "bilinear"
+) -> FloatLayer:
     """One named ParC layer of a weight file; an unknown name lists the available ones."""
     state = load_state_dict(path)
     try:
@@ -487,8 +528,11 @@ def rows_to_feature(rows: NDArray, direction: str, shape: tuple[int, int, int, i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="python -m golden.weights", description="List the ParC layers of a weight file.",
-                    epilog="example: python -m golden.weights weights/parc/model.pt --n 56")
+    parser = Parser(
+        prog="python -m golden.weights",
+        description="List the ParC layers of a weight file.",
+        epilog="example: python -m golden.weights weights/parc/model.pt --n 56",
+    )
     parser.add_argument("path", help=".pt/.pth, .npz or .safetensors state_dict")
     parser.add_argument("--n", type=int, default=None, help="target N for meta kernels (shown as M -> N)")
     args = parser.parse_args(argv)

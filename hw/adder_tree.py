@@ -5,6 +5,7 @@ speed does not depend on the number of leaves (P products + an offset in `hw.dir
 level grows only by the one carry bit its pair sum needs, so no register is wider than the
 partial sum it holds.
 """
+
 from __future__ import annotations
 
 import math

@@ -11,6 +11,7 @@ define, so the hardware keeps the full-width products and sums (``a_bits + b_bit
 more bit) and rounds only at the end. Each real product is one DSP (operands up to 25 x 18
 bits); 4 products rather than 3 (Gauss) keep every operand within one DSP port.
 """
+
 from __future__ import annotations
 
 import numpy as np

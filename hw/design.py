@@ -3,6 +3,7 @@
 `hw.generate` (the CLI) and `sim` (the benches) both go through `build_design`, so the
 bench always simulates exactly what a user would generate.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -134,15 +135,25 @@ class Design:
             }
 
         layout = {
-            "rom_weights.hex": hex_file(n, fmt.weight_bits, "word k = w_q[c, k], the tap applied to x[(i + k) mod N]; value = w_q * 2**-weight_frac[c]"),
+            "rom_weights.hex": hex_file(
+                n,
+                fmt.weight_bits,
+                "word k = w_q[c, k], the tap applied to x[(i + k) mod N]; value = w_q * 2**-weight_frac[c]",
+            ),
             "rom_offsets.hex": hex_file(
-                n, fmt.acc_bits, "word i = offset[c, i] = corr(w_q, pe_q)[i] + b_q at the accumulator LSB (2**-(input frac + weight_frac[c]))"
+                n,
+                fmt.acc_bits,
+                "word i = offset[c, i] = corr(w_q, pe_q)[i] + b_q at the accumulator LSB (2**-(input frac + weight_frac[c]))",
             ),
         }
         if hasattr(self.engine, "spectrum_words"):
             sb = self.engine.params.spectrum_bits
             layout["rom_spectrum.hex"] = {
-                **hex_file(self.engine.m, 2 * sb, "word k = round(conj(DFT_M(w_q[c] zero-padded to M))[bitrev(k)] * 2**spectrum_exp[c])"),
+                **hex_file(
+                    self.engine.m,
+                    2 * sb,
+                    "word k = round(conj(DFT_M(w_q[c] zero-padded to M))[bitrev(k)] * 2**spectrum_exp[c])",
+                ),
                 "encoding": f"real part in bits {sb - 1}..0, imaginary part in bits {2 * sb - 1}..{sb}, each {sb}-bit two's complement; lowercase hex, words separated by one space",
             }
         return layout
@@ -152,7 +163,13 @@ class Design:
         layer, bundle, c = self.float_layer, self.bundle, self.layer.channels
         record: dict = {"layer": layer.name}
         if bundle is None:
-            record.update(source=f"random(seed={self.spec.seed})", kind="random", direction=None, file_sha256=None, channels_in_source=None)
+            record.update(
+                source=f"random(seed={self.spec.seed})",
+                kind="random",
+                direction=None,
+                file_sha256=None,
+                channels_in_source=None,
+            )
         else:
             shipped = bundle.portable_source.startswith("shipped:")
             record.update(
@@ -162,7 +179,9 @@ class Design:
                 file_sha256=bundle.file_sha256,
                 channels_in_source=bundle.channels_in_source,
             )
-            record.update({k: bundle.meta[k] for k in ("layout", "stored_n", "resized", "state_dict_in") if k in bundle.meta})
+            record.update(
+                {k: bundle.meta[k] for k in ("layout", "stored_n", "resized", "state_dict_in") if k in bundle.meta}
+            )
         calibration = None if bundle is None else bundle.calibration
         record.update(
             channels_used=list(range(c)),
@@ -183,8 +202,12 @@ def _direct(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, 
 
 
 FFT_OPTIONS = {  # DesignSpec.options key (hw.generate flag, '_' -> '-') -> golden.fast_parc_int.FftParams.default keyword
-    "fft_size": "m", "twiddle_bits": "twiddle_bits", "spectrum_bits": "spectrum_bits",
-    "guard_bits": "guard_bits", "headroom_bits": "headroom_bits", "input_shift": "input_shift",
+    "fft_size": "m",
+    "twiddle_bits": "twiddle_bits",
+    "spectrum_bits": "spectrum_bits",
+    "guard_bits": "guard_bits",
+    "headroom_bits": "headroom_bits",
+    "input_shift": "input_shift",
 }
 
 
@@ -194,7 +217,9 @@ def _fft(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, dic
     unknown = set(spec.options) - set(FFT_OPTIONS)
     if unknown:
         flags = ", ".join("--" + k.replace("_", "-") for k in sorted(unknown))
-        raise UserError(f"unknown fft options {flags}; choose from {', '.join('--' + k.replace('_', '-') for k in FFT_OPTIONS)}")
+        raise UserError(
+            f"unknown fft options {flags}; choose from {', '.join('--' + k.replace('_', '-') for k in FFT_OPTIONS)}"
+        )
     kwargs = {FFT_OPTIONS[k]: int(v) for k, v in spec.options.items() if v is not None}
     flags = {kw: "--" + key.replace("_", "-") for key, kw in FFT_OPTIONS.items()}
     plan = plan_with_options(layer, kwargs, flags)
@@ -216,7 +241,9 @@ def load_float_layer(spec: DesignSpec) -> tuple[FloatLayer, Bundle | None]:
     """
     if spec.weights == RANDOM_WEIGHTS:
         if spec.layer is not None:
-            raise UserError("--layer picks a layer of a checkpoint given with --weights; it does not apply to --weights random")
+            raise UserError(
+                "--layer picks a layer of a checkpoint given with --weights; it does not apply to --weights random"
+            )
         return random_layer(spec.n, spec.channels or DEFAULT_CHANNELS, spec.seed), None
     path = spec.weights
     if path is not None and not path.strip():  # Path("") would quietly mean the current folder
@@ -226,7 +253,9 @@ def load_float_layer(spec: DesignSpec) -> tuple[FloatLayer, Bundle | None]:
             raise UserError("--layer needs --weights CHECKPOINT (the file that holds the layer)")
         path = default_bundle_path(spec.n)
         if path is None:
-            shipped = ", ".join(sorted((p.stem.removeprefix("parc_n") for p in DEFAULT_BUNDLE_DIR.glob("parc_n*.npz")), key=int))
+            shipped = ", ".join(
+                sorted((p.stem.removeprefix("parc_n") for p in DEFAULT_BUNDLE_DIR.glob("parc_n*.npz")), key=int)
+            )
             raise UserError(
                 f"no trained weights ship for N={spec.n} (only N={shipped or 'none'}); pass --weights FILE "
                 "(a .npz bundle, or a checkpoint with --layer NAME) or --weights random for seeded stand-in weights"

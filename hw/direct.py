@@ -12,6 +12,7 @@ advances on one enable (``~o.valid | o.ready``, driven into each block's ``o.rea
 backpressure freezes the pipeline, valid never depends on ready. Arithmetic is exactly
 `golden.direct.direct_model`.
 """
+
 from __future__ import annotations
 
 import math

@@ -57,6 +57,7 @@ DSP48 each), FFT delay lines of M - 1 complex words each (RAM), twiddle ROMs, sp
 N-entry kept FIFO and two small tag FIFOs. yosys, C = 4: Xilinx 7 44 DSP48E1, 4.8 k LUT,
 2.9 k FF, 1 RAMB18; ECP5 44 MULT18X18D, 6.8 k LUT4, 5.1 k FF, 8 DP16KD (`scripts.synth`).
 """
+
 from __future__ import annotations
 
 import math
@@ -159,7 +160,9 @@ class FastParcEngine(wiring.Component):
         the feeder and a partly filled frame at each end)."""
         m = self.m
         first = math.ceil(self.forward.latency / m) + 2
-        second = math.ceil((PRODUCT_STAGES + 1 + self.inverse.latency) / m) + 1 + math.ceil(self.kept_depth / self.n) + 1
+        second = (
+            math.ceil((PRODUCT_STAGES + 1 + self.inverse.latency) / m) + 1 + math.ceil(self.kept_depth / self.n) + 1
+        )
         return first, second
 
     def model(self, x: np.ndarray) -> np.ndarray:
@@ -187,7 +190,11 @@ class FastParcEngine(wiring.Component):
                 "product_bits": p.inverse_input_bits,
                 "spectrum_exp": plan.spectrum_exp.tolist(),
                 "y_exp": plan.y_exp.tolist(),
-                "align": {"y_shift": y_shift.tolist(), "offset_shift": off_shift.tolist(), "final_shift": final_shift.tolist()},
+                "align": {
+                    "y_shift": y_shift.tolist(),
+                    "offset_shift": off_shift.tolist(),
+                    "final_shift": final_shift.tolist(),
+                },
                 "error_bound_lsb": round(plan.error_bound(), 3),
                 "notes": dict(plan.notes),
             },
@@ -245,7 +252,9 @@ class FastParcEngine(wiring.Component):
 
         # --- product: P = sat(R(X * Hq[c], product_shift)) ------------------------------------
         sb, pw = p.spectrum_bits, p.inverse_input_bits
-        m.submodules.spectrum_rom = spectrum_rom = Memory(shape=unsigned(2 * sb), depth=C * M, init=self.spectrum_words())
+        m.submodules.spectrum_rom = spectrum_rom = Memory(
+            shape=unsigned(2 * sb), depth=C * M, init=self.spectrum_words()
+        )
         h_port = spectrum_rom.read_port()
         m.submodules.product = mul = ComplexMultiplier(
             fwd_cfg.output_bits, sb, pw, plan.product_shift, p.rounding, saturate=True, depth=PRODUCT_STAGES
@@ -325,7 +334,9 @@ class FastParcEngine(wiring.Component):
         b_v = Signal(signed(max(len(shifted), len(offsets.data)) + 1), name="out_v")
         with m.If(en_o):
             m.d.sync += b_v.eq(shifted + offsets.data)
-        m.submodules.requantizer = requant = Requantizer(len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate)
+        m.submodules.requantizer = requant = Requantizer(
+            len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate
+        )
         m.d.comb += [
             requant.i.valid.eq(delay(m, kept_fifo.r_rdy, OFFSET_STAGES, en_o, "out_valid")),
             requant.i.payload.value.eq(b_v),

@@ -14,6 +14,7 @@ read side needs no N-way multiplexer per tap and no modulo arithmetic.
 While the Feeder emits frame k, the Framer fills with frame k+1; the next frame is taken in
 the cycle the last beat leaves, so frames follow back to back.
 """
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,9 @@ class Feeder(wiring.Component):
 
     latency = 1
 
-    def __init__(self, n: int, bits: int, channels: int, *, width: int, groups: int, positions: int,
-                 live: int | None = None) -> None:
+    def __init__(
+        self, n: int, bits: int, channels: int, *, width: int, groups: int, positions: int, live: int | None = None
+    ) -> None:
         if not 1 <= width <= n:
             raise ValueError(f"feeder width must be in 1..N={n}; got {width}")
         if groups < 1 or positions < 1:
@@ -173,7 +175,13 @@ class Feeder(wiring.Component):
             with m.If(frame_done):
                 m.d.sync += busy.eq(0)
         with m.If(take):
-            m.d.sync += [busy.eq(1), index.eq(0), group.eq(0), rot.eq(self.i.payload.frame), channel.eq(self.i.payload.channel)]
+            m.d.sync += [
+                busy.eq(1),
+                index.eq(0),
+                group.eq(0),
+                rot.eq(self.i.payload.frame),
+                channel.eq(self.i.payload.channel),
+            ]
         return m
 
 

@@ -52,6 +52,7 @@ sticky ``frame_error``. ``overflow`` is sticky: set when any stage saturates on 
 real frame (exactly the model's per-frame flag: filler slots, and words left in the delay
 lines by a reset in mid-frame, are ignored), cleared by ``overflow_clear``.
 """
+
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned

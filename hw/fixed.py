@@ -3,6 +3,7 @@
 Each function returns expressions; the caller decides where the pipeline registers go.
 `tests/test_hw_fixed.py` simulates them against the NumPy versions on random values.
 """
+
 from __future__ import annotations
 
 from amaranth.hdl import Const, Mux, Value, signed
@@ -60,7 +61,9 @@ def fit(value: Value, bits: int, saturating: bool) -> tuple[Value, Value]:
     return saturate(value, bits) if saturating else wrap(value, bits)
 
 
-def requantize(value: Value, shift: int | Value, bits: int, rounding: Rounding, saturating: bool) -> tuple[Value, Value]:
+def requantize(
+    value: Value, shift: int | Value, bits: int, rounding: Rounding, saturating: bool
+) -> tuple[Value, Value]:
     """Output stage of every engine: round-shift then saturate or wrap."""
     return fit(round_shift(value, shift, rounding), bits, saturating)
 

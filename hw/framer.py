@@ -10,6 +10,7 @@ Shared by both engines so a malformed frame is handled the same way everywhere:
 Mirrors the event_tlast_unexpected / event_tlast_missing behaviour of vendor FFT cores.
 The channel number of each frame counts 0..C-1 over accepted frames.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

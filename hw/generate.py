@@ -19,6 +19,7 @@ From Python, call the library function the command wraps::
     manifest = generate(DesignSpec(arch="fft", n=28, bits=12), "build/fft28")
     print(manifest.verilog, manifest.latency_cycles)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ FFT_FLAGS = {  # CLI flag (DesignSpec.options key: '-' -> '_') -> help (ranges: 
     "guard-bits": "IFFT output bits below the output LSB, 0..12 (default 4)",
     "headroom-bits": "IFFT headroom above the output range, 0..8; sets the inverse scaling schedule (default 2)",
     "input-shift": "guard bits added to the forward FFT input, 0..8 (default 3). All these options together "
-                   "must fit the datapath and keep the worst-case error bound <= max(8 LSB, 4x the defaults')",
+    "must fit the datapath and keep the worst-case error bound <= max(8 LSB, 4x the defaults')",
 }
 
 
@@ -52,15 +53,25 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--n", type=int, required=True, help="feature length N (2..1024; 56/28/14/7 in the paper)")
     p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (4..24, default 8)")
-    p.add_argument("--channels", type=int, default=None,
-                   help="use the first C channels of the weights (default: all of them; 4 for --weights random)")
+    p.add_argument(
+        "--channels",
+        type=int,
+        default=None,
+        help="use the first C channels of the weights (default: all of them; 4 for --weights random)",
+    )
     p.add_argument("--parallel", type=int, default=None, help="multipliers P for --arch direct (default N)")
-    p.add_argument("--weights", default=None,
-                   help="exported bundle or float .npz (weight [C,N], bias [C], pe [C,N]); a checkpoint (.pt/.pth/.ckpt/"
-                        ".bin/.npz/.safetensors) with --layer; or 'random' for seeded stand-in weights "
-                        "(default: the shipped trained layer, N=56 and N=28 only)")
-    p.add_argument("--layer", default=None,
-                   help="ParC layer of the --weights checkpoint, e.g. stages.0.0.gcc_H (python -m golden.weights FILE lists them)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="exported bundle or float .npz (weight [C,N], bias [C], pe [C,N]); a checkpoint (.pt/.pth/.ckpt/"
+        ".bin/.npz/.safetensors) with --layer; or 'random' for seeded stand-in weights "
+        "(default: the shipped trained layer, N=56 and N=28 only)",
+    )
+    p.add_argument(
+        "--layer",
+        default=None,
+        help="ParC layer of the --weights checkpoint, e.g. stages.0.0.gcc_H (python -m golden.weights FILE lists them)",
+    )
     p.add_argument("--arch", default="direct", help=f"engine architecture: {', '.join(sorted(ARCHITECTURES))}")
     p.add_argument("--seed", type=int, default=None, help="seed of --weights random (default 0)")
     p.add_argument("--out", default="out", help="output folder (default ./out)")
@@ -77,7 +88,11 @@ def legacy_files(manifest: dict) -> list[str] | None:
     manifest (`golden.files.read_manifest`): such a folder is still ours to regenerate."""
     if not all(k in manifest for k in ("top", "verilog", "arch", "latency_cycles")):
         return None
-    files = [manifest["verilog"], manifest.get("lint_waivers", f"{manifest['top']}.vlt"), *manifest.get("rom_files", [])]
+    files = [
+        manifest["verilog"],
+        manifest.get("lint_waivers", f"{manifest['top']}.vlt"),
+        *manifest.get("rom_files", []),
+    ]
     return [f for f in files if isinstance(f, str)] if all(isinstance(f, str) for f in files) else None
 
 
@@ -109,7 +124,9 @@ def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = 
 
             result = lint(staging / verilog_file, staging / f"{top}.vlt", top)
             if result.returncode != 0:
-                raise UserError(f"generated Verilog fails verilator --lint-only -Wall: {result.stderr.strip().splitlines()[0]}")
+                raise UserError(
+                    f"generated Verilog fails verilator --lint-only -Wall: {result.stderr.strip().splitlines()[0]}"
+                )
             manifest["lint"] = "verilator --lint-only -Wall: clean with the waivers file"
         out.commit(manifest)
         return out.manifest
@@ -118,7 +135,10 @@ def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = 
 def write_rom_files(design: Design, folder: Path) -> None:
     """ROM contents as $readmemh-style hex (for users' own memories; the Verilog embeds them)."""
     q = design.layer
-    w_hex = [" ".join(f"{int(v) & ((1 << q.fmt.weight_bits) - 1):0{(q.fmt.weight_bits + 3) // 4}x}" for v in row) for row in q.weight]
+    w_hex = [
+        " ".join(f"{int(v) & ((1 << q.fmt.weight_bits) - 1):0{(q.fmt.weight_bits + 3) // 4}x}" for v in row)
+        for row in q.weight
+    ]
     (folder / "rom_weights.hex").write_text("\n".join(w_hex) + "\n")
     acc = q.fmt.acc_bits
     o_hex = [" ".join(f"{int(v) & ((1 << acc) - 1):0{(acc + 3) // 4}x}" for v in row) for row in q.offset]
@@ -176,12 +196,22 @@ def _main(argv: list[str] | None) -> int:
     if args.seed is not None and args.weights != "random":  # a seed that changes nothing must not look as if it did
         raise UserError("--seed applies to --weights random only (the other weights are not random)")
     spec = DesignSpec(
-        arch=args.arch, n=args.n, bits=args.bits, channels=args.channels, parallel=args.parallel,
-        weights=args.weights, seed=0 if args.seed is None else args.seed, layer=args.layer, name=args.name, options=options,
+        arch=args.arch,
+        n=args.n,
+        bits=args.bits,
+        channels=args.channels,
+        parallel=args.parallel,
+        weights=args.weights,
+        seed=0 if args.seed is None else args.seed,
+        layer=args.layer,
+        name=args.name,
+        options=options,
     )
     manifest = generate(spec, args.out, lint=not args.no_lint)
-    print(f"wrote {manifest.verilog} (latency {manifest.latency_cycles} cycles, "
-          f"{manifest.cycles_per_sample} cycle(s)/sample) and manifest.json")
+    print(
+        f"wrote {manifest.verilog} (latency {manifest.latency_cycles} cycles, "
+        f"{manifest.cycles_per_sample} cycle(s)/sample) and manifest.json"
+    )
     return 0
 
 

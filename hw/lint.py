@@ -11,6 +11,7 @@ Waivers apply only to the generated file, rule by rule, each with its reason:
 - UNUSEDSIGNAL: Amaranth keeps named wires of flattened interfaces (e.g. ``i__payload``)
   for debugging even when only their fields are used.
 """
+
 from __future__ import annotations
 
 import os

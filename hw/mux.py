@@ -1,4 +1,5 @@
 """Selecting among constants or signals by an index, without incomplete case statements."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

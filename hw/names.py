@@ -6,6 +6,7 @@ be escaped by the Verilog backend (``\\module``) while the manifest still said `
 and a very long name overflows file-name limits once suffixes are added, so both are
 refused up front instead of producing a design whose parts disagree.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,8 @@ MAX_TOP_NAME = 128  # leaves room for "-verilator-<hash>" and ".vlt" under the 2
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # IEEE 1800-2017 (SystemVerilog, a superset of Verilog-2005) reserved words: Verilator parses SV.
-VERILOG_KEYWORDS = frozenset("""
+VERILOG_KEYWORDS = frozenset(
+    """
 accept_on alias always always_comb always_ff always_latch and assert assign assume automatic before
 begin bind bins binsof bit break buf bufif0 bufif1 byte case casex casez cell chandle checker class
 clocking cmos config const constraint context continue cover covergroup coverpoint cross deassign
@@ -37,13 +39,16 @@ super supply0 supply1 sync_accept_on sync_reject_on table tagged task this throu
 timeprecision timeunit tran tranif0 tranif1 tri tri0 tri1 triand trior trireg type typedef union
 unique unique0 unsigned until until_with untyped use uwire var vectored virtual void wait wait_order
 wand weak weak0 weak1 while wildcard wire with within wor xnor xor
-""".split())
+""".split()
+)
 
 
 def check_top_name(name: str) -> str:
     """Return ``name`` if it is a plain, non-reserved Verilog identifier; else raise UserError."""
     if not _IDENTIFIER.match(name):
-        raise UserError(f"--name must be a Verilog identifier (letters, digits, '_'; not starting with a digit); got {name!r}")
+        raise UserError(
+            f"--name must be a Verilog identifier (letters, digits, '_'; not starting with a digit); got {name!r}"
+        )
     if name in VERILOG_KEYWORDS:
         raise UserError(f"--name {name!r} is a (System)Verilog keyword; choose another top module name")
     if len(name) > MAX_TOP_NAME:

@@ -5,6 +5,7 @@ stage's result (its valid bit, frame end, channel tag) goes through exactly as m
 registers as the result. `delay` is the one way to build such a chain, so a stage's latency
 is stated once, as ``cycles``.
 """
+
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, Value, ValueCastable

@@ -4,6 +4,7 @@ Both engines end in this block: their datapaths keep every bit exactly, and the 
 and narrowing of a ParC output happens here, once, with the channel's own shift. It counts
 the outputs that had to be clipped, since that is the one place a clip can happen.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -62,7 +63,9 @@ class Requantizer(wiring.Component):
 
     latency = 1
 
-    def __init__(self, in_bits: int, out_bits: int, shifts: int | Sequence[int], rounding: Rounding, saturate: bool) -> None:
+    def __init__(
+        self, in_bits: int, out_bits: int, shifts: int | Sequence[int], rounding: Rounding, saturate: bool
+    ) -> None:
         self.shifts = np.atleast_1d(np.asarray(shifts, dtype=np.int64))
         if np.any(self.shifts < 0):
             raise ValueError(f"requantizer shifts must be >= 0; got {self.shifts.tolist()}")

@@ -10,6 +10,7 @@ agreeing on that layout (`tests/test_block_rom.py` checks the round trip through
 `ChannelRom` is the one table both engines index by (channel, position): their folded PE/bias
 offsets.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

@@ -20,6 +20,7 @@ Why a -j rotation and no multiplier for trivial stages: when every twiddle of a 
 the exact ROM value and rounding, so the golden model needs no special case and the stage
 needs no DSP.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -142,7 +143,10 @@ class SdfStage(wiring.Component):
         d_im = Signal(signed(width), name="line_in_im")
         m.d.comb += [d_re.eq(din_re), d_im.eq(din_im)]
         if length <= 2:
-            regs = [(Signal(signed(width), name=f"line_re{k}"), Signal(signed(width), name=f"line_im{k}")) for k in range(length)]
+            regs = [
+                (Signal(signed(width), name=f"line_re{k}"), Signal(signed(width), name=f"line_im{k}"))
+                for k in range(length)
+            ]
             with m.If(adv):
                 m.d.sync += [regs[0][0].eq(d_re), regs[0][1].eq(d_im)]
                 for k in range(1, length):
@@ -183,7 +187,9 @@ class SdfStage(wiring.Component):
             return Mux(enable, -im, re), Mux(enable, re, im)
         return Mux(enable, im, re), Mux(enable, -re, im)
 
-    def _multiplier(self, m: Module, c: Signal, a_bits: int, shift: int, out_bits: int, saturate: bool, one_first: bool):
+    def _multiplier(
+        self, m: Module, c: Signal, a_bits: int, shift: int, out_bits: int, saturate: bool, one_first: bool
+    ):
         """Twiddle ROM (2L entries: 1 for one half of the block, W for the other, read through
         a registered port addressed by ``c``) feeding a 4-register `ComplexMultiplier`."""
         cfg = self.config
@@ -195,7 +201,9 @@ class SdfStage(wiring.Component):
         im = np.concatenate([one_i, wi] if one_first else [wi, one_i])
         m.submodules.twiddle_rom = rom = memory.Memory(shape=unsigned(2 * T), depth=2 * L, init=pack_complex(re, im, T))
         rp = rom.read_port()
-        m.submodules.mul = mul = ComplexMultiplier(a_bits, T, out_bits, shift, cfg.rounding, saturate=saturate, depth=MULTIPLIER_DEPTH)
+        m.submodules.mul = mul = ComplexMultiplier(
+            a_bits, T, out_bits, shift, cfg.rounding, saturate=saturate, depth=MULTIPLIER_DEPTH
+        )
         m.d.comb += [
             rp.addr.eq(c),
             rp.en.eq(self.en),

@@ -6,6 +6,7 @@ stage's ``o.ready``. Chained through two FFTs, that path would cross the whole e
 clock. A skid buffer between two stages gives the upstream stage a ``ready`` that is a plain
 register, at the cost of one payload register and no added latency.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -4,6 +4,7 @@ Inside the design a frame boundary travels in the payload (``last``), as Glasgow
 only `hw.top` flattens it to AXI4-Stream ``tdata``/``tlast``. A whole frame moves between
 `hw.framer.Framer` and `hw.feeder.Feeder` as one payload (`frame_layout`).
 """
+
 from __future__ import annotations
 
 from amaranth.hdl import Shape, signed

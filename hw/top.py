@@ -1,4 +1,5 @@
 """AXI4-Stream top level: flattens an engine's streams to the port names FPGA users expect."""
+
 from __future__ import annotations
 
 from amaranth.hdl import Module, signed

@@ -3,6 +3,7 @@
 Used by the bit-accuracy report and the accuracy tests (`tests/test_fft_engine_accuracy.py`);
 kept apart so the numbers have one definition.
 """
+
 from __future__ import annotations
 
 import math

@@ -27,6 +27,7 @@ the tables. Timings are best-of-repeats wall clock on a possibly shared machine 
 average is recorded). Bad options: one line on stderr, exit status 2; exit 1 if any RTL run
 was not bit-exact. From Python: ``write_bench(run_bench(BenchOptions(n=28)), "reports")``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,11 +62,19 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--n", type=int, default=None, help="feature length N (default 56; --quick: 7)")
     p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (default 8)")
-    p.add_argument("--frames", type=int, default=None, help="frames for models and batch runs (default 4000; --quick: 40)")
-    p.add_argument("--cocotb-frames", type=int, default=None, help="frames for the cocotb run (default 200; --quick: 8)")
-    p.add_argument("--min-time", type=float, default=None, help="seconds each model timing repeats for (default 1; --quick: 0.05)")
+    p.add_argument(
+        "--frames", type=int, default=None, help="frames for models and batch runs (default 4000; --quick: 40)"
+    )
+    p.add_argument(
+        "--cocotb-frames", type=int, default=None, help="frames for the cocotb run (default 200; --quick: 8)"
+    )
+    p.add_argument(
+        "--min-time", type=float, default=None, help="seconds each model timing repeats for (default 1; --quick: 0.05)"
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes for tests: N=7, few frames, short timings")
-    p.add_argument("--out", type=Path, default=Path("reports"), help="folder for bench.md and bench.json (default reports)")
+    p.add_argument(
+        "--out", type=Path, default=Path("reports"), help="folder for bench.md and bench.json (default reports)"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -86,10 +95,12 @@ class BenchOptions:
     progress: bool = True  # tqdm bar on stderr
 
     def __post_init__(self) -> None:
-        for bad, message in ((self.n < 2, f"--n must be >= 2; got {self.n}"),
-                             (self.frames < CHANNELS, f"--frames must be >= {CHANNELS}; got {self.frames}"),
-                             (self.cocotb_frames < 1, f"--cocotb-frames must be >= 1; got {self.cocotb_frames}"),
-                             (self.min_time <= 0, f"--min-time must be > 0; got {self.min_time}")):
+        for bad, message in (
+            (self.n < 2, f"--n must be >= 2; got {self.n}"),
+            (self.frames < CHANNELS, f"--frames must be >= {CHANNELS}; got {self.frames}"),
+            (self.cocotb_frames < 1, f"--cocotb-frames must be >= 1; got {self.cocotb_frames}"),
+            (self.min_time <= 0, f"--min-time must be > 0; got {self.min_time}"),
+        ):
             if bad:
                 raise UserError(message)
         check_n_bits(self.n, self.bits)
@@ -130,6 +141,7 @@ def best_time(fn: Callable[[], object], min_time: float) -> float:
 
 # ---------------------------------------------------------------------------- 1. models
 
+
 def bench_models(designs: dict, rows: np.ndarray, min_time: float) -> list[dict]:
     from scipy.ndimage import correlate1d
 
@@ -143,8 +155,12 @@ def bench_models(designs: dict, rows: np.ndarray, min_time: float) -> list[dict]
     xf, wf, off = x.astype(np.float64), q.weight.astype(np.float64), q.offset.astype(np.float64)
 
     def scipy_ref() -> np.ndarray:
-        return np.stack([correlate1d(xf[:, k, :], wf[k], axis=-1, mode="wrap", origin=-(n // 2)) for k in range(c)],
-                        axis=1) + off
+        return (
+            np.stack(
+                [correlate1d(xf[:, k, :], wf[k], axis=-1, mode="wrap", origin=-(n // 2)) for k in range(c)], axis=1
+            )
+            + off
+        )
 
     def fft_ref() -> np.ndarray:
         return np.fft.irfft(np.fft.rfft(xf, axis=-1) * np.conj(np.fft.rfft(wf, axis=-1)), n=n, axis=-1) + off
@@ -156,8 +172,14 @@ def bench_models(designs: dict, rows: np.ndarray, min_time: float) -> list[dict]
         from golden.fast_parc_int import fast_parc_int_model
 
         plan = designs["fft"].engine.plan
-        entries.append(("golden.fast_parc_int.fast_parc_int_model", "int64, bit-exact FFT engine",
-                        lambda: fast_parc_int_model(plan, x), None))
+        entries.append(
+            (
+                "golden.fast_parc_int.fast_parc_int_model",
+                "int64, bit-exact FFT engine",
+                lambda: fast_parc_int_model(plan, x),
+                None,
+            )
+        )
     entries += [
         ("scipy.ndimage.correlate1d(mode='wrap')", "float64 reference", scipy_ref, scipy_ref),
         ("numpy.fft rfft * conj(rfft(w)) -> irfft", "float64 reference", fft_ref, fft_ref),
@@ -178,8 +200,10 @@ def bench_models(designs: dict, rows: np.ndarray, min_time: float) -> list[dict]
 
 # ---------------------------------------------------------------------------- 2. simulators
 
-def bench_simulators(designs: dict, rows: np.ndarray, golden_rate: dict, cocotb_frames: int,
-                     tick: Callable[[str], None]) -> list[dict]:
+
+def bench_simulators(
+    designs: dict, rows: np.ndarray, golden_rate: dict, cocotb_frames: int, tick: Callable[[str], None]
+) -> list[dict]:
     from sim.batch import build_batch, run_batch
     from sim.run import SimOptions, simulate
     from sim.scenarios import expected_frames
@@ -190,16 +214,35 @@ def bench_simulators(designs: dict, rows: np.ndarray, golden_rate: dict, cocotb_
         build_batch(design)
         result = run_batch(design, rows)
         exact = bool(np.array_equal(result.output, expected_frames(design, rows)) and result.lasts_ok)
-        out.append({"design": label(design), "arch": arch, "simulator": "Verilator, C++ batch driver (sim.batch)",
-                    "samples": int(rows.size), "seconds": result.wall_seconds,
-                    "samples_per_s": rows.size / result.wall_seconds, "bit_exact": exact,
-                    "vs_golden": rows.size / result.wall_seconds / golden_rate[arch]})
+        out.append(
+            {
+                "design": label(design),
+                "arch": arch,
+                "simulator": "Verilator, C++ batch driver (sim.batch)",
+                "samples": int(rows.size),
+                "seconds": result.wall_seconds,
+                "samples_per_s": rows.size / result.wall_seconds,
+                "bit_exact": exact,
+                "vs_golden": rows.size / result.wall_seconds / golden_rate[arch],
+            }
+        )
         tick(f"cocotb {arch}")
-        sim = simulate(design, SimOptions(frames=cocotb_frames, seed=SEED, backpressure=0, bubble=0, scenarios=("stream",)))
+        sim = simulate(
+            design, SimOptions(frames=cocotb_frames, seed=SEED, backpressure=0, bubble=0, scenarios=("stream",))
+        )
         seconds = max(sim.sim_seconds, 1e-3)
-        out.append({"design": label(design), "arch": arch, "simulator": "Verilator, cocotb bench (sim.run, stream)",
-                    "samples": sim.samples, "seconds": seconds, "samples_per_s": sim.samples / seconds,
-                    "bit_exact": sim.ok, "vs_golden": sim.samples / seconds / golden_rate[arch]})
+        out.append(
+            {
+                "design": label(design),
+                "arch": arch,
+                "simulator": "Verilator, cocotb bench (sim.run, stream)",
+                "samples": sim.samples,
+                "seconds": seconds,
+                "samples_per_s": sim.samples / seconds,
+                "bit_exact": sim.ok,
+                "vs_golden": sim.samples / seconds / golden_rate[arch],
+            }
+        )
     return out
 
 
@@ -212,6 +255,7 @@ def label(design) -> str:
 
 # ---------------------------------------------------------------------------- 3. RTL cycles per sample
 
+
 def bench_rtl(designs: dict, folded, rows: np.ndarray, tick: Callable[[str], None]) -> list[dict]:
     from sim.batch import run_batch
     from sim.scenarios import expected_frames
@@ -220,21 +264,30 @@ def bench_rtl(designs: dict, folded, rows: np.ndarray, tick: Callable[[str], Non
     chosen = [designs["direct"], folded] + [d for a, d in designs.items() if a != "direct"]
     for design in chosen:
         expected = expected_frames(design, rows)
-        row = {"design": label(design), "arch": design.spec.arch,
-               "multipliers": getattr(design.engine, "parallel", None) if design.spec.arch == "direct" else None,
-               "nominal_cycles_per_sample": float(design.engine.cycles_per_sample), "bit_exact": True}
+        row = {
+            "design": label(design),
+            "arch": design.spec.arch,
+            "multipliers": getattr(design.engine, "parallel", None) if design.spec.arch == "direct" else None,
+            "nominal_cycles_per_sample": float(design.engine.cycles_per_sample),
+            "bit_exact": True,
+        }
         for key, bp in (("no_backpressure", 0.0), ("backpressure", BACKPRESSURE)):
             tick(f"rtl {row['design']} bp={bp}")
             result = run_batch(design, rows, backpressure=bp, seed=SEED)
             row["bit_exact"] &= bool(np.array_equal(result.output, expected) and result.lasts_ok)
             limit = 1.0 / (1.0 - bp)
-            row[key] = {"backpressure": bp, "cycles_per_sample": result.cycles_per_sample, "limit": limit,
-                        "x_limit": result.cycles_per_sample / limit}
+            row[key] = {
+                "backpressure": bp,
+                "cycles_per_sample": result.cycles_per_sample,
+                "limit": limit,
+                "x_limit": result.cycles_per_sample / limit,
+            }
         out.append(row)
     return out
 
 
 # ---------------------------------------------------------------------------- report
+
 
 def g(v: float, digits: int = 3) -> str:
     """Compact number: 3 significant digits, thousands as k/M."""
@@ -263,29 +316,51 @@ def render(report: dict) -> str:
     ]
     for r in report["models"]:
         err = r.get("max_abs_error_vs_exact_accumulator")
-        out.append(f"| `{r['model']}` | {r['kind']} | {g(r['samples_per_s'])} | {r['vs_scipy']:.2g} | "
-                   f"{r['vs_numpy_fft']:.2g} | {'exact' if err is None else f'{err:.1e}'} |")
-    out += ["", "Ratios are model samples/s / reference samples/s (> 1: faster than the reference).", "",
-            "## 2. Simulation speed", "",
-            "| design | simulator | samples | samples/s | vs NumPy golden | bit-exact |", "|---|---|---:|---:|---:|---|"]
+        out.append(
+            f"| `{r['model']}` | {r['kind']} | {g(r['samples_per_s'])} | {r['vs_scipy']:.2g} | "
+            f"{r['vs_numpy_fft']:.2g} | {'exact' if err is None else f'{err:.1e}'} |"
+        )
+    out += [
+        "",
+        "Ratios are model samples/s / reference samples/s (> 1: faster than the reference).",
+        "",
+        "## 2. Simulation speed",
+        "",
+        "| design | simulator | samples | samples/s | vs NumPy golden | bit-exact |",
+        "|---|---|---:|---:|---:|---|",
+    ]
     for r in report["simulators"]:
-        out.append(f"| {r['design']} | {r['simulator']} | {r['samples']} | {g(r['samples_per_s'])} | "
-                   f"{r['vs_golden']:.2g} | {'yes' if r['bit_exact'] else 'NO'} |")
-    out += ["", "vs NumPy golden = simulator samples/s / integer golden model samples/s of the same architecture "
-            "(table 1). Build time excluded (cached); the cocotb figure includes simulator start-up.", "",
-            "## 3. RTL cycles per output sample (Verilator batch, no input bubbles)", "",
-            f"| design | nominal | no backpressure | x limit (1) | {BACKPRESSURE:.0%} backpressure | "
-            f"x limit ({1 / (1 - BACKPRESSURE):g}) | bit-exact |",
-            "|---|---:|---:|---:|---:|---:|---|"]
+        out.append(
+            f"| {r['design']} | {r['simulator']} | {r['samples']} | {g(r['samples_per_s'])} | "
+            f"{r['vs_golden']:.2g} | {'yes' if r['bit_exact'] else 'NO'} |"
+        )
+    out += [
+        "",
+        "vs NumPy golden = simulator samples/s / integer golden model samples/s of the same architecture "
+        "(table 1). Build time excluded (cached); the cocotb figure includes simulator start-up.",
+        "",
+        "## 3. RTL cycles per output sample (Verilator batch, no input bubbles)",
+        "",
+        f"| design | nominal | no backpressure | x limit (1) | {BACKPRESSURE:.0%} backpressure | "
+        f"x limit ({1 / (1 - BACKPRESSURE):g}) | bit-exact |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     for r in report["rtl"]:
         a, b = r["no_backpressure"], r["backpressure"]
-        out.append(f"| {r['design']} | {r['nominal_cycles_per_sample']:.3g} | {a['cycles_per_sample']:.3f} | "
-                   f"{a['x_limit']:.2f} | {b['cycles_per_sample']:.3f} | {b['x_limit']:.2f} | "
-                   f"{'yes' if r['bit_exact'] else 'NO'} |")
-    out += ["", "Limit: one sample per clock for a single stream; with the sink ready only half the cycles at "
-            "random, at best 2 cycles per sample. nominal = the engine's `cycles_per_sample` (manifest).",
-            f"Largest gap to a limit: {report['largest_gap']['text']}.", "",
-            f"Run time: {m['run_seconds']:.0f} s.", ""]
+        out.append(
+            f"| {r['design']} | {r['nominal_cycles_per_sample']:.3g} | {a['cycles_per_sample']:.3f} | "
+            f"{a['x_limit']:.2f} | {b['cycles_per_sample']:.3f} | {b['x_limit']:.2f} | "
+            f"{'yes' if r['bit_exact'] else 'NO'} |"
+        )
+    out += [
+        "",
+        "Limit: one sample per clock for a single stream; with the sink ready only half the cycles at "
+        "random, at best 2 cycles per sample. nominal = the engine's `cycles_per_sample` (manifest).",
+        f"Largest gap to a limit: {report['largest_gap']['text']}.",
+        "",
+        f"Run time: {m['run_seconds']:.0f} s.",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -299,10 +374,23 @@ def run_bench(options: BenchOptions, command: str = "scripts.bench.run_bench") -
     start = time.monotonic()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     archs = ["direct"] + sorted(a for a in ARCHITECTURES if a != "direct")
-    designs = {a: build_design(DesignSpec(arch=a, n=options.n, bits=options.bits, channels=CHANNELS, weights="random", seed=SEED))
-               for a in archs}
-    folded = build_design(DesignSpec(arch="direct", n=options.n, bits=options.bits, channels=CHANNELS, weights="random", seed=SEED,
-                                     parallel=max(1, math.ceil(options.n / 4))))
+    designs = {
+        a: build_design(
+            DesignSpec(arch=a, n=options.n, bits=options.bits, channels=CHANNELS, weights="random", seed=SEED)
+        )
+        for a in archs
+    }
+    folded = build_design(
+        DesignSpec(
+            arch="direct",
+            n=options.n,
+            bits=options.bits,
+            channels=CHANNELS,
+            weights="random",
+            seed=SEED,
+            parallel=max(1, math.ceil(options.n / 4)),
+        )
+    )
     rows = stimulus_frames(designs["direct"], options.frames, np.random.default_rng(SEED))
 
     steps = 1 + 2 * len(designs) + 2 * (len(designs) + 1)
@@ -329,28 +417,47 @@ def run_bench(options: BenchOptions, command: str = "scripts.bench.run_bench") -
     bar.update(1)
     bar.close()
 
-    worst = max(((r["design"], k, r[k]) for r in rtl for k in ("no_backpressure", "backpressure")),
-                key=lambda t: t[2]["x_limit"])
+    worst = max(
+        ((r["design"], k, r[k]) for r in rtl for k in ("no_backpressure", "backpressure")),
+        key=lambda t: t[2]["x_limit"],
+    )
     design_name, _, gap = worst
     condition = "no backpressure" if gap["backpressure"] == 0 else f"{gap['backpressure']:.0%} backpressure"
-    gap_text = (f"{design_name}, {condition}: {gap['cycles_per_sample']:.3f} cycles/sample = "
-                f"{gap['x_limit']:.2f} x the limit of {gap['limit']:g}")
-    return BenchResult({
-        "meta": {
-            "command": command,
-            "n": options.n, "bits": options.bits, "channels": CHANNELS, "seed": SEED, "frames": options.frames,
-            "samples": int(rows.size), "cocotb_frames": options.cocotb_frames, "min_time_s": options.min_time,
-            "backpressure": BACKPRESSURE, "cpus": os.cpu_count(), "load_average": round(load, 2),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "run_seconds": round(time.monotonic() - start, 1),
-        },
-        "models": models,
-        "simulators": simulators,
-        "rtl": rtl,
-        "largest_gap": {"design": worst[0], "backpressure": worst[2]["backpressure"],
-                        "cycles_per_sample": worst[2]["cycles_per_sample"], "x_limit": worst[2]["x_limit"],
-                        "text": gap_text},
-    })
+    gap_text = (
+        f"{design_name}, {condition}: {gap['cycles_per_sample']:.3f} cycles/sample = "
+        f"{gap['x_limit']:.2f} x the limit of {gap['limit']:g}"
+    )
+    return BenchResult(
+        {
+            "meta": {
+                "command": command,
+                "n": options.n,
+                "bits": options.bits,
+                "channels": CHANNELS,
+                "seed": SEED,
+                "frames": options.frames,
+                "samples": int(rows.size),
+                "cocotb_frames": options.cocotb_frames,
+                "min_time_s": options.min_time,
+                "backpressure": BACKPRESSURE,
+                "cpus": os.cpu_count(),
+                "load_average": round(load, 2),
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "run_seconds": round(time.monotonic() - start, 1),
+            },
+            "models": models,
+            "simulators": simulators,
+            "rtl": rtl,
+            "largest_gap": {
+                "design": worst[0],
+                "backpressure": worst[2]["backpressure"],
+                "cycles_per_sample": worst[2]["cycles_per_sample"],
+                "x_limit": worst[2]["x_limit"],
+                "text": gap_text,
+            },
+        }
+    )
 
 
 def bench_folder(out: str | os.PathLike) -> OutputFolder:
@@ -372,13 +479,17 @@ def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     quick = BenchOptions.quick() if args.quick else BenchOptions()
     options = BenchOptions(
-        n=quick.n if args.n is None else args.n, bits=args.bits,
+        n=quick.n if args.n is None else args.n,
+        bits=args.bits,
         frames=quick.frames if args.frames is None else args.frames,
         cocotb_frames=quick.cocotb_frames if args.cocotb_frames is None else args.cocotb_frames,
-        min_time=quick.min_time if args.min_time is None else args.min_time, progress=not args.no_progress,
+        min_time=quick.min_time if args.min_time is None else args.min_time,
+        progress=not args.no_progress,
     )
     bench_folder(args.out)  # refuse a foreign --out before benchmarking
-    result = run_bench(options, command=" ".join(["python -m scripts.bench", *(sys.argv[1:] if argv is None else argv)]))
+    result = run_bench(
+        options, command=" ".join(["python -m scripts.bench", *(sys.argv[1:] if argv is None else argv)])
+    )
     write_bench(result, args.out)
     print(result.markdown())
     return 0 if result.ok else 1

@@ -18,6 +18,7 @@ Writes report.md, a self-contained report.html, report.json (every number) and P
 From Python: ``write_report(run_report(ReportConfig.quick()).data, "reports")``
 (`scripts.report_render.write_report`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -66,7 +67,9 @@ class ReportConfig:
             raise UserError(f"--workers must be >= 1; got {self.workers}")
         unknown = sorted(set(self.archs) - set(ARCHITECTURES))
         if unknown or not self.archs:
-            raise UserError(f"--arch: unknown architecture(s) {unknown or 'none given'}; choose from {', '.join(sorted(ARCHITECTURES))}")
+            raise UserError(
+                f"--arch: unknown architecture(s) {unknown or 'none given'}; choose from {', '.join(sorted(ARCHITECTURES))}"
+            )
         for n in self.layer_sizes:
             if default_bundle_path(n) is None:
                 raise UserError(f"no shipped bundle for N={n} (golden/data/parc_n{n}.npz)")
@@ -97,8 +100,9 @@ class Report:
     @property
     def ok(self) -> bool:
         """The RTL equals the integer golden model everywhere, layer and network level."""
-        return (all(r["rtl_match_pct"] == 100.0 for r in self.layer_level)
-                and not any(r["rtl_mismatches"] for r in self.network_level["rows"]))
+        return all(r["rtl_match_pct"] == 100.0 for r in self.layer_level) and not any(
+            r["rtl_mismatches"] for r in self.network_level["rows"]
+        )
 
 
 def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
@@ -116,8 +120,11 @@ def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
     p.add_argument("--images", type=int, default=None, help="test images for the network level (default 200)")
     p.add_argument("--workers", type=int, default=2, help="parallel builds/simulations")
     a = p.parse_args(argv)
-    chosen: dict = {"weights": Path(a.weights), "workers": a.workers,
-                    "archs": tuple(x.strip() for x in a.arch.split(",") if x.strip())}
+    chosen: dict = {
+        "weights": Path(a.weights),
+        "workers": a.workers,
+        "archs": tuple(x.strip() for x in a.arch.split(",") if x.strip()),
+    }
     if a.bits:
         chosen["bits"] = tuple(comma_ints(a.bits, "bits"))
     if a.images is not None:
@@ -272,10 +279,23 @@ def run_report(cfg: ReportConfig) -> Report:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     layer_configs = [(a, n, b) for a in cfg.archs for n in cfg.layer_sizes for b in cfg.bits]
-    prebuild([build_design(DesignSpec(arch=a, n=n, bits=b, weights=str(default_bundle_path(n)))) for a, n, b in layer_configs],
-             cfg.workers, "layer builds")
+    prebuild(
+        [
+            build_design(DesignSpec(arch=a, n=n, bits=b, weights=str(default_bundle_path(n))))
+            for a, n, b in layer_configs
+        ],
+        cfg.workers,
+        "layer builds",
+    )
     with ThreadPoolExecutor(cfg.workers) as pool:
-        layer_rows = list(tqdm(pool.map(lambda c: layer_row(*c), layer_configs), total=len(layer_configs), desc="layer level", unit="config"))
+        layer_rows = list(
+            tqdm(
+                pool.map(lambda c: layer_row(*c), layer_configs),
+                total=len(layer_configs),
+                desc="layer level",
+                unit="config",
+            )
+        )
     timings["layer_level_s"] = round(time.monotonic() - t0, 1)
 
     t1 = time.monotonic()
@@ -293,18 +313,27 @@ def run_report(cfg: ReportConfig) -> Report:
     net_configs = [(a, b) for a in cfg.archs for b in cfg.bits]
     prebuild([d for a, b in net_configs for d in net.designs(a, b).values()], cfg.workers, "network builds")
     with ThreadPoolExecutor(cfg.workers) as pool:
-        network["rows"] = list(tqdm(pool.map(lambda c: network_row(net, *c), net_configs), total=len(net_configs), desc="network level", unit="config"))
+        network["rows"] = list(
+            tqdm(
+                pool.map(lambda c: network_row(net, *c), net_configs),
+                total=len(net_configs),
+                desc="network level",
+                unit="config",
+            )
+        )
     timings["network_level_s"] = round(time.monotonic() - t1, 1)
     timings["total_s"] = round(time.monotonic() - t0, 1)
-    return Report({
-        "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "weights": str(cfg.weights),
-        "archs": list(cfg.archs),
-        "bits": list(cfg.bits),
-        "layer_level": layer_rows,
-        "network_level": network,
-        "timings": timings,
-    })
+    return Report(
+        {
+            "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "weights": str(cfg.weights),
+            "archs": list(cfg.archs),
+            "bits": list(cfg.bits),
+            "layer_level": layer_rows,
+            "network_level": network,
+            "timings": timings,
+        }
+    )
 
 
 def _main(argv: list[str] | None) -> int:

@@ -1,4 +1,5 @@
 """Render the bit-accuracy report: Markdown, self-contained HTML, JSON and PNG plots."""
+
 from __future__ import annotations
 
 import base64
@@ -17,16 +18,26 @@ from golden.files import OutputFolder
 from scripts.accuracy import ideal_sqnr_db
 
 LAYER_COLUMNS = [
-    ("arch", "arch", "{}"), ("layer", "layer", "{}"), ("n", "N", "{}"), ("bits", "bits", "{}"),
-    ("samples", "samples", "{}"), ("rtl_match_pct", "RTL == golden %", "{:.3f}"),
-    ("max_abs_err_lsb", "max abs err (LSB)", "{:.3f}"), ("mean_err_lsb", "mean err (LSB)", "{:+.4f}"),
-    ("rms_err_lsb", "RMS err (LSB)", "{:.3f}"), ("sqnr_db", "SQNR dB", "{:.2f}"),
+    ("arch", "arch", "{}"),
+    ("layer", "layer", "{}"),
+    ("n", "N", "{}"),
+    ("bits", "bits", "{}"),
+    ("samples", "samples", "{}"),
+    ("rtl_match_pct", "RTL == golden %", "{:.3f}"),
+    ("max_abs_err_lsb", "max abs err (LSB)", "{:.3f}"),
+    ("mean_err_lsb", "mean err (LSB)", "{:+.4f}"),
+    ("rms_err_lsb", "RMS err (LSB)", "{:.3f}"),
+    ("sqnr_db", "SQNR dB", "{:.2f}"),
     ("saturated_share", "saturated %", "{:.3%}"),
 ]
 NETWORK_COLUMNS = [
-    ("arch", "arch", "{}"), ("bits", "bits", "{}"), ("acc_float", "float %", "{:.2%}"),
-    ("acc_fixed", "fixed golden %", "{:.2%}"), ("acc_rtl", "RTL %", "{:.2%}"),
-    ("delta_pp", "fixed - float (pp)", "{:+.2f}"), ("rtl_match_pct", "RTL == golden %", "{:.4f}"),
+    ("arch", "arch", "{}"),
+    ("bits", "bits", "{}"),
+    ("acc_float", "float %", "{:.2%}"),
+    ("acc_fixed", "fixed golden %", "{:.2%}"),
+    ("acc_rtl", "RTL %", "{:.2%}"),
+    ("delta_pp", "fixed - float (pp)", "{:+.2f}"),
+    ("rtl_match_pct", "RTL == golden %", "{:.4f}"),
     ("rtl_seconds", "RTL sim s", "{:.0f}"),
 ]
 
@@ -47,8 +58,14 @@ def markdown_table(rows: list[dict], columns) -> str:
     body = []
     for r, cells in zip(rows, _table_rows(rows, columns), strict=True):
         flagged = r.get("rtl_match_pct", 100.0) != 100.0
-        body.append("| " + " | ".join(f"**{c}** (!)" if flagged and key == "rtl_match_pct" else c
-                                      for (key, _, _), c in zip(columns, cells, strict=True)) + " |")
+        body.append(
+            "| "
+            + " | ".join(
+                f"**{c}** (!)" if flagged and key == "rtl_match_pct" else c
+                for (key, _, _), c in zip(columns, cells, strict=True)
+            )
+            + " |"
+        )
     return "\n".join([head, rule, *body])
 
 
@@ -70,9 +87,15 @@ def plot_sqnr(report: dict, path: Path) -> None:
     ax.plot(bits, [ideal_sqnr_db(b) for b in bits], "k--", label="ideal 6.02 b + 1.76 dB")
     for arch in report["archs"]:
         for n in sorted({r["n"] for r in report["layer_level"]}, reverse=True):
-            rows = sorted((r for r in report["layer_level"] if r["arch"] == arch and r["n"] == n), key=lambda r: r["bits"])
-            ax.plot([r["bits"] for r in rows], [r["sqnr_db"] for r in rows], "o-" if arch == "direct" else "s--",
-                    label=f"{arch}, N={n}")
+            rows = sorted(
+                (r for r in report["layer_level"] if r["arch"] == arch and r["n"] == n), key=lambda r: r["bits"]
+            )
+            ax.plot(
+                [r["bits"] for r in rows],
+                [r["sqnr_db"] for r in rows],
+                "o-" if arch == "direct" else "s--",
+                label=f"{arch}, N={n}",
+            )
     ax.set_xlabel("bits")
     ax.set_ylabel("SQNR vs float (dB)")
     ax.set_title("Output SQNR on trained-layer activations")
@@ -93,8 +116,12 @@ def plot_error_hist(report: dict, path: Path) -> None:
     width = (edges[1] - edges[0]) / (len(chosen) + 1)
     for i, r in enumerate(chosen):
         counts = np.asarray(r["errors_lsb_hist"], dtype=float)
-        ax.bar(centers - (edges[1] - edges[0]) / 2 + (i + 0.5) * width, counts / max(counts.sum(), 1), width=width,
-               label=f"{r['arch']}, N={r['n']}")
+        ax.bar(
+            centers - (edges[1] - edges[0]) / 2 + (i + 0.5) * width,
+            counts / max(counts.sum(), 1),
+            width=width,
+            label=f"{r['arch']}, N={r['n']}",
+        )
     ax.set_xlabel("fixed - float (output LSBs)")
     ax.set_ylabel("share of samples")
     ax.set_title(f"Error histogram at {bits} bits")
@@ -127,7 +154,9 @@ PLOTS = {"sqnr_vs_bits.png": plot_sqnr, "error_histogram.png": plot_error_hist, 
 
 def _network_rows(report: dict) -> list[dict]:
     net = report["network_level"]
-    return [{**r, "acc_float": net["acc_float"], "delta_pp": 100 * (r["acc_fixed"] - net["acc_float"])} for r in net["rows"]]
+    return [
+        {**r, "acc_float": net["acc_float"], "delta_pp": 100 * (r["acc_fixed"] - net["acc_float"])} for r in net["rows"]
+    ]
 
 
 def summary_markdown(report: dict, out: Path) -> str:
@@ -160,7 +189,12 @@ def summary_markdown(report: dict, out: Path) -> str:
     ]
     synth = out / "synth" / "synth.md"
     if synth.exists():
-        lines += ["", "## Resources and timing", "", "See [synth/synth.md](synth/synth.md) (`python -m scripts.synth`)."]
+        lines += [
+            "",
+            "## Resources and timing",
+            "",
+            "See [synth/synth.md](synth/synth.md) (`python -m scripts.synth`).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -177,11 +211,11 @@ def report_html(report: dict, out: Path, images: dict[str, bytes]) -> str:
 td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}th{{background:#eee}}td.bad{{background:#c00;color:#fff;font-weight:bold}}
 figure{{display:inline-block;margin:0.5em}}img{{max-width:560px}}</style></head><body>
 <h1>ParC-HW bit-accuracy report</h1>
-<p>Generated {html.escape(report['generated'])} from <code>{html.escape(report['weights'])}</code>.
+<p>Generated {html.escape(report["generated"])} from <code>{html.escape(report["weights"])}</code>.
 RTL = generated Verilog, Verilated, on the golden model's integer inputs. Errors in output LSBs (fixed minus float).
 Cells in red: RTL differs from the integer golden model.</p>
-<h2>Layer level</h2>{html_table(report['layer_level'], LAYER_COLUMNS)}
-<h2>Network level</h2><p>Float on {net['images']} images: {net['acc_float']:.2%}; full test set: {net['acc_float_full_test']:.2%}.</p>
+<h2>Layer level</h2>{html_table(report["layer_level"], LAYER_COLUMNS)}
+<h2>Network level</h2><p>Float on {net["images"]} images: {net["acc_float"]:.2%}; full test set: {net["acc_float_full_test"]:.2%}.</p>
 {html_table(_network_rows(report), NETWORK_COLUMNS)}
 <h2>Plots</h2>{figs}{synth_link}</body></html>
 """

@@ -24,6 +24,7 @@ Verilog, the tool versions and the flow options, so a re-run only redoes what ch
 Bad options: one line on stderr, exit status 2. Exit 1 if any configuration failed.
 From Python: ``write_synth(synthesize(SynthOptions(archs=("direct",), ns=(7,), bits=(8,))), "out")``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,9 +84,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("reports/synth"), help="output folder (default reports/synth)")
     p.add_argument("--no-pnr", action="store_true", help="skip nextpnr (no Fmax, no samples/s)")
     p.add_argument("--quick", action="store_true", help="N 7,14 and bits 8 unless --n/--bits say otherwise")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=f"seconds per tool run before it is recorded as 'timeout' (default {DEFAULT_TIMEOUT:.0f})")
-    p.add_argument("--frames", type=int, default=RATE_FRAMES, help=f"frames for the samples/clock run (default {RATE_FRAMES})")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per tool run before it is recorded as 'timeout' (default {DEFAULT_TIMEOUT:.0f})",
+    )
+    p.add_argument(
+        "--frames", type=int, default=RATE_FRAMES, help=f"frames for the samples/clock run (default {RATE_FRAMES})"
+    )
     p.add_argument("--jobs", type=int, default=1, help="configurations in parallel (default 1; the machine is shared)")
     p.add_argument("--cache", type=Path, default=None, help="result cache (default sim_build/synth_cache)")
     p.add_argument("--no-cache", action="store_true", help="run every tool again (results are still stored)")
@@ -137,12 +144,18 @@ def options_from_args(args: argparse.Namespace) -> SynthOptions:
         archs=archs,
         ns=tuple(comma_ints(args.n, "n")) if args.n else (QUICK_NS if args.quick else DEFAULT_NS),
         bits=tuple(comma_ints(args.bits, "bits")) if args.bits else (QUICK_BITS if args.quick else DEFAULT_BITS),
-        pnr=not args.no_pnr, timeout=args.timeout, frames=args.frames, jobs=args.jobs, cache=args.cache,
-        rerun=args.no_cache, progress=not args.no_progress,
+        pnr=not args.no_pnr,
+        timeout=args.timeout,
+        frames=args.frames,
+        jobs=args.jobs,
+        cache=args.cache,
+        rerun=args.no_cache,
+        progress=not args.no_progress,
     )
 
 
 # ---------------------------------------------------------------------------- measurements
+
 
 def measure_rate(design, frames: int) -> dict:
     """Samples per clock of the RTL (Verilator batch run, no bubbles, no backpressure)."""
@@ -153,13 +166,19 @@ def measure_rate(design, frames: int) -> dict:
     rows = stimulus_frames(design, frames, np.random.default_rng(SEED))
     result = run_batch(design, rows)
     exact = bool(np.array_equal(result.output, expected_frames(design, rows)) and result.lasts_ok)
-    return {"status": "ok", "frames": frames, "cycles_per_sample": round(result.cycles_per_sample, 4),
-            "samples_per_clock": round(1.0 / result.cycles_per_sample, 4), "bit_exact": exact,
-            "seconds": round(time.monotonic() - start, 1)}
+    return {
+        "status": "ok",
+        "frames": frames,
+        "cycles_per_sample": round(result.cycles_per_sample, 4),
+        "samples_per_clock": round(1.0 / result.cycles_per_sample, 4),
+        "bit_exact": exact,
+        "seconds": round(time.monotonic() - start, 1),
+    }
 
 
-def run_config(arch: str, n: int, bits: int, options: SynthOptions, cache_dir: Path | None,
-               tick: Callable[..., None]) -> dict:
+def run_config(
+    arch: str, n: int, bits: int, options: SynthOptions, cache_dir: Path | None, tick: Callable[..., None]
+) -> dict:
     """Every stage for one configuration; a stage that fails is recorded, the others still run."""
     from sim.batch import DRIVER
 
@@ -174,9 +193,15 @@ def run_config(arch: str, n: int, bits: int, options: SynthOptions, cache_dir: P
     manifest = design.manifest(f"{design.spec.top_name}.v")
     top = design.spec.top_name
     versions = json.dumps(flow.tool_versions(), sort_keys=True)
-    row.update(top=top, parallel=manifest.get("parallel"), latency_cycles=manifest["latency_cycles"],
-               nominal_cycles_per_sample=manifest["cycles_per_sample"], weights=manifest["weights"]["source"],
-               output_shifts=[int(v) for v in design.layer.shift])
+    row.update(
+        top=top,
+        parallel=manifest.get("parallel"),
+        latency_cycles=manifest["latency_cycles"],
+        nominal_cycles_per_sample=manifest["cycles_per_sample"],
+        weights=manifest["weights"]["source"],
+        output_shifts=[int(v) for v in design.layer.shift],
+    )
+
     def timeout_shorter(r: dict) -> bool:  # a timeout under a smaller budget is worth retrying
         return r.get("status") == "timeout" and r.get("timeout", 0) < options.timeout
 
@@ -192,16 +217,22 @@ def run_config(arch: str, n: int, bits: int, options: SynthOptions, cache_dir: P
         tick(1)
 
     for target in ("ecp5", "xc7"):
-        stage(target, (flow.synth_script(target, top), versions),
-              lambda t=target: flow.synth_counts(verilog, top, t, options.timeout))
+        stage(
+            target,
+            (flow.synth_script(target, top), versions),
+            lambda t=target: flow.synth_counts(verilog, top, t, options.timeout),
+        )
     stage("rate", (DRIVER.read_text(), str(options.frames), str(SEED)), lambda: measure_rate(design, options.frames))
     if not options.pnr:
         row["pnr"] = {"status": "skipped"}
         tick(1)
     else:
         pnr_flow = json.dumps([flow.ECP5_DEVICE, flow.PNR_TARGET_MHZ, flow.PNR_SEED])
-        stage("pnr", (pnr_flow, versions, flow.harness_verilog(verilog, top)),
-              lambda: flow.pnr_ecp5(verilog, top, options.timeout))
+        stage(
+            "pnr",
+            (pnr_flow, versions, flow.harness_verilog(verilog, top)),
+            lambda: flow.pnr_ecp5(verilog, top, options.timeout),
+        )
     derive(row)
     return row
 
@@ -223,10 +254,13 @@ def derive(row: dict) -> None:
     row["rtl_multipliers"] = mults
     row["mult_cycles_per_sample"] = round(mults / spc, 3) if mults is not None and spc else None
     row["dsp_cycles_per_sample"] = round(dsps / spc, 3) if dsps is not None and spc else None
-    row["x_floor"] = round(row["mult_cycles_per_sample"] / row["floor_per_sample"], 2) if row["mult_cycles_per_sample"] else None
+    row["x_floor"] = (
+        round(row["mult_cycles_per_sample"] / row["floor_per_sample"], 2) if row["mult_cycles_per_sample"] else None
+    )
 
 
 # ---------------------------------------------------------------------------- report
+
 
 def fmt(v, digits: int = 0) -> str:
     if v is None:
@@ -268,12 +302,26 @@ def render_markdown(report: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        out.append("| " + " | ".join([
-            r["arch"], str(r["n"]), str(r["bits"]), fmt(r.get("parallel")),
-            stage_cell(r, "ecp5", "lut"), stage_cell(r, "ecp5", "ff"), stage_cell(r, "ecp5", "dsp"),
-            stage_cell(r, "ecp5", "bram"), stage_cell(r, "xc7", "lut"), stage_cell(r, "xc7", "ff"),
-            stage_cell(r, "xc7", "dsp"), stage_cell(r, "xc7", "bram"),
-        ]) + " |")
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    r["arch"],
+                    str(r["n"]),
+                    str(r["bits"]),
+                    fmt(r.get("parallel")),
+                    stage_cell(r, "ecp5", "lut"),
+                    stage_cell(r, "ecp5", "ff"),
+                    stage_cell(r, "ecp5", "dsp"),
+                    stage_cell(r, "ecp5", "bram"),
+                    stage_cell(r, "xc7", "lut"),
+                    stage_cell(r, "xc7", "ff"),
+                    stage_cell(r, "xc7", "dsp"),
+                    stage_cell(r, "xc7", "bram"),
+                ]
+            )
+            + " |"
+        )
     out += [
         "",
         "## Timing, throughput and multipliers",
@@ -291,52 +339,83 @@ def render_markdown(report: dict) -> str:
         fmax_cell = stage_cell(r, "pnr", "fmax_mhz", 1)
         if r.get("fmax_mhz") and len(set(r.get("output_shifts", []))) > 1:
             fmax_cell += " *"
-        out.append("| " + " | ".join([
-            r["arch"], str(r["n"]), str(r["bits"]), fmax_cell,
-            fmt(r.get("latency_cycles")), rate_cell, fmt(r.get("msamples_per_s"), 1), mults,
-            fmt(r.get("mult_cycles_per_sample"), 2), fmt(r.get("floor_per_sample"), 2), str(r["n"]),
-            fmt(r.get("x_floor"), 1),
-        ]) + " |")
-    errors = [f"- {r['arch']} N={r['n']} bits={r['bits']}: "
-              + "; ".join(f"{s}: {r[s].get('message', r[s]['status'])}" for s in STAGES
-                          if isinstance(r.get(s), dict) and r[s].get("status") not in ("ok", "skipped"))
-              + (f" {r['error']}" if "error" in r else "")
-              for r in rows if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") not in ("ok", "skipped") for s in STAGES)]
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    r["arch"],
+                    str(r["n"]),
+                    str(r["bits"]),
+                    fmax_cell,
+                    fmt(r.get("latency_cycles")),
+                    rate_cell,
+                    fmt(r.get("msamples_per_s"), 1),
+                    mults,
+                    fmt(r.get("mult_cycles_per_sample"), 2),
+                    fmt(r.get("floor_per_sample"), 2),
+                    str(r["n"]),
+                    fmt(r.get("x_floor"), 1),
+                ]
+            )
+            + " |"
+        )
+    errors = [
+        f"- {r['arch']} N={r['n']} bits={r['bits']}: "
+        + "; ".join(
+            f"{s}: {r[s].get('message', r[s]['status'])}"
+            for s in STAGES
+            if isinstance(r.get(s), dict) and r[s].get("status") not in ("ok", "skipped")
+        )
+        + (f" {r['error']}" if "error" in r else "")
+        for r in rows
+        if "error" in r
+        or any(isinstance(r.get(s), dict) and r[s].get("status") not in ("ok", "skipped") for s in STAGES)
+    ]
     if any(r.get("fmax_mhz") and len(set(r.get("output_shifts", []))) > 1 for r in rows):
-        out += ["", "\\* The channels' output shifts differ (`output_shifts` in the JSON: the random weights of "
-                "this N need different scales), so the output stage rounds with a per-channel variable shift; "
-                "in the direct engine that requantizer sits in one cycle after the adder tree and is the "
-                "critical path (checked for direct N=14, 8 bits)."]
-    out += ["", "## Definitions", "",
-            "- **ECP5 LUT4** = LUT4 + 2 x CCU2C (a carry cell fills two LUT4 sites) + 4 x TRELLIS_DPR16X4; "
-            "PFUMX/L6MUX21 (wide-function muxes) are not counted. **FF** = TRELLIS_FF. **DP16KD** = 18 kbit block RAMs.",
-            "- **XC7 LUT** = LUT1..LUT6 + INV (a LUT1) + LUTs used as memory/shift registers; **FF** = FD* cells; "
-            "**RAMB18** = RAMB18E1 + 2 x RAMB36E1. DSP48E1 registers absorb pipeline flip-flops, so XC7 FF < ECP5 FF.",
-            "- Counts are of the generated top level as is (AXI-Stream wrapper, framer, ROMs, status counters).",
-            "- **Fmax**: nextpnr's achieved frequency of `clk` for the top level with every input and output "
-            "registered once (a timing harness; its registers are not in the counts above), so it is the "
-            "design's register-to-register figure, not a path through unconstrained pins. One placement seed. "
-            "nextpnr's own utilisation of that harnessed design (TRELLIS_COMB, TRELLIS_FF, ...) is in synth.json "
-            "under `pnr.utilization`.",
-            "- **latency**: `manifest.json` `latency_cycles` (cycles from accepting a frame's last input sample "
-            "to its first output sample, no stalls).",
-            f"- **samples/clock**: measured, `sim.batch.run_batch` on {meta['frames']} frames (channels in turn), "
-            "no input bubbles, no output backpressure, = (outputs - 1) / (cycles from first to last output); every "
-            "output checked bit-exact against the golden model. The single-stream limit is 1.",
-            "- **Msamples/s** = Fmax x samples/clock.",
-            "- **multipliers**: RTL = general multipliers, `$mul` cells with two variable operands in the generated "
-            "Verilog (after `proc; flatten`, before mapping; `$mul` by a constant, e.g. address arithmetic, is not "
-            "counted: see `rtl_mul_const` in the JSON); MULT18X18D = ECP5 18x18 DSP multipliers after mapping "
-            "(a product wider than 18x18 takes several, a constant multiply may take one).",
-            "- **mult-cycles per sample** = RTL multipliers / samples per clock: multiplier-cycles spent per output "
-            "sample. **floor** = (2N - d(N)) / N, Winograd's minimum number of general multiplies for an N-point "
-            "cyclic convolution per output (d = number of divisors of N); **direct form** = N. "
-            "**x floor** = mult-cycles per sample / floor.",
-            ]
+        out += [
+            "",
+            "\\* The channels' output shifts differ (`output_shifts` in the JSON: the random weights of "
+            "this N need different scales), so the output stage rounds with a per-channel variable shift; "
+            "in the direct engine that requantizer sits in one cycle after the adder tree and is the "
+            "critical path (checked for direct N=14, 8 bits).",
+        ]
+    out += [
+        "",
+        "## Definitions",
+        "",
+        "- **ECP5 LUT4** = LUT4 + 2 x CCU2C (a carry cell fills two LUT4 sites) + 4 x TRELLIS_DPR16X4; "
+        "PFUMX/L6MUX21 (wide-function muxes) are not counted. **FF** = TRELLIS_FF. **DP16KD** = 18 kbit block RAMs.",
+        "- **XC7 LUT** = LUT1..LUT6 + INV (a LUT1) + LUTs used as memory/shift registers; **FF** = FD* cells; "
+        "**RAMB18** = RAMB18E1 + 2 x RAMB36E1. DSP48E1 registers absorb pipeline flip-flops, so XC7 FF < ECP5 FF.",
+        "- Counts are of the generated top level as is (AXI-Stream wrapper, framer, ROMs, status counters).",
+        "- **Fmax**: nextpnr's achieved frequency of `clk` for the top level with every input and output "
+        "registered once (a timing harness; its registers are not in the counts above), so it is the "
+        "design's register-to-register figure, not a path through unconstrained pins. One placement seed. "
+        "nextpnr's own utilisation of that harnessed design (TRELLIS_COMB, TRELLIS_FF, ...) is in synth.json "
+        "under `pnr.utilization`.",
+        "- **latency**: `manifest.json` `latency_cycles` (cycles from accepting a frame's last input sample "
+        "to its first output sample, no stalls).",
+        f"- **samples/clock**: measured, `sim.batch.run_batch` on {meta['frames']} frames (channels in turn), "
+        "no input bubbles, no output backpressure, = (outputs - 1) / (cycles from first to last output); every "
+        "output checked bit-exact against the golden model. The single-stream limit is 1.",
+        "- **Msamples/s** = Fmax x samples/clock.",
+        "- **multipliers**: RTL = general multipliers, `$mul` cells with two variable operands in the generated "
+        "Verilog (after `proc; flatten`, before mapping; `$mul` by a constant, e.g. address arithmetic, is not "
+        "counted: see `rtl_mul_const` in the JSON); MULT18X18D = ECP5 18x18 DSP multipliers after mapping "
+        "(a product wider than 18x18 takes several, a constant multiply may take one).",
+        "- **mult-cycles per sample** = RTL multipliers / samples per clock: multiplier-cycles spent per output "
+        "sample. **floor** = (2N - d(N)) / N, Winograd's minimum number of general multiplies for an N-point "
+        "cyclic convolution per output (d = number of divisors of N); **direct form** = N. "
+        "**x floor** = mult-cycles per sample / floor.",
+    ]
     if errors:
         out += ["", "## Not measured", ""] + errors
-    out += ["", f"Run time: {meta['run_seconds']:.0f} s ({meta['cached_stages']} of {meta['stages']} tool results "
-            "from the cache).", ""]
+    out += [
+        "",
+        f"Run time: {meta['run_seconds']:.0f} s ({meta['cached_stages']} of {meta['stages']} tool results "
+        "from the cache).",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -356,7 +435,10 @@ def plot(report: dict, path: Path) -> None:
         ("multiplier-cycles per output sample", lambda r: r.get("mult_cycles_per_sample"), True),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(14, 8))
-    series = sorted({(r["arch"], r["bits"]) for r in rows}, key=lambda s: (arch_order().index(s[0]) if s[0] in arch_order() else 99, s[1]))
+    series = sorted(
+        {(r["arch"], r["bits"]) for r in rows},
+        key=lambda s: (arch_order().index(s[0]) if s[0] in arch_order() else 99, s[1]),
+    )
     ns_all = sorted({r["n"] for r in rows})
     for ax, (title, get, logy) in zip(axes.flat, panels, strict=True):
         for arch, bits in series:
@@ -384,14 +466,17 @@ def plot(report: dict, path: Path) -> None:
                 handles.append(h)
                 labels.append(lab)
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6))
-    fig.suptitle(f"ParC engines vs N (channels={report['meta']['channels']}, random weights; "
-                 f"ECP5 {report['meta']['device'].split(' (')[0]})")
+    fig.suptitle(
+        f"ParC engines vs N (channels={report['meta']['channels']}, random weights; "
+        f"ECP5 {report['meta']['device'].split(' (')[0]})"
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     flow.publish(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
     plt.close(fig)
 
 
 # ---------------------------------------------------------------------------- main
+
 
 @dataclass(frozen=True)
 class SynthReport:
@@ -407,8 +492,11 @@ class SynthReport:
     @property
     def failed(self) -> list[dict]:
         """Rows with an elaboration error or a tool stage that failed."""
-        return [r for r in self.rows
-                if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") == "error" for s in STAGES)]
+        return [
+            r
+            for r in self.rows
+            if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") == "error" for s in STAGES)
+        ]
 
     def markdown(self) -> str:
         return render_markdown(self.data)
@@ -425,7 +513,9 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
     cache_dir.mkdir(parents=True, exist_ok=True)
     configs = options.configs
     start = time.monotonic()
-    bar = tqdm(total=len(configs) * len(STAGES), desc="synth", unit="step", disable=not options.progress, file=sys.stderr)
+    bar = tqdm(
+        total=len(configs) * len(STAGES), desc="synth", unit="step", disable=not options.progress, file=sys.stderr
+    )
 
     def tick(steps: int, label: str | None = None) -> None:
         if label:
@@ -436,37 +526,39 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
         rows = list(pool.map(lambda c: run_config(*c, options, cache_dir, tick), configs))
     bar.close()
     stages = [r[s] for r in rows for s in STAGES if isinstance(r.get(s), dict) and r[s].get("status") != "skipped"]
-    return SynthReport({
-        "meta": {
-            "command": command,
-            "channels": CHANNELS,
-            "seed": SEED,
-            "weights": f"random (golden.quant.random_layer, channels={CHANNELS}, seed={SEED})",
-            "tools": flow.tool_versions(),
-            "flow_version": flow.FLOW_VERSION,
-            "device": flow.ECP5_DEVICE_NAME,
-            "pnr_target_mhz": flow.PNR_TARGET_MHZ,
-            "pnr_seed": flow.PNR_SEED,
-            "timeout_s": options.timeout,
-            "frames": options.frames,
-            "run_seconds": round(time.monotonic() - start, 1),
-            "stages": len(stages),
-            "cached_stages": sum(1 for s in stages if s.get("cached")),
-            "definitions": {
-                "samples_per_clock": "measured with sim.batch.run_batch, no bubbles/backpressure",
-                "msamples_per_s": "fmax_mhz * samples_per_clock",
-                "mult_cycles_per_sample": "RTL $mul count / samples_per_clock",
-                "dsp_cycles_per_sample": "ECP5 MULT18X18D count / samples_per_clock",
-                "floor_per_sample": "(2N - d(N)) / N (Winograd minimum for an N-point cyclic convolution)",
-                "x_floor": "mult_cycles_per_sample / floor_per_sample",
-                "ecp5.lut": "LUT4 + 2*CCU2C + 4*TRELLIS_DPR16X4",
-                "xc7.lut": "LUT1..6 + INV + LUT-as-memory",
-                "xc7.bram": "RAMB18E1 + 2*RAMB36E1",
-                "fmax_mhz": "nextpnr-ecp5 achieved clk frequency, design with all ports registered once",
+    return SynthReport(
+        {
+            "meta": {
+                "command": command,
+                "channels": CHANNELS,
+                "seed": SEED,
+                "weights": f"random (golden.quant.random_layer, channels={CHANNELS}, seed={SEED})",
+                "tools": flow.tool_versions(),
+                "flow_version": flow.FLOW_VERSION,
+                "device": flow.ECP5_DEVICE_NAME,
+                "pnr_target_mhz": flow.PNR_TARGET_MHZ,
+                "pnr_seed": flow.PNR_SEED,
+                "timeout_s": options.timeout,
+                "frames": options.frames,
+                "run_seconds": round(time.monotonic() - start, 1),
+                "stages": len(stages),
+                "cached_stages": sum(1 for s in stages if s.get("cached")),
+                "definitions": {
+                    "samples_per_clock": "measured with sim.batch.run_batch, no bubbles/backpressure",
+                    "msamples_per_s": "fmax_mhz * samples_per_clock",
+                    "mult_cycles_per_sample": "RTL $mul count / samples_per_clock",
+                    "dsp_cycles_per_sample": "ECP5 MULT18X18D count / samples_per_clock",
+                    "floor_per_sample": "(2N - d(N)) / N (Winograd minimum for an N-point cyclic convolution)",
+                    "x_floor": "mult_cycles_per_sample / floor_per_sample",
+                    "ecp5.lut": "LUT4 + 2*CCU2C + 4*TRELLIS_DPR16X4",
+                    "xc7.lut": "LUT1..6 + INV + LUT-as-memory",
+                    "xc7.bram": "RAMB18E1 + 2*RAMB36E1",
+                    "fmax_mhz": "nextpnr-ecp5 achieved clk frequency, design with all ports registered once",
+                },
             },
-        },
-        "rows": rows,
-    })
+            "rows": rows,
+        }
+    )
 
 
 def synth_folder(out: str | os.PathLike) -> OutputFolder:
@@ -493,8 +585,10 @@ def _main(argv: list[str] | None) -> int:
     report = synthesize(options, command)
     write_synth(report, args.out)
     meta = report.data["meta"]
-    print(f"wrote {Path(args.out) / 'synth.md'}, synth.json, synth.png: {len(report.rows)} configurations, "
-          f"{len(report.failed)} with errors, {meta['run_seconds']:.0f} s ({meta['cached_stages']}/{meta['stages']} cached)")
+    print(
+        f"wrote {Path(args.out) / 'synth.md'}, synth.json, synth.png: {len(report.rows)} configurations, "
+        f"{len(report.failed)} with errors, {meta['run_seconds']:.0f} s ({meta['cached_stages']}/{meta['stages']} cached)"
+    )
     return 1 if report.failed else 0
 
 

@@ -10,6 +10,7 @@ CPU only; a tqdm bar shows each epoch. Data: `golden.parc_net` (sklearn's digits
 download). The test set is never used for any choice during training: it is evaluated
 once, at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="weight init, batch order and train placements")
     p.add_argument("--split-seed", type=int, default=0, help="train/test split and test placements")
     p.add_argument("--out", type=Path, default=Path("weights"), help="files go to OUT/<mixer>/")
-    p.add_argument("--mixer", choices=("parc", "dw7"), default="parc", help="ParC-H/W token mixer or 7x7 depthwise conv")
+    p.add_argument(
+        "--mixer", choices=("parc", "dw7"), default="parc", help="ParC-H/W token mixer or 7x7 depthwise conv"
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=0.05)
@@ -73,7 +76,9 @@ def sha256(path: Path) -> str:
 
 def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
-    out = OutputFolder(args.out / args.mixer, tool="scripts.train", option="--out", expect=TRAIN_FILES)  # before training
+    out = OutputFolder(
+        args.out / args.mixer, tool="scripts.train", option="--out", expect=TRAIN_FILES
+    )  # before training
     import sklearn
     import torch
     import torch.nn.functional as F
@@ -112,7 +117,13 @@ def _main(argv: list[str] | None) -> int:
         order = torch.randperm(x.shape[0], generator=gen).numpy()
         seen = correct = 0
         loss_sum = 0.0
-        bar = progress(range(steps_per_epoch), desc=f"{args.mixer} epoch {epoch + 1}/{args.epochs}", unit="batch", disable=args.no_progress, leave=True)
+        bar = progress(
+            range(steps_per_epoch),
+            desc=f"{args.mixer} epoch {epoch + 1}/{args.epochs}",
+            unit="batch",
+            disable=args.no_progress,
+            leave=True,
+        )
         for b in bar:
             idx = order[b * args.batch_size : (b + 1) * args.batch_size]
             xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
@@ -134,8 +145,10 @@ def _main(argv: list[str] | None) -> int:
     cpu_seconds = time.process_time() - cpu_start
 
     result = pn.evaluate(model, test_x, split.test_labels)
-    print(f"{args.mixer}: test accuracy {result.accuracy:.4f} ({result.correct}/{result.total}), "
-          f"{train_seconds:.0f} s of training ({cpu_seconds:.0f} s CPU) on {args.threads} thread(s)")
+    print(
+        f"{args.mixer}: test accuracy {result.accuracy:.4f} ({result.correct}/{result.total}), "
+        f"{train_seconds:.0f} s of training ({cpu_seconds:.0f} s CPU) on {args.threads} thread(s)"
+    )
 
     with out:  # staged, then published with the folder's manifest.json (golden.files)
         weights_path = out.path / "model.pt"

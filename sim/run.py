@@ -18,6 +18,7 @@ From Python, call the library function the command wraps::
     result = simulate(build_design(DesignSpec(arch="fft", n=28, bits=12)), SimOptions(frames=2000))
     assert result.ok, result.errors
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,20 +44,32 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--bits", type=int, default=8)
     p.add_argument("--frames", type=int, default=200, help="frames (rows of N samples) in the main stream")
-    p.add_argument("--channels", type=int, default=None,
-                   help="use the first C channels of the weights (default: all of them; 4 for --weights random)")
+    p.add_argument(
+        "--channels",
+        type=int,
+        default=None,
+        help="use the first C channels of the weights (default: all of them; 4 for --weights random)",
+    )
     p.add_argument("--parallel", type=int, default=None, help="multipliers P (direct)")
-    p.add_argument("--weights", default=None,
-                   help="exported bundle, float .npz, a checkpoint with --layer, or 'random' "
-                        "(default: the shipped trained layer, N=56 and N=28 only)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="exported bundle, float .npz, a checkpoint with --layer, or 'random' "
+        "(default: the shipped trained layer, N=56 and N=28 only)",
+    )
     p.add_argument("--layer", default=None, help="ParC layer of the --weights checkpoint, e.g. stages.0.0.gcc_H")
-    p.add_argument("--seed", type=int, default=0, help="seed of the stimulus, bubbles, backpressure and of --weights random")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the stimulus, bubbles, backpressure and of --weights random"
+    )
     p.add_argument("--backpressure", type=float, default=0.3, help="probability m_axis_tready is low (default 0.3)")
     p.add_argument("--bubble", type=float, default=0.1, help="probability of an idle input cycle (default 0.1)")
     p.add_argument("--simulator", default="verilator", choices=SIMULATORS)
     p.add_argument("--scenarios", default="stream,reset,tlast", help="comma list of stream,reset,tlast")
-    p.add_argument("--keep", action="store_true",
-                   help="keep the work folder (stimuli, sim.log, results) and print where it is (default: removed)")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work folder (stimuli, sim.log, results) and print where it is (default: removed)",
+    )
     return p
 
 
@@ -138,8 +151,14 @@ def simulate(design: Design, options: SimOptions = SimOptions()) -> SimResult:
     }
     built = build(design, options.simulator)
     start = time.monotonic()
-    results = run_scenarios(built, [makers[s]() for s in options.scenarios], seed=options.seed,
-                            bubble=options.bubble, backpressure=options.backpressure, keep=options.keep)
+    results = run_scenarios(
+        built,
+        [makers[s]() for s in options.scenarios],
+        seed=options.seed,
+        bubble=options.bubble,
+        backpressure=options.backpressure,
+        keep=options.keep,
+    )
     sim_seconds = time.monotonic() - start
     per = {k: v for k, v in results.items() if not k.startswith("_")}
     errors = [f"{k}: {r['error']}" for k, r in per.items() if "error" in r]
@@ -170,15 +189,32 @@ def simulate(design: Design, options: SimOptions = SimOptions()) -> SimResult:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    options = SimOptions(frames=args.frames, seed=args.seed, backpressure=args.backpressure, bubble=args.bubble,
-                         simulator=args.simulator, scenarios=tuple(s for s in args.scenarios.split(",") if s),
-                         keep=args.keep)
-    spec = DesignSpec(arch=args.arch, n=args.n, bits=args.bits, channels=args.channels,
-                      parallel=args.parallel, weights=args.weights, seed=args.seed, layer=args.layer)
+    options = SimOptions(
+        frames=args.frames,
+        seed=args.seed,
+        backpressure=args.backpressure,
+        bubble=args.bubble,
+        simulator=args.simulator,
+        scenarios=tuple(s for s in args.scenarios.split(",") if s),
+        keep=args.keep,
+    )
+    spec = DesignSpec(
+        arch=args.arch,
+        n=args.n,
+        bits=args.bits,
+        channels=args.channels,
+        parallel=args.parallel,
+        weights=args.weights,
+        seed=args.seed,
+        layer=args.layer,
+    )
     result = simulate(build_design(spec), options)
     for name, r in result.scenarios.items():
-        print(f"{name:7s} samples={r.get('compared', 0):7d} mismatches={r.get('mismatches', '?')} "
-              f"frame_errors={r.get('frame_errors', '?')}/{r.get('expected_frame_errors', '?')}", file=sys.stderr)
+        print(
+            f"{name:7s} samples={r.get('compared', 0):7d} mismatches={r.get('mismatches', '?')} "
+            f"frame_errors={r.get('frame_errors', '?')}/{r.get('expected_frame_errors', '?')}",
+            file=sys.stderr,
+        )
     if result.work_dir:
         print(f"work folder kept: {result.work_dir}", file=sys.stderr)
     print(json.dumps({k: v for k, v in result.to_dict().items() if k != "scenarios"}))

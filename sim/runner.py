@@ -11,6 +11,7 @@ builds; older ones are pruned after each new build.
 Each run of `run_scenarios` works in a fresh ``parc_sim_*`` folder in the temporary
 directory, removed afterwards unless ``keep`` is set (``python -m sim.run --keep``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -150,10 +151,14 @@ class CachingVerilator(Verilator):
 
     def _build_command(self) -> list:
         verilate, *rest = super()._build_command()
-        seed = [sys.executable, "-c",
-                "import sys; from pathlib import Path; from sim.runner import reuse_runtime_objects; "
-                "reuse_runtime_objects(Path(sys.argv[1]), sys.argv[2:])",
-                str(self.build_dir), *VERILATOR_BUILD_FLAGS]
+        seed = [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from sim.runner import reuse_runtime_objects; "
+            "reuse_runtime_objects(Path(sys.argv[1]), sys.argv[2:])",
+            str(self.build_dir),
+            *VERILATOR_BUILD_FLAGS,
+        ]
         make, *others = rest
         return [verilate, seed, [*make, *MAKE_FIXES], *others]
 
@@ -207,14 +212,22 @@ def _compile(simulator: str, top: str, text: str, build_dir: Path) -> None:
         vlt = build_dir / f"{top}.vlt"
         vlt.write_text(waiver_text(verilog_path.name))
         runner.build(
-            sources=[vlt, verilog_path], hdl_toplevel=top, build_dir=build_dir,
-            build_args=VERILATOR_BUILD_FLAGS, log_file=build_dir / "build.log",
+            sources=[vlt, verilog_path],
+            hdl_toplevel=top,
+            build_dir=build_dir,
+            build_args=VERILATOR_BUILD_FLAGS,
+            log_file=build_dir / "build.log",
         )
         store_runtime_objects(build_dir, VERILATOR_BUILD_FLAGS)
     else:
         runner = get_runner(simulator)
-        runner.build(sources=[verilog_path], hdl_toplevel=top, build_dir=build_dir,
-                     timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+        runner.build(
+            sources=[verilog_path],
+            hdl_toplevel=top,
+            build_dir=build_dir,
+            timescale=("1ns", "1ps"),
+            log_file=build_dir / "build.log",
+        )
 
 
 def run_scenarios(
@@ -243,12 +256,24 @@ def run_scenarios(
     return results
 
 
-def _run_in(work: Path, built: Build, scenarios: list[Scenario], seed: int, bubble: float, backpressure: float,
-            timeout_factor: int) -> dict:
+def _run_in(
+    work: Path,
+    built: Build,
+    scenarios: list[Scenario],
+    seed: int,
+    bubble: float,
+    backpressure: float,
+    timeout_factor: int,
+) -> dict:
     arrays: dict[str, np.ndarray] = {}
     for sc in scenarios:
         arrays.update(sc.arrays())
-        arrays.update({f"{sc.name}.{k}": np.array(getattr(sc, k)) for k in ("frame_errors", "reset_after", "resume_in", "resume_out")})
+        arrays.update(
+            {
+                f"{sc.name}.{k}": np.array(getattr(sc, k))
+                for k in ("frame_errors", "reset_after", "resume_in", "resume_out")
+            }
+        )
     np.savez(work / "case.npz", **arrays)
     config = {"seed": seed, "bubble": bubble, "backpressure": backpressure, "timeout_factor": timeout_factor}
     (work / "config.json").write_text(json.dumps(config))
@@ -256,8 +281,15 @@ def _run_in(work: Path, built: Build, scenarios: list[Scenario], seed: int, bubb
     runner = get_runner(built.simulator)
     testcases = [f"test_{sc.name}" for sc in scenarios]
     xml = runner.test(
-        test_module=TEST_MODULE, hdl_toplevel=built.top, hdl_toplevel_lang="verilog", build_dir=built.build_dir, test_dir=work,
-        testcase=testcases, extra_env=env, seed=seed, log_file=work / "sim.log",
+        test_module=TEST_MODULE,
+        hdl_toplevel=built.top,
+        hdl_toplevel_lang="verilog",
+        build_dir=built.build_dir,
+        test_dir=work,
+        testcase=testcases,
+        extra_env=env,
+        seed=seed,
+        log_file=work / "sim.log",
         timescale=("1ns", "1ps") if built.simulator == "icarus" else None,
     )
     _, failed = get_results(xml)

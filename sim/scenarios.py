@@ -3,6 +3,7 @@
 The bench itself never does arithmetic: it drives these beats and compares what comes
 out with the expected beats produced here by the engine's `model()` (the integer golden).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

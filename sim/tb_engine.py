@@ -4,6 +4,7 @@ Stimulus and expected beats come from `sim.scenarios` (the golden model) through
 ``$PARC_CASE`` (npz) and ``$PARC_CONFIG`` (JSON); every scenario runs with random input
 bubbles and output backpressure as configured. Results go to ``result_<scenario>.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,7 +86,9 @@ def write_result(name: str, result: dict) -> None:
 
 def check(result: dict) -> None:
     assert result["mismatches"] == 0, f"{result['mismatches']} mismatching beats, first {result['first_mismatch']}"
-    assert result["missing"] == 0 and result["extra"] == 0, f"missing {result['missing']}, extra {result['extra']} beats"
+    assert result["missing"] == 0 and result["extra"] == 0, (
+        f"missing {result['missing']}, extra {result['extra']} beats"
+    )
     assert result["frame_errors"] == result["expected_frame_errors"], "frame error counter disagrees with the model"
 
 
@@ -145,8 +148,12 @@ async def test_reset(dut) -> None:
         await RisingEdge(dut.clk)
     tb.source.enabled = tb.monitor.enabled = False
     await tb.reset(cycles=2)
-    before = compare([b.data for b in tb.monitor.beats], [b.last for b in tb.monitor.beats],
-                     case["data_out"][:resume_out], case["last_out"][:resume_out])
+    before = compare(
+        [b.data for b in tb.monitor.beats],
+        [b.last for b in tb.monitor.beats],
+        case["data_out"][:resume_out],
+        case["last_out"][:resume_out],
+    )
     tb.monitor.beats.clear()
     tb.monitor.cycles.clear()
     tb.source.queue, tb.source.sent = [], 0
@@ -154,7 +161,9 @@ async def test_reset(dut) -> None:
     tb.source.send(case["data_in"][resume_in:], case["last_in"][resume_in:])
     want = case["data_out"][resume_out:]
     await tb.wait_outputs(len(want), timeout_cycles=config["timeout_factor"] * (len(want) + 1000))
-    after = compare([b.data for b in tb.monitor.beats], [b.last for b in tb.monitor.beats], want, case["last_out"][resume_out:])
+    after = compare(
+        [b.data for b in tb.monitor.beats], [b.last for b in tb.monitor.beats], want, case["last_out"][resume_out:]
+    )
     result = {
         "scenario": "reset",
         "compared": before["compared"] + after["compared"],

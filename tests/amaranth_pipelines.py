@@ -15,6 +15,7 @@ therefore reaches such a block as a random enable pattern, and this driver repro
 Results are per enabled edge k, so a block of latency L shows the slot entered at edge j in
 ``outputs[...][j + L - 1]``; the test aligns them with the block's ``model``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -17,6 +17,7 @@ more at the end. A run that times out names the sink that starved. `run_stream` 
 input ``dut.i``, one output ``dut.o``, payload fields by dotted path) and `run_frames` (a
 ParC engine fed rows of N samples, ``last`` on the N-th) are the common cases.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -66,8 +67,16 @@ def _pick(payload: Any, path: str) -> Any:
 class StreamSource:
     """Drives ``valid``/``payload`` of a stream from a list of beats (payload dicts)."""
 
-    def __init__(self, stream: Any, beats: Sequence[Mapping[str, Any]], rng: np.random.Generator | None = None,
-                 p_valid: float = 1.0, *, idle_before: Mapping[int, int] | None = None, name: str = "source") -> None:
+    def __init__(
+        self,
+        stream: Any,
+        beats: Sequence[Mapping[str, Any]],
+        rng: np.random.Generator | None = None,
+        p_valid: float = 1.0,
+        *,
+        idle_before: Mapping[int, int] | None = None,
+        name: str = "source",
+    ) -> None:
         self.stream, self.beats, self.p_valid, self.name = stream, list(beats), p_valid, name
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.idle_before = dict(idle_before or {})
@@ -105,8 +114,9 @@ class StreamSource:
 class StreamSink:
     """Drives ``ready`` of a stream and records what it takes (``payloads``, ``cycles``)."""
 
-    def __init__(self, stream: Any, rng: np.random.Generator | None = None, p_ready: float = 1.0, *,
-                 name: str = "sink") -> None:
+    def __init__(
+        self, stream: Any, rng: np.random.Generator | None = None, p_ready: float = 1.0, *, name: str = "sink"
+    ) -> None:
         self.stream, self.p_ready, self.name = stream, p_ready, name
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.payloads: list[Any] = []
@@ -234,8 +244,14 @@ def run_stream(
     assert all(len(v) == count for v in columns.values()), "every payload field needs one value per beat"
     rng = np.random.default_rng(seed)
     label = type(dut).__name__
-    source = StreamSource(dut.i, [{k: int(v[j]) for k, v in columns.items()} for j in range(count)], rng, p_valid,
-                          idle_before=idle_before, name=f"{label}.i")
+    source = StreamSource(
+        dut.i,
+        [{k: int(v[j]) for k, v in columns.items()} for j in range(count)],
+        rng,
+        p_valid,
+        idle_before=idle_before,
+        name=f"{label}.i",
+    )
     sink = StreamSink(dut.o, rng, p_ready, name=f"{label}.o")
     run = run_streams(dut, [source], {sink: expect}, **options)
     run.outputs = {path: [_pick(p, path) for p in sink.payloads] for path in outputs}
@@ -256,6 +272,14 @@ def run_frames(
     """Rows (F, N) into a ParC engine (row f is channel f % C), with bubbles and backpressure;
     its outputs ``data`` and ``last``, its ``status`` ports in ``final``."""
     flat = np.asarray(rows, dtype=np.int64).reshape(-1)
-    return run_stream(engine, {"data": flat, "last": frame_lasts(flat.size, engine.n)}, ("data", "last"),
-                      expect=flat.size, seed=seed, p_valid=p_valid, p_ready=p_ready, drain=drain,
-                      probes={name: getattr(engine, name) for name in status})
+    return run_stream(
+        engine,
+        {"data": flat, "last": frame_lasts(flat.size, engine.n)},
+        ("data", "last"),
+        expect=flat.size,
+        seed=seed,
+        p_valid=p_valid,
+        p_ready=p_ready,
+        drain=drain,
+        probes={name: getattr(engine, name) for name in status},
+    )

@@ -1,4 +1,5 @@
 """Helpers for the simulation tests: `sim.run.simulate` in-process through its library API."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,9 @@ def run_sim(
     """Build the design as `python -m sim.run` would (``seed`` seeds both the random weights
     and the stimulus) and simulate it."""
     spec = DesignSpec(arch=arch, n=n, bits=bits, channels=channels, parallel=parallel, weights=weights, seed=seed)
-    options = SimOptions(frames=frames, seed=seed, backpressure=backpressure, bubble=bubble,
-                         simulator=simulator, scenarios=scenarios)
+    options = SimOptions(
+        frames=frames, seed=seed, backpressure=backpressure, bubble=bubble, simulator=simulator, scenarios=scenarios
+    )
     return simulate(build_design(spec), options)
 
 
@@ -39,10 +41,14 @@ def engine_name(result: SimResult) -> str:
 def assert_bit_exact(result: SimResult) -> None:
     """Every scenario ran and every beat matched; the message names the engine and the
     scenarios' first mismatch or error."""
-    details = {k: {kk: v.get(kk) for kk in ("mismatches", "missing", "extra", "first_mismatch", "error") if v.get(kk)}
-               for k, v in result.scenarios.items()}
+    details = {
+        k: {kk: v.get(kk) for kk in ("mismatches", "missing", "extra", "first_mismatch", "error") if v.get(kk)}
+        for k, v in result.scenarios.items()
+    }
     assert result.samples > 0, f"{engine_name(result)}: no output compared: {details}"
-    assert result.mismatches == 0 and result.failed_tests == 0, f"{engine_name(result)} differs from its golden model: {details}"
+    assert result.mismatches == 0 and result.failed_tests == 0, (
+        f"{engine_name(result)} differs from its golden model: {details}"
+    )
 
 
 def diagonal_grid(arch: str, sizes: list[int], bits: list[int], diagonal: list[tuple[int, int]]) -> list:
@@ -51,5 +57,8 @@ def diagonal_grid(arch: str, sizes: list[int], bits: list[int], diagonal: list[t
     engine, so a failure says which block and configuration broke."""
     missing = (set(sizes) - {n for n, _ in diagonal}) | (set(bits) - {b for _, b in diagonal})
     assert not missing, f"the diagonal must cover every N and every bit width; missing {sorted(missing)}"
-    return [pytest.param(n, b, id=f"{arch}-N{n}-{b}bit", marks=() if (n, b) in diagonal else pytest.mark.long)
-            for n in sizes for b in bits]
+    return [
+        pytest.param(n, b, id=f"{arch}-N{n}-{b}bit", marks=() if (n, b) in diagonal else pytest.mark.long)
+        for n in sizes
+        for b in bits
+    ]

@@ -1,4 +1,5 @@
 """The batch (C++-driven Verilator) path used for volume: bit-exact, framing intact."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """`scripts.bench` at quick sizes (`BenchOptions.quick`, through the library API): every table
 row and column present, positive, bit-exact (no timing asserts); the CLI's own errors."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ def md_rows(md: str, header_start: str) -> list[list[str]]:
     start = next(i for i, ln in enumerate(lines) if ln.startswith(header_start))
     header = lines[start]
     rows = []
-    for ln in lines[start + 2:]:
+    for ln in lines[start + 2 :]:
         if not ln.startswith("|"):
             break
         cells = [c.strip() for c in ln.strip("|").split("|")]

@@ -1,6 +1,7 @@
 """Block `hw.adder_tree.AdderTree`: RTL == `AdderTree.model` (the exact sum) and the tag rides
 along, under random input bubbles and output backpressure, for odd and even leaf counts and
 extreme leaf values."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,7 +38,9 @@ def test_adder_tree_rtl_equals_model(widths: list[int], seed: int, p_valid: floa
     beats = 120
     leaves = extreme_leaves(rng, widths, beats)
     tags = rng.integers(0, 1 << TAG_BITS, beats)
-    inputs = [{"leaves": {f"leaf{k}": v for k, v in enumerate(row)}, "tag": t} for row, t in zip(leaves, tags, strict=True)]
+    inputs = [
+        {"leaves": {f"leaf{k}": v for k, v in enumerate(row)}, "tag": t} for row, t in zip(leaves, tags, strict=True)
+    ]
     source = StreamSource(dut.i, inputs, rng, p_valid, name="AdderTree.i")
     sink = StreamSink(dut.o, rng, p_ready, name="AdderTree.o")
     run_streams(dut, [source], {sink: beats}, drain=8)

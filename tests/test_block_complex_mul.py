@@ -7,6 +7,7 @@ rounding, with operands at their extremes (most negative values included).
 "Is the model accurate?": with hypothesis, the unclipped model is the exact complex product
 within the rounding's error.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -55,6 +56,7 @@ def test_complex_multiplier_rtl_equals_model_under_random_enable(
 
     # slot j: a on enabled edge j, b on edge j + b_delay; random operands fill the other edges
     edges = n + dut.latency + dut.b_delay
+
     def column(values: np.ndarray, at: int, bits: int) -> np.ndarray:
         col = operands(rng, bits, edges)
         col[at : at + n] = values
@@ -76,7 +78,9 @@ def test_complex_multiplier_rtl_equals_model_under_random_enable(
     out = slice(dut.latency - 1, dut.latency - 1 + n)  # the edge that loads slot j into p
     np.testing.assert_equal(got["re"][out], want_re, err_msg="ComplexMultiplier: p.re differs from model")
     np.testing.assert_equal(got["im"][out], want_im, err_msg="ComplexMultiplier: p.im differs from model")
-    np.testing.assert_equal(got["clipping"][out], want_clip.astype(np.int64), err_msg="ComplexMultiplier: clipping differs from model")
+    np.testing.assert_equal(
+        got["clipping"][out], want_clip.astype(np.int64), err_msg="ComplexMultiplier: clipping differs from model"
+    )
 
 
 def test_complex_multiplier_refuses_what_it_cannot_build() -> None:

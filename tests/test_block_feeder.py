@@ -1,6 +1,7 @@
 """Block `hw.feeder.Feeder`: RTL == `Feeder.model` (every beat: data window, channel, position,
 group, last) under random input bubbles and output backpressure, for the direct engine's
 pattern (P taps, G groups per position) and the FFT engine's (``[u, u[:N-1], 0...]``)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,7 @@
 """Block `hw.framer.Framer`: RTL == `Framer.model` (kept frames, their channels, the error
 count) under random input bubbles and output backpressure, with well-formed and malformed
 frames."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,10 +31,18 @@ def sample_beats(rng: np.random.Generator, frames: int, malformed: float) -> tup
     return samples, lasts
 
 
-def run_framer(samples: list[int], lasts: list[int], expect: int, seed: int = 0, p_valid: float = 1.0, p_ready: float = 1.0):
+def run_framer(
+    samples: list[int], lasts: list[int], expect: int, seed: int = 0, p_valid: float = 1.0, p_ready: float = 1.0
+):
     dut = Framer(N, BITS, CHANNELS)
     rng = np.random.default_rng(seed)
-    source = StreamSource(dut.i, [{"data": s, "last": last} for s, last in zip(samples, lasts, strict=True)], rng, p_valid, name="Framer.i")
+    source = StreamSource(
+        dut.i,
+        [{"data": s, "last": last} for s, last in zip(samples, lasts, strict=True)],
+        rng,
+        p_valid,
+        name="Framer.i",
+    )
     sink = StreamSink(dut.o, rng, p_ready, name="Framer.o")
     run = run_streams(dut, [source], {sink: expect}, drain=3 * N, probes={"errors": dut.errors})
     return source, sink, run

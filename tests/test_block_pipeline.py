@@ -1,6 +1,7 @@
 """`hw.pipeline.delay`: a chain of ``cycles`` registers that advance only on ``enable``, so a
 side signal (valid, last, tag) stays beside the stage result it belongs to under random
 stalls; a struct view comes back as a view."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,11 @@ def test_delay_follows_the_enable(cycles: int) -> None:
     values = rng.integers(0, 1 << TAG.size, 200)
     dut = Delayed(cycles)
     got = run_enabled(dut, {"i": (dut.i.as_value(), values)}, {"o": dut.o.as_value()}, p_enable=0.6, seed=cycles)
-    np.testing.assert_equal(got["o"][cycles - 1 :], values[: len(values) - cycles + 1],
-                            err_msg="delay: output is not the input `cycles` enabled edges earlier")
+    np.testing.assert_equal(
+        got["o"][cycles - 1 :],
+        values[: len(values) - cycles + 1],
+        err_msg="delay: output is not the input `cycles` enabled edges earlier",
+    )
 
 
 def test_delay_by_zero_is_the_value_itself() -> None:

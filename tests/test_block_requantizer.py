@@ -1,6 +1,7 @@
 """Block `hw.requantizer.Requantizer`: RTL == `Requantizer.model` (= `golden.fixed.requantize`
 with the channel's shift), the saturation counter == the model's clip count, under random
 input bubbles and output backpressure, for every rounding and for saturate and wrap."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,10 @@ IN_BITS, OUT_BITS = 18, 8
 
 
 def run_requantizer(dut: Requantizer, values, channels, lasts, rng, p_valid: float = 1.0, p_ready: float = 1.0):
-    beats = [{"value": int(v), "channel": int(c), "last": int(last)} for v, c, last in zip(values, channels, lasts, strict=True)]
+    beats = [
+        {"value": int(v), "channel": int(c), "last": int(last)}
+        for v, c, last in zip(values, channels, lasts, strict=True)
+    ]
     source = StreamSource(dut.i, beats, rng, p_valid, name="Requantizer.i")
     sink = StreamSink(dut.o, rng, p_ready, name="Requantizer.o")
     run = run_streams(dut, [source], {sink: len(beats)}, drain=4, probes={"saturations": dut.saturations})

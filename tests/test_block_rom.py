@@ -3,6 +3,7 @@
 Packing: words round-trip, and fields sliced out of a packed word in hardware (as the engines
 slice them) are the values packed. ChannelRom: RTL == `ChannelRom.model` under a random read
 enable (a stalled pipeline must keep its operand)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -67,6 +68,11 @@ def test_channel_rom_rtl_equals_model(channels: int, n: int) -> None:
     dut = ChannelRom(values)
     reads = 150
     chans, idxs = rng.integers(0, channels, reads), rng.integers(0, n, reads)
-    got = run_enabled(dut, {"channel": (dut.channel, chans), "index": (dut.index, idxs)}, {"data": dut.data},
-                      p_enable=0.6, seed=channels)
+    got = run_enabled(
+        dut,
+        {"channel": (dut.channel, chans), "index": (dut.index, idxs)},
+        {"data": dut.data},
+        p_enable=0.6,
+        seed=channels,
+    )
     np.testing.assert_equal(got["data"], dut.model(chans, idxs), err_msg="ChannelRom: data differs from model")

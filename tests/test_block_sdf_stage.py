@@ -8,6 +8,7 @@ is checked — trivial stages (swap/negate) and multiplier stages (twiddle ROM +
 `ComplexMultiplier`) — with and without saturation, from counter phase 0 and from a nonzero
 ``delay`` (the phase a stage has inside the FFT).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,7 +61,9 @@ def check_stage(cfg: FftConfig, s: int, delay: int, seed: int, p_enable: float) 
     label = f"SdfStage {cfg.decimation}{' inverse' if cfg.inverse else ''} M={cfg.size} s={s} delay={delay}"
     np.testing.assert_equal(got["re"][out], want_re.reshape(-1), err_msg=f"{label}: y.re differs from model")
     np.testing.assert_equal(got["im"][out], want_im.reshape(-1), err_msg=f"{label}: y.im differs from model")
-    np.testing.assert_equal(got["clipping"][out], want_clip.reshape(-1).astype(np.int64), err_msg=f"{label}: clipping differs from model")
+    np.testing.assert_equal(
+        got["clipping"][out], want_clip.reshape(-1).astype(np.int64), err_msg=f"{label}: clipping differs from model"
+    )
     return want_clip
 
 
@@ -76,11 +79,21 @@ CASES = [
 
 
 @pytest.mark.parametrize("size, decimation, inverse, shifts, narrow, rounding, p_enable", CASES)
-def test_sdf_stage_rtl_equals_model_under_random_enable(size, decimation, inverse, shifts, narrow, rounding, p_enable) -> None:
+def test_sdf_stage_rtl_equals_model_under_random_enable(
+    size, decimation, inverse, shifts, narrow, rounding, p_enable
+) -> None:
     stages = size.bit_length() - 1
     widths = [9] * stages if narrow else None  # 8-bit input, unscaled: stages saturate
-    cfg = FftConfig.create(size, 8, shifts=shifts, widths=widths, twiddle_bits=12, rounding=rounding,
-                           decimation=decimation, inverse=inverse)
+    cfg = FftConfig.create(
+        size,
+        8,
+        shifts=shifts,
+        widths=widths,
+        twiddle_bits=12,
+        rounding=rounding,
+        decimation=decimation,
+        inverse=inverse,
+    )
     clipped = []
     for s in range(stages):
         delay = [0, 3, 5, 1, 6][s]  # the counters' phase must follow ``delay`` (not a multiple of 2L)

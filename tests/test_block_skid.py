@@ -5,6 +5,7 @@
 payload while stalled, and ``i.ready`` is a register (no combinational path from ``o.ready``
 or ``i.valid``). Two deliberately broken variants show that each check can fail.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,12 +59,16 @@ def check_stream_rules(dut: SkidBuffer, beats: dict[str, np.ndarray], seed: int,
     edges: list[tuple[int, int, int, object]] = []
 
     async def monitor(ctx) -> None:  # values just before every clock edge
-        async for _, _, valid, ready, i_ready, payload in ctx.tick().sample(dut.o.valid, dut.o.ready, dut.i.ready, dut.o.payload):
+        async for _, _, valid, ready, i_ready, payload in ctx.tick().sample(
+            dut.o.valid, dut.o.ready, dut.i.ready, dut.o.payload
+        ):
             edges.append((valid, ready, i_ready, python_value(payload)))
 
     source, sink = connect(dut, beats, seed, p_valid, p_ready)
     run_streams(dut, [source], {sink: len(source.beats)}, drain=6, testbenches=[monitor])
-    assert sink.payloads == SkidBuffer.model(source.beats), f"{name}: o did not transfer every i beat exactly once, in order"
+    assert sink.payloads == SkidBuffer.model(source.beats), (
+        f"{name}: o did not transfer every i beat exactly once, in order"
+    )
     for k in range(1, len(edges)):
         valid, ready, _, payload = edges[k - 1]
         if valid and not ready:
@@ -100,7 +105,9 @@ def ready_follows_inputs_combinationally(dut: SkidBuffer, seed: int, cycles: int
 
 
 @pytest.mark.parametrize("seed, p_valid, p_ready", [(0, 1.0, 1.0), (1, 0.9, 0.5), (2, 0.5, 0.9), (3, 0.7, 0.3)])
-def test_skid_buffer_passes_every_beat_once_in_order_and_holds_when_stalled(seed: int, p_valid: float, p_ready: float) -> None:
+def test_skid_buffer_passes_every_beat_once_in_order_and_holds_when_stalled(
+    seed: int, p_valid: float, p_ready: float
+) -> None:
     rng = np.random.default_rng(seed)
     stalls = check_stream_rules(SkidBuffer(sample_layout(BITS)), random_beats(rng, 300), seed, p_valid, p_ready)
     if p_ready < 1.0:

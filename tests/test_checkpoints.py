@@ -5,6 +5,7 @@ Namespace}, EMA copies, DataParallel's ``module.`` prefix); they are read with
 ``weights_only=True`` and a data-only allow-list, so a pickle that would run code is refused
 without running it. Every refusal is one plain line on stderr with exit status 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,10 +88,21 @@ def generate(tmp_path: Path, *argv: str) -> dict:
 WRAPPERS = {
     "bare": lambda sd: sd,
     "state_dict+best_acc1 tensor": lambda sd: {"state_dict": sd, "best_acc1": torch.tensor(81.5), "epoch": 299},
-    "model+args Namespace": lambda sd: {"model": sd, "args": argparse.Namespace(lr=4e-3, model="parc_convnext", drop_path=[0.1]), "epoch": 3},
-    "model+numpy best_acc": lambda sd: {"model": sd, "best_acc": np.float64(0.81), "optimizer": {"state": {}, "param_groups": []}},
+    "model+args Namespace": lambda sd: {
+        "model": sd,
+        "args": argparse.Namespace(lr=4e-3, model="parc_convnext", drop_path=[0.1]),
+        "epoch": 3,
+    },
+    "model+numpy best_acc": lambda sd: {
+        "model": sd,
+        "best_acc": np.float64(0.81),
+        "optimizer": {"state": {}, "param_groups": []},
+    },
     "model_ema only": lambda sd: {"model_ema": sd, "epoch": 7},
-    "DataParallel module. prefix": lambda sd: {"state_dict": {f"module.{k}": v for k, v in sd.items()}, "best_acc1": torch.tensor(1.0)},
+    "DataParallel module. prefix": lambda sd: {
+        "state_dict": {f"module.{k}": v for k, v in sd.items()},
+        "best_acc1": torch.tensor(1.0),
+    },
     "nested model.state_dict": lambda sd: {"model": {"state_dict": sd}, "args": argparse.Namespace(seed=0)},
 }
 
@@ -130,7 +142,9 @@ def test_listing_a_wrapped_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 @pytest.mark.parametrize("form", ["zip", "legacy", "plain pickle"])
-def test_pickle_that_runs_code_is_refused_without_running(tmp_path: Path, capsys: pytest.CaptureFixture[str], form: str) -> None:
+def test_pickle_that_runs_code_is_refused_without_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], form: str
+) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
     payload = {"model": parc_state(), "extra": RunsCode(marker)}
@@ -143,7 +157,12 @@ def test_pickle_that_runs_code_is_refused_without_running(tmp_path: Path, capsys
     with pytest.raises(ValueError, match="not a readable PyTorch state_dict") as info:
         load_checkpoint(path)
     assert "\n" not in str(info.value) and "\x1b" not in str(info.value)
-    line = refused(capsys, generate_main, ["--n", "8", "--weights", str(path), "--layer", "stages.0.0.gcc_H", "--out", str(tmp_path / "g")], "evil.pt")
+    line = refused(
+        capsys,
+        generate_main,
+        ["--n", "8", "--weights", str(path), "--layer", "stages.0.0.gcc_H", "--out", str(tmp_path / "g")],
+        "evil.pt",
+    )
     assert "system" in line and "nothing from the file was run" in line
     assert not marker.exists()
     assert not (tmp_path / "g").exists()
@@ -169,25 +188,52 @@ def test_generate_takes_a_checkpoint_layer_directly(tmp_path: Path) -> None:
     assert manifest["weight_frac"] == q.weight_frac.tolist() and manifest["output_format"] == q.fmt.output.to_dict()
 
 
-def test_meta_kernel_is_resized_but_a_parc_kernel_must_match_n(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_meta_kernel_is_resized_but_a_parc_kernel_must_match_n(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "gcc.pt"
     torch.save({"state_dict": {**gcc_state(), **parc_state()}}, path)
-    manifest = generate(tmp_path, "--n", "14", "--weights", str(path), "--layer", "stages.2.0.gcc_conv_1H", "--channels", "2")
+    manifest = generate(
+        tmp_path, "--n", "14", "--weights", str(path), "--layer", "stages.2.0.gcc_conv_1H", "--channels", "2"
+    )
     w = manifest["weights"]
     assert manifest["n"] == 14 and w["stored_n"] == M and "bilinear" in w["resized"] and w["direction"] == "H"
-    assert w["sha256"] == weights_sha256(load_weights(path, n=14, layer="stages.2.0.gcc_conv_1H").first_channels(2).layer)
-    refused(capsys, generate_main, ["--n", "14", "--weights", str(path), "--layer", "stages.0.0.gcc_H", "--out", str(tmp_path / "x")],
-            "N=8", "--n 14")
+    assert w["sha256"] == weights_sha256(
+        load_weights(path, n=14, layer="stages.2.0.gcc_conv_1H").first_channels(2).layer
+    )
+    refused(
+        capsys,
+        generate_main,
+        ["--n", "14", "--weights", str(path), "--layer", "stages.0.0.gcc_H", "--out", str(tmp_path / "x")],
+        "N=8",
+        "--n 14",
+    )
 
 
 def test_checkpoint_layer_choice_is_explicit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "ckpt.pt"
     torch.save({"state_dict": parc_state()}, path)
     out = str(tmp_path / "g")
-    refused(capsys, generate_main, ["--n", "8", "--weights", str(path), "--out", out], "--layer", "stages.0.0.gcc_H, stages.0.0.gcc_W")
-    refused(capsys, generate_main, ["--n", "8", "--weights", str(path), "--layer", "stages.9.gcc_H", "--out", out],
-            "no ParC layer named 'stages.9.gcc_H'", "available")
-    refused(capsys, generate_main, ["--n", "8", "--layer", "stages.0.0.gcc_H", "--weights", "random", "--out", out], "--layer")
+    refused(
+        capsys,
+        generate_main,
+        ["--n", "8", "--weights", str(path), "--out", out],
+        "--layer",
+        "stages.0.0.gcc_H, stages.0.0.gcc_W",
+    )
+    refused(
+        capsys,
+        generate_main,
+        ["--n", "8", "--weights", str(path), "--layer", "stages.9.gcc_H", "--out", out],
+        "no ParC layer named 'stages.9.gcc_H'",
+        "available",
+    )
+    refused(
+        capsys,
+        generate_main,
+        ["--n", "8", "--layer", "stages.0.0.gcc_H", "--weights", "random", "--out", out],
+        "--layer",
+    )
     refused(capsys, generate_main, ["--n", "56", "--layer", "stages.0.0.gcc_H", "--out", out], "--layer", "--weights")
     # sim.run hands --layer to the same loader (refused here before any simulator build)
     refused(capsys, sim_main, ["--n", "16", "--weights", str(path), "--layer", "stages.0.0.gcc_H"], "N=8")
@@ -219,19 +265,34 @@ def test_channels_take_the_first_channels_of_the_shipped_bundle(tmp_path: Path) 
 
 
 def test_more_channels_than_the_weights_have_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    refused(capsys, generate_main, ["--n", "56", "--channels", "9", "--out", str(tmp_path / "g")], "--channels 9", "8 channels")
+    refused(
+        capsys,
+        generate_main,
+        ["--n", "56", "--channels", "9", "--out", str(tmp_path / "g")],
+        "--channels 9",
+        "8 channels",
+    )
     refused(capsys, generate_main, ["--n", "28", "--channels", "17", "--out", str(tmp_path / "g")], "16 channels")
     assert not (tmp_path / "g").exists()
 
 
 def test_random_weights_only_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    line = refused(capsys, generate_main, ["--n", "14", "--out", str(tmp_path / "g")], "N=14", "--weights random", "--weights FILE")
+    line = refused(
+        capsys, generate_main, ["--n", "14", "--out", str(tmp_path / "g")], "N=14", "--weights random", "--weights FILE"
+    )
     assert "N=28, 56" in line
-    refused(capsys, generate_main, ["--n", "56", "--seed", "3", "--out", str(tmp_path / "g")], "--seed", "--weights random")
+    refused(
+        capsys, generate_main, ["--n", "56", "--seed", "3", "--out", str(tmp_path / "g")], "--seed", "--weights random"
+    )
     manifest = generate(tmp_path, "--n", "14", "--weights", "random", "--seed", "3")
     w = manifest["weights"]
     assert manifest["channels"] == 4
-    assert w["source"] == "random(seed=3)" and w["kind"] == "random" and w["direction"] is None and w["file_sha256"] is None
+    assert (
+        w["source"] == "random(seed=3)"
+        and w["kind"] == "random"
+        and w["direction"] is None
+        and w["file_sha256"] is None
+    )
     assert w["sha256"] == weights_sha256(random_layer(14, 4, 3))
     assert generate(tmp_path, "--n", "56", "--weights", "random", "--channels", "2")["weights"]["kind"] == "random"
 
@@ -292,22 +353,37 @@ def test_rom_layout_describes_the_hex_files(tmp_path: Path, arch: str) -> None:
 def test_text_file_is_not_a_weight_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("these are my notes\n")
-    for main, argv in ((generate_main, ["--n", "7", "--weights", str(notes), "--out", str(tmp_path / "g")]),
-                       (sim_main, ["--n", "7", "--weights", str(notes)]),
-                       (weights_main, [str(notes)])):
+    for main, argv in (
+        (generate_main, ["--n", "7", "--weights", str(notes), "--out", str(tmp_path / "g")]),
+        (sim_main, ["--n", "7", "--weights", str(notes)]),
+        (weights_main, [str(notes)]),
+    ):
         line = refused(capsys, main, argv, "notes.txt", "not a weight file", ".npz", ".pt", ".safetensors")
         assert "pickle" not in line
     renamed = tmp_path / "notes.pt"
     renamed.write_text("these are my notes\n")
-    refused(capsys, generate_main, ["--n", "7", "--weights", str(renamed), "--layer", "a", "--out", str(tmp_path / "g")],
-            "not a readable PyTorch file")
+    refused(
+        capsys,
+        generate_main,
+        ["--n", "7", "--weights", str(renamed), "--layer", "a", "--out", str(tmp_path / "g")],
+        "not a readable PyTorch file",
+    )
 
 
 @pytest.mark.parametrize("meta,words", [("[1, 2, 3]", ("JSON object", "list")), ("{not json", ("not valid JSON",))])
-def test_bundle_meta_must_be_a_json_object(tmp_path: Path, capsys: pytest.CaptureFixture[str], meta: str, words) -> None:
+def test_bundle_meta_must_be_a_json_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], meta: str, words
+) -> None:
     path = tmp_path / "b.npz"
     np.savez(path, weight=np.ones((2, 7)), meta=np.array(meta))
-    refused(capsys, generate_main, ["--n", "7", "--weights", str(path), "--out", str(tmp_path / "g")], "b.npz", "'meta'", *words)
+    refused(
+        capsys,
+        generate_main,
+        ["--n", "7", "--weights", str(path), "--out", str(tmp_path / "g")],
+        "b.npz",
+        "'meta'",
+        *words,
+    )
 
 
 def test_golden_weights_refuses_a_negative_n(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ Each probe runs the command in-process inside a fresh working folder that holds 
 file, and checks the whole contract: exit status 2, exactly one line on stderr naming the
 problem, no traceback, the sentinel untouched and nothing else left behind.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -76,7 +77,11 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("hw.generate", ["--n", "7", "--name", "top-level", "--weights", "random"], ("--name",)),
     ("hw.generate", ["--n", "7", "--name", LONG_NAME, "--weights", "random"], ("--name",)),
     ("hw.generate", ["--n", "7", "--arch", "fft", "--input-shift", "-1", "--weights", "random"], ("--input-shift",)),
-    ("hw.generate", ["--n", "7", "--arch", "fft", "--headroom-bits", "60", "--weights", "random"], ("--headroom-bits",)),
+    (
+        "hw.generate",
+        ["--n", "7", "--arch", "fft", "--headroom-bits", "60", "--weights", "random"],
+        ("--headroom-bits",),
+    ),
     # hw.generate: weight files
     ("hw.generate", ["--n", "7", "--weights", "missing.npz"], ("missing.npz",)),
     ("hw.generate", ["--n", "7", "--weights", "notes.txt"], ("notes.txt",)),
@@ -172,8 +177,12 @@ def generate_argv(draw: st.DrawFn) -> list[str]:
     return argv
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(argv=generate_argv())
 def test_random_generate_arguments_never_crash_or_touch_user_files(argv, tmp_path_factory, monkeypatch, capsys):
     tmp_path = tmp_path_factory.mktemp("probe")

@@ -4,6 +4,7 @@ Every run has random input bubbles and output backpressure, a reset in mid-frame
 malformed-tlast frames (see `sim.scenarios`). The (N, bits) grid runs on a diagonal that
 covers every N and every bit width once; the rest of the grid is marked ``long``.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -20,27 +21,59 @@ def seed_of(n: int, bits: int) -> int:
 
 @pytest.mark.parametrize("n, bits", diagonal_grid("direct", SIZES, BITS, DIAGONAL))
 def test_direct_engine_is_bit_exact_under_backpressure(n: int, bits: int) -> None:
-    result = run_sim(arch="direct", n=n, bits=bits, channels=2, weights="random", frames=24, seed=seed_of(n, bits),
-                     backpressure=0.4, bubble=0.2)
+    result = run_sim(
+        arch="direct",
+        n=n,
+        bits=bits,
+        channels=2,
+        weights="random",
+        frames=24,
+        seed=seed_of(n, bits),
+        backpressure=0.4,
+        bubble=0.2,
+    )
     assert_bit_exact(result)
     assert result.scenarios["tlast"]["frame_errors"] > 0, f"{engine_name(result)}: the malformed frames went unseen"
 
 
 def test_full_parallel_engine_sustains_one_sample_per_clock() -> None:
     n, bits = 56, 8  # the diagonal's build (same seed, same Verilog)
-    result = run_sim(arch="direct", n=n, bits=bits, channels=2, weights="random", frames=100, seed=seed_of(n, bits),
-                     backpressure=0, bubble=0, scenarios=("stream",))
+    result = run_sim(
+        arch="direct",
+        n=n,
+        bits=bits,
+        channels=2,
+        weights="random",
+        frames=100,
+        seed=seed_of(n, bits),
+        backpressure=0,
+        bubble=0,
+        scenarios=("stream",),
+    )
     assert_bit_exact(result)
     assert result.cycles_per_sample <= 1.02, f"{engine_name(result)}: {result.cycles_per_sample} cycles/sample"
 
 
-@pytest.mark.parametrize("n,parallel,channels", [(14, 5, 3), (28, 7, 3), (7, 1, 1)], ids=["direct-N14-P5", "direct-N28-P7", "direct-N7-P1"])
+@pytest.mark.parametrize(
+    "n,parallel,channels", [(14, 5, 3), (28, 7, 3), (7, 1, 1)], ids=["direct-N14-P5", "direct-N28-P7", "direct-N7-P1"]
+)
 def test_folded_engine_is_bit_exact_and_takes_ceil_n_over_p_cycles(n: int, parallel: int, channels: int) -> None:
-    result = run_sim(arch="direct", n=n, bits=8, channels=channels, weights="random", parallel=parallel, frames=12,
-                     backpressure=0, bubble=0)
+    result = run_sim(
+        arch="direct",
+        n=n,
+        bits=8,
+        channels=channels,
+        weights="random",
+        parallel=parallel,
+        frames=12,
+        backpressure=0,
+        bubble=0,
+    )
     assert_bit_exact(result)
     groups = -(-n // parallel)
-    assert groups <= result.cycles_per_sample <= groups * 1.05, f"{engine_name(result)}: {result.cycles_per_sample} cycles/sample"
+    assert groups <= result.cycles_per_sample <= groups * 1.05, (
+        f"{engine_name(result)}: {result.cycles_per_sample} cycles/sample"
+    )
 
 
 @pytest.mark.long

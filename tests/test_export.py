@@ -1,4 +1,5 @@
 """golden.export: the CLI, the bundle it writes, its errors, and the shipped N=56/N=28 bundles."""
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,29 @@ MAX_BUNDLE_BYTES = 1.5 * 1024 * 1024
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "golden.export", *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "golden.export", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
 
 
 def test_cli_writes_a_loadable_bundle(tmp_path):
     out = tmp_path / "b.npz"
-    res = run("--weights", str(WEIGHTS), "--layer", "stages.1.0.gcc_W", "--bits", "10", "--out", str(out), "--calib-images", "20", "--test-images", "10", "--rows", "50")
+    res = run(
+        "--weights",
+        str(WEIGHTS),
+        "--layer",
+        "stages.1.0.gcc_W",
+        "--bits",
+        "10",
+        "--out",
+        str(out),
+        "--calib-images",
+        "20",
+        "--test-images",
+        "10",
+        "--rows",
+        "50",
+    )
     assert res.returncode == 0, res.stderr
     assert out.stat().st_size < MAX_BUNDLE_BYTES
     bundle = load_bundle(out)
@@ -36,7 +54,13 @@ def test_cli_writes_a_loadable_bundle(tmp_path):
     assert bundle.layer.name == "stages.1.0.gcc_W"
     assert bundle.calibration.shape == (50, 16, 28) and bundle.test.shape == (50, 16, 28)
     meta = bundle.meta
-    assert (meta["layer"], meta["direction"], meta["n"], meta["channels"], meta["bits"]) == ("stages.1.0.gcc_W", "W", 28, 16, 10)
+    assert (meta["layer"], meta["direction"], meta["n"], meta["channels"], meta["bits"]) == (
+        "stages.1.0.gcc_W",
+        "W",
+        28,
+        16,
+        10,
+    )
     assert meta["source_sha256"] == file_sha256(WEIGHTS)
     assert len(meta["images"]["calibration"]["dataset_index"]) == 20 and meta["images"]["test"]["split"] == "test"
     assert meta["quantized"]["format"]["data"]["bits"] == 10
@@ -54,7 +78,23 @@ def test_activations_are_the_layer_inputs(tmp_path):
     from golden import parc_net as pn
 
     out = tmp_path / "h.npz"
-    assert export_main(["--weights", str(WEIGHTS), "--layer", "stages.0.0.gcc_H", "--out", str(out), "--calib-images", "4", "--test-images", "4"]) == 0
+    assert (
+        export_main(
+            [
+                "--weights",
+                str(WEIGHTS),
+                "--layer",
+                "stages.0.0.gcc_H",
+                "--out",
+                str(out),
+                "--calib-images",
+                "4",
+                "--test-images",
+                "4",
+            ]
+        )
+        == 0
+    )
     bundle = load_bundle(out)
     model = pn.load_model(WEIGHTS)
     module = pn.parc_layers(model)["stages.0.0.gcc_H"]
@@ -92,7 +132,18 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
 
 def test_cli_usage_error_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        export_main(["--weights", str(WEIGHTS), "--layer", "stages.0.0.gcc_H", "--bits", "eight", "--out", str(tmp_path / "e.npz")])
+        export_main(
+            [
+                "--weights",
+                str(WEIGHTS),
+                "--layer",
+                "stages.0.0.gcc_H",
+                "--bits",
+                "eight",
+                "--out",
+                str(tmp_path / "e.npz"),
+            ]
+        )
     err = capsys.readouterr().err
     assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "invalid int value" in err
 
@@ -106,11 +157,28 @@ def test_foreign_checkpoint_without_activations(tmp_path, capsys):
     src = tmp_path / "gcc.npz"
     np.savez(src, **state)
     out = tmp_path / "gcc_b.npz"
-    assert export_main(["--weights", str(src), "--layer", "stages.2.8.gcc_conv_1H", "--out", str(out), "--no-activations", "--n", "28"]) == 0
+    assert (
+        export_main(
+            [
+                "--weights",
+                str(src),
+                "--layer",
+                "stages.2.8.gcc_conv_1H",
+                "--out",
+                str(out),
+                "--no-activations",
+                "--n",
+                "28",
+            ]
+        )
+        == 0
+    )
     bundle = load_bundle(out)
     assert bundle.calibration is None and bundle.layer.n == 28 and bundle.meta["stored_n"] == 14
     assert bundle.meta["layout"] == "convnext_gcc"
-    assert export_main(["--weights", str(src), "--layer", "stages.2.8.gcc_conv_1H", "--out", str(tmp_path / "x.npz")]) == 2
+    assert (
+        export_main(["--weights", str(src), "--layer", "stages.2.8.gcc_conv_1H", "--out", str(tmp_path / "x.npz")]) == 2
+    )
     err = capsys.readouterr().err
     assert "provenance.json" in err and "--no-activations" in err and len(err.strip().splitlines()) == 1
 
@@ -129,7 +197,10 @@ def test_shipped_bundles(n, layer):
     assert meta["source"] == "weights/parc/model.pt" and meta["source_sha256"] == file_sha256(WEIGHTS)
     assert bundle.calibration.shape[1:] == bundle.test.shape[1:] == (bundle.layer.channels, n)
     assert 200 <= bundle.calibration.shape[0] <= 512 and 200 <= bundle.test.shape[0] <= 512
-    assert meta["images"]["network"]["test_accuracy"] == json.loads((WEIGHTS.parent / "provenance.json").read_text())["test_accuracy"]
+    assert (
+        meta["images"]["network"]["test_accuracy"]
+        == json.loads((WEIGHTS.parent / "provenance.json").read_text())["test_accuracy"]
+    )
     assert sum(meta["quantized"]["saturated"].values()) == 0
     np.testing.assert_array_equal(bundle.layer.weight, load_layer(WEIGHTS, layer).weight)
 

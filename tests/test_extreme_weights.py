@@ -11,6 +11,7 @@ within the documented bounds of the float layer.
 RTL here is the Amaranth simulator (0.1-0.6 s per small engine, no build), plus one cocotb
 (Verilator) run per architecture for the issue's pruned-channel weight file.
 """
+
 from __future__ import annotations
 
 import math
@@ -264,8 +265,13 @@ def extreme_layers(draw) -> tuple[FloatLayer, int, np.ndarray | None, int]:
     weight, bias = np.empty((c, n)), np.empty(c)
     for ch in range(c):
         kind = draw(st.sampled_from(KINDS))
-        scale = {"normal": 1.0, "zero": 0.0, "denormal": 0.0,
-                 "tiny": 10.0 ** -draw(st.integers(8, 40)), "huge": 10.0 ** draw(st.integers(2, 12))}[kind]
+        scale = {
+            "normal": 1.0,
+            "zero": 0.0,
+            "denormal": 0.0,
+            "tiny": 10.0 ** -draw(st.integers(8, 40)),
+            "huge": 10.0 ** draw(st.integers(2, 12)),
+        }[kind]
         weight[ch] = rng.normal(0, 0.1, n) * scale
         if kind == "denormal":
             weight[ch] = rng.integers(-1000, 1001, n) * 5e-324
@@ -311,7 +317,11 @@ def test_extreme_weight_sets_are_bit_exact_and_within_bound(case) -> None:
     r_out = 1.0 if q.fmt.rounding is Rounding.TRUNCATE else 0.5
     bounds = {
         "direct": (direct_y, direct_sat, q.float_error_bound()),
-        "fft": (trace.y, trace.saturated | trace.fft_overflow[..., None], q.float_error_bound() + plan.error_bound() - r_out),
+        "fft": (
+            trace.y,
+            trace.saturated | trace.fft_overflow[..., None],
+            q.float_error_bound() + plan.error_bound() - r_out,
+        ),
     }
     for arch, (y, skip, bound) in bounds.items():
         if quantizer_clean:
@@ -322,7 +332,9 @@ def test_extreme_weight_sets_are_bit_exact_and_within_bound(case) -> None:
     for engine in (DirectEngine(q), FastParcEngine(q)):
         run = run_frames(engine, rows, seed=seed)
         name = type(engine).__name__
-        np.testing.assert_array_equal(run.column("data"), engine.model(x[:2]).reshape(-1), err_msg=f"{name}: output differs from model")
+        np.testing.assert_array_equal(
+            run.column("data"), engine.model(x[:2]).reshape(-1), err_msg=f"{name}: output differs from model"
+        )
         np.testing.assert_array_equal(run.column("last"), frame_lasts(rows.size, q.fmt.n), err_msg=f"{name}: last")
         sat = (direct_sat if isinstance(engine, DirectEngine) else trace.saturated)[:2]
         assert run.final["saturations"] == int(sat.sum()), f"{name}: saturation count"
@@ -362,8 +374,22 @@ def test_fft_option_probes_are_one_line_naming_the_flag(n, bits, extra, words, t
     from hw.generate import main
 
     out = tmp_path / "out"
-    code = main(["--n", str(n), "--bits", str(bits), "--arch", "fft", "--weights", "random", "--no-lint",
-                 "--out", str(out), *extra])
+    code = main(
+        [
+            "--n",
+            str(n),
+            "--bits",
+            str(bits),
+            "--arch",
+            "fft",
+            "--weights",
+            "random",
+            "--no-lint",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err

@@ -1,4 +1,5 @@
 """The integer Fast-ParC pipeline: against float Fast-ParC (error bound) and the direct engine."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -197,7 +198,9 @@ def test_any_input_forward_never_overflows_and_bound_holds(n: int, bits: int, se
     _, _, fwd_ovf = fft_model(plan.params.forward, trace.frames, np.zeros_like(trace.frames))
     assert not fwd_ovf.any(), "the forward FFT widths follow a worst-case bound"
     # IFFT/product saturation needs a correlation value (valid or tail) beyond 2**headroom x range
-    corr_full = np.real(np.fft.ifft(np.fft.fft(frame_rows(xq, plan.params.m)) * np.conj(np.fft.fft(q.weight, plan.params.m))))
+    corr_full = np.real(
+        np.fft.ifft(np.fft.fft(frame_rows(xq, plan.params.m)) * np.conj(np.fft.fft(q.weight, plan.params.m)))
+    )
     o_ideal = corr_full * np.exp2(-plan.y_exp.astype(float))[:, None]
     o_limit = 2.0 ** (plan.params.inverse.output_bits - 1)
     quiet = np.abs(o_ideal).max(axis=-1) < 0.9 * o_limit
@@ -235,7 +238,12 @@ def test_plan_with_options_checks_ranges_and_names_options_as_the_caller_spells_
     from golden.fast_parc_int import plan_with_options
 
     q, _ = setup(7, 8)
-    flags = {"input_shift": "--input-shift", "guard_bits": "--guard-bits", "m": "--fft-size", "twiddle_bits": "--twiddle-bits"}
+    flags = {
+        "input_shift": "--input-shift",
+        "guard_bits": "--guard-bits",
+        "m": "--fft-size",
+        "twiddle_bits": "--twiddle-bits",
+    }
     assert plan_with_options(q, {}).params == plan_fast_parc(q).params  # no options: the defaults
     with pytest.raises(UserError, match=r"^--input-shift must be in 0\.\.8; got -1$"):
         plan_with_options(q, {"input_shift": -1}, flags)
@@ -246,11 +254,16 @@ def test_plan_with_options_checks_ranges_and_names_options_as_the_caller_spells_
     with pytest.raises(UserError, match="unknown FFT option 'gaurd_bits'"):
         plan_with_options(q, {"gaurd_bits": 4}, flags)
     # accuracy: blamed on the option whose reset fixes it, with the direction that helps
-    with pytest.raises(UserError, match=r"^--twiddle-bits=6 makes the worst-case FFT error bound .*raise --twiddle-bits \(default 18\)$"):
+    with pytest.raises(
+        UserError,
+        match=r"^--twiddle-bits=6 makes the worst-case FFT error bound .*raise --twiddle-bits \(default 18\)$",
+    ):
         plan_with_options(q, {"twiddle_bits": 6, "guard_bits": 3}, flags)
     plan = plan_with_options(q, {"twiddle_bits": 14, "m": 32}, flags)
     assert plan.params.m == 32 and plan.params.twiddle_bits == 14
-    with pytest.raises(UserError, match=r"^--twiddle-bits=10 and --fft-size=32 make .* or lower --fft-size \(default 16\)$"):
+    with pytest.raises(
+        UserError, match=r"^--twiddle-bits=10 and --fft-size=32 make .* or lower --fft-size \(default 16\)$"
+    ):
         plan_with_options(q, {"twiddle_bits": 10, "m": 32}, flags)  # each alone is within the limit
 
 

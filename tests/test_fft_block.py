@@ -5,6 +5,7 @@ random input bubbles, output backpressure, idle gaps that force a drain, frames 
 and "is the model accurate enough?" (hypothesis against `golden.fft.reference`, within
 `golden.fft.error_bound`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -59,8 +60,13 @@ def simulate(
     if bad_last_at is not None:
         lasts[bad_last_at] ^= 1
     return run_stream(
-        dut, {"data.re": re.reshape(-1), "data.im": im.reshape(-1), "last": lasts}, ("data.re", "data.im", "last"),
-        expect=re.size, seed=seed, p_valid=p_valid, p_ready=p_ready,
+        dut,
+        {"data.re": re.reshape(-1), "data.im": im.reshape(-1), "last": lasts},
+        ("data.re", "data.im", "last"),
+        expect=re.size,
+        seed=seed,
+        p_valid=p_valid,
+        p_ready=p_ready,
         idle_before={f * size: g for f, g in (gaps or {}).items()},
         pulses=[(dut.overflow_clear, () if clear_at is None else (clear_at,))],
         probes={"overflow": dut.overflow, "frame_error": dut.frame_error},
@@ -80,7 +86,9 @@ def assert_rtl_equals_model(dut: StreamingFft, re: np.ndarray, im: np.ndarray, r
     name = f"StreamingFft M={size} {dut.config.decimation}{' inverse' if dut.config.inverse else ''}"
     assert len(run.out_cycles) == n, f"{name}: expected {n} output samples, got {len(run.out_cycles)}"
     np.testing.assert_equal(run.column("data.re"), want_re.reshape(-1), err_msg=f"{name}: real part differs from model")
-    np.testing.assert_equal(run.column("data.im"), want_im.reshape(-1), err_msg=f"{name}: imaginary part differs from model")
+    np.testing.assert_equal(
+        run.column("data.im"), want_im.reshape(-1), err_msg=f"{name}: imaginary part differs from model"
+    )
     np.testing.assert_equal(run.column("last"), frame_lasts(n, size), err_msg=f"{name}: last")
     assert run.final["overflow"] == int(want_ovf.any()), f"{name}: overflow port"
     assert run.final["frame_error"] == 0, f"{name}: frame_error set on well-formed frames"
@@ -101,7 +109,12 @@ for i, (size, frames) in enumerate([(8, 5), (16, 4), (64, 3), (128, 2)]):
         k = i + j
         RTL_CASES.append(
             pytest.param(
-                size, frames, decimation, inverse, list(SCHEDULES)[k % 3], list(Rounding)[k % 3],
+                size,
+                frames,
+                decimation,
+                inverse,
+                list(SCHEDULES)[k % 3],
+                list(Rounding)[k % 3],
                 id=f"M{size}-{decimation}-{'inv' if inverse else 'fwd'}-{list(SCHEDULES)[k % 3]}-{list(Rounding)[k % 3]}",
             )
         )
@@ -111,7 +124,13 @@ for i, (size, frames) in enumerate([(8, 5), (16, 4), (64, 3), (128, 2)]):
 def test_rtl_matches_model_with_bubbles_and_backpressure(size, frames, decimation, inverse, schedule, rounding) -> None:
     stages = size.bit_length() - 1
     cfg = FftConfig.create(
-        size, 10, shifts=SCHEDULES[schedule](stages), rounding=rounding, decimation=decimation, inverse=inverse, twiddle_bits=12
+        size,
+        10,
+        shifts=SCHEDULES[schedule](stages),
+        rounding=rounding,
+        decimation=decimation,
+        inverse=inverse,
+        twiddle_bits=12,
     )
     dut = StreamingFft(cfg)
     re, im = random_frames(cfg, frames, seed=size + 7 * inverse)
@@ -152,7 +171,9 @@ def test_rtl_runs_the_fast_parc_default_configs() -> None:
 
 def test_narrow_unscaled_full_scale_input_raises_sticky_overflow() -> None:
     size = 16
-    cfg = FftConfig.create(size, 8, shifts=[0, 0, 0, 0], widths=[9, 9, 9, 9], rounding=Rounding.HALF_UP, decimation="dif")
+    cfg = FftConfig.create(
+        size, 8, shifts=[0, 0, 0, 0], widths=[9, 9, 9, 9], rounding=Rounding.HALF_UP, decimation="dif"
+    )
     dut = StreamingFft(cfg)
     re = np.random.default_rng(0).integers(-4, 4, (3, size))  # small frames: no overflow
     re[1] = 127  # full-scale DC grows past 9 bits in stage 1
@@ -161,7 +182,9 @@ def test_narrow_unscaled_full_scale_input_raises_sticky_overflow() -> None:
     assert list(ovf) == [False, True, False]
     run = simulate(dut, re, im, p_valid=0.9, p_ready=0.9)
     assert_rtl_equals_model(dut, re, im, run)
-    assert run.final["overflow"] == 1 and run.trace["overflow"][run.in_cycles[size - 1]] == 0  # raised by frame 1, sticky
+    assert (
+        run.final["overflow"] == 1 and run.trace["overflow"][run.in_cycles[size - 1]] == 0
+    )  # raised by frame 1, sticky
     # overflow_clear drops it once the saturating frame has left the pipeline
     clear_at = 2 * size + dut.latency + 2
     run = simulate(dut, re, im, clear_at=clear_at)
@@ -289,7 +312,9 @@ def test_reset_in_mid_frame_leaves_no_stale_overflow_and_restarts_cleanly() -> N
     # saturating frames are in flight when reset hits; the words they leave in the delay lines
     # are flushed by the next frames, which must neither be corrupted nor raise the flag
     size = 16
-    cfg = FftConfig.create(size, 8, shifts=[0, 0, 0, 0], widths=[9, 9, 9, 9], rounding=Rounding.HALF_UP, decimation="dif")
+    cfg = FftConfig.create(
+        size, 8, shifts=[0, 0, 0, 0], widths=[9, 9, 9, 9], rounding=Rounding.HALF_UP, decimation="dif"
+    )
     rng = np.random.default_rng(4)
     loud = rng.choice([-128, 127], (2, size))
     quiet_re, quiet_im = rng.integers(-4, 4, (3, size)), rng.integers(-4, 4, (3, size))

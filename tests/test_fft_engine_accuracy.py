@@ -12,6 +12,7 @@ shipped trained bundles (`golden/data/parc_n56.npz`, `parc_n28.npz`), with their
 
 Run with ``-s`` to see the measured figures.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,7 +48,7 @@ def test_fft_engine_matches_direct_engine_on_trained_weights(n: int, bits: int) 
     within_1 = float(np.mean(diff <= 1))
     exact = float(np.mean(diff == 0))
 
-    out_lsb = 2.0 ** -q.fmt.output.frac
+    out_lsb = 2.0**-q.fmt.output.frac
     ref = bundle.layer.forward(bundle.test)
     sqnr_fft = sqnr_db(ref, trace.y * out_lsb)
     sqnr_direct = sqnr_db(ref, y_direct * out_lsb)

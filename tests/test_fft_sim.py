@@ -6,6 +6,7 @@ default FFT widths cannot overflow on these inputs). The (N, bits) grid runs on 
 that covers every N and every bit width; the rest is marked ``long``. One Verilator build
 per configuration: the throughput/latency tests reuse the diagonal's N = 56, 8-bit build.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,17 @@ def seed_of(n: int, bits: int) -> int:
 
 @pytest.mark.parametrize("n, bits", diagonal_grid("fft", SIZES, BITS, DIAGONAL))
 def test_fft_engine_is_bit_exact_under_backpressure(n: int, bits: int) -> None:
-    result = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=16, seed=seed_of(n, bits),
-                     backpressure=0.4, bubble=0.2)
+    result = run_sim(
+        arch="fft",
+        n=n,
+        bits=bits,
+        channels=2,
+        weights="random",
+        frames=16,
+        seed=seed_of(n, bits),
+        backpressure=0.4,
+        bubble=0.2,
+    )
     assert_bit_exact(result)
     name = engine_name(result)
     assert result.overflow == 0, f"{name}: overflow port set"
@@ -42,24 +52,52 @@ def test_fft_engine_is_bit_exact_under_backpressure(n: int, bits: int) -> None:
 
 def test_one_frame_every_m_clocks_and_latency_as_documented() -> None:
     n, bits = 56, 8
-    engine = build_design(DesignSpec(arch="fft", n=n, bits=bits, channels=2, weights="random", seed=seed_of(n, bits))).engine
-    result = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=40, seed=seed_of(n, bits),
-                     backpressure=0, bubble=0, scenarios=("stream",))
+    engine = build_design(
+        DesignSpec(arch="fft", n=n, bits=bits, channels=2, weights="random", seed=seed_of(n, bits))
+    ).engine
+    result = run_sim(
+        arch="fft",
+        n=n,
+        bits=bits,
+        channels=2,
+        weights="random",
+        frames=40,
+        seed=seed_of(n, bits),
+        backpressure=0,
+        bubble=0,
+        scenarios=("stream",),
+    )
     assert_bit_exact(result)
     stream = result.scenarios["stream"]
-    print(f"\nN={n} bits={bits}: M={engine.m}, cycles/sample {stream['cycles_per_sample']:.4f} "
-          f"(M/N = {engine.cycles_per_sample:.4f}), latency {result.latency_cycles}")
-    assert stream["cycles_per_sample"] <= engine.m / n * 1.02, f"{engine_name(result)}: {stream['cycles_per_sample']} cycles/sample"
+    print(
+        f"\nN={n} bits={bits}: M={engine.m}, cycles/sample {stream['cycles_per_sample']:.4f} "
+        f"(M/N = {engine.cycles_per_sample:.4f}), latency {result.latency_cycles}"
+    )
+    assert stream["cycles_per_sample"] <= engine.m / n * 1.02, (
+        f"{engine_name(result)}: {stream['cycles_per_sample']} cycles/sample"
+    )
     # first frame, no bubbles: its last input is N - 1 cycles after its first
     measured = stream["first_output_cycle"] - (stream["first_input_cycle"] + n - 1)
-    assert measured == result.latency_cycles == engine.latency, f"{engine_name(result)}: latency {measured} cycles measured"
+    assert measured == result.latency_cycles == engine.latency, (
+        f"{engine_name(result)}: latency {measured} cycles measured"
+    )
 
 
 def test_backpressure_within_the_tail_slots_costs_no_throughput() -> None:
     # the output needs N of every M clocks: the kept FIFO rides out 50 % random backpressure
     n, bits = 56, 8
-    result = run_sim(arch="fft", n=n, bits=bits, channels=2, weights="random", frames=40, seed=seed_of(n, bits),
-                     backpressure=0.5, bubble=0.2, scenarios=("stream",))
+    result = run_sim(
+        arch="fft",
+        n=n,
+        bits=bits,
+        channels=2,
+        weights="random",
+        frames=40,
+        seed=seed_of(n, bits),
+        backpressure=0.5,
+        bubble=0.2,
+        scenarios=("stream",),
+    )
     assert_bit_exact(result)
     m = 128
     print(f"\nN={n}, backpressure 0.5, bubbles 0.2: cycles/sample {result.cycles_per_sample:.4f} (M/N = {m / n:.4f})")
@@ -118,8 +156,15 @@ def test_output_shift_below_guard_bits_truncation_and_wrapping() -> None:
     layer = varied_layer(7, 2, seed=2)
     calib = rng.normal(0, 1, (64, 2, 7))
     probe = quantize_layer(layer, 10, calib, weight_bits=4)
-    q = quantize_layer(layer, 10, calib, weight_bits=4, output_frac=int(probe.acc_frac.min()),
-                       rounding=Rounding.TRUNCATE, saturating=False)
+    q = quantize_layer(
+        layer,
+        10,
+        calib,
+        weight_bits=4,
+        output_frac=int(probe.acc_frac.min()),
+        rounding=Rounding.TRUNCATE,
+        saturating=False,
+    )
     engine = FastParcEngine(q)
     assert engine.plan.y_exp.min() < 0 and engine.plan.align[1].max() > 0
     rows = rng.integers(-40, 40, (8, 7))  # some outputs wrap
@@ -131,8 +176,7 @@ def test_overflow_port_is_sticky_and_the_saturated_integers_still_match() -> Non
     # output range from small calibration data, then full-scale rows: the correlation exceeds
     # 2**headroom times the output range, so the inverse FFT saturates (and the model says so)
     rng = np.random.default_rng(3)
-    q = quantize_layer(random_layer(14, 2, seed=3), 8, rng.normal(0, 0.05, (64, 2, 14)),
-                       data_frac=5)
+    q = quantize_layer(random_layer(14, 2, seed=3), 8, rng.normal(0, 0.05, (64, 2, 14)), data_frac=5)
     engine = FastParcEngine(q, FftParams.default(14, 8, output_bits=8, headroom_bits=0))
     rows = rng.integers(-4, 4, (6, 14))
     rows[3] = np.where(q.weight[1] >= 0, 127, -128)  # channel 1, matched to its kernel: full scale

@@ -1,4 +1,5 @@
 """Fixed-point formats, quantizer and the integer direct model (no hardware here)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -147,7 +148,9 @@ def test_weight_scale_clamp_leaves_ordinary_layers_alone(bits: int) -> None:
     shipped trained layers and random layers keep their full weight precision."""
     from golden.bundle import default_bundle_path, load_bundle
 
-    layers = [(load_bundle(default_bundle_path(n)).layer, load_bundle(default_bundle_path(n)).calibration) for n in (28, 56)]
+    layers = [
+        (load_bundle(default_bundle_path(n)).layer, load_bundle(default_bundle_path(n)).calibration) for n in (28, 56)
+    ]
     layers += [(random_layer(n, 8, seed=n), None) for n in (7, 14, 56)]
     for layer, calib in layers:
         q = quantize_layer(layer, bits, calib)

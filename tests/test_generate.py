@@ -1,4 +1,5 @@
 """`python -m hw.generate`: Verilog, manifest contract, lint, and one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -13,11 +14,32 @@ from golden.bundle import load_bundle
 from hw.generate import main
 
 MANIFEST_KEYS = {
-    "top", "verilog", "arch", "n", "bits", "channels", "parallel", "latency_cycles", "input_format",
-    "output_format", "rounding", "saturate", "weights",
+    "top",
+    "verilog",
+    "arch",
+    "n",
+    "bits",
+    "channels",
+    "parallel",
+    "latency_cycles",
+    "input_format",
+    "output_format",
+    "rounding",
+    "saturate",
+    "weights",
 }
-AXI_PORTS = ["clk", "rst", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "s_axis_tlast",
-             "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast"]
+AXI_PORTS = [
+    "clk",
+    "rst",
+    "s_axis_tdata",
+    "s_axis_tvalid",
+    "s_axis_tready",
+    "s_axis_tlast",
+    "m_axis_tdata",
+    "m_axis_tvalid",
+    "m_axis_tready",
+    "m_axis_tlast",
+]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -42,7 +64,18 @@ def test_quick_start_command_emits_lint_clean_verilog_and_manifest(tmp_path: Pat
 
 @pytest.mark.parametrize("channels,parallel", [(3, None), (5, 4), (1, 1)])
 def test_generated_verilog_is_lint_clean_for_odd_shapes(tmp_path: Path, channels: int, parallel: int | None) -> None:
-    argv = ["--n", "14", "--bits", "12", "--channels", str(channels), "--weights", "random", "--out", str(tmp_path / "g")]
+    argv = [
+        "--n",
+        "14",
+        "--bits",
+        "12",
+        "--channels",
+        str(channels),
+        "--weights",
+        "random",
+        "--out",
+        str(tmp_path / "g"),
+    ]
     if parallel:
         argv += ["--parallel", str(parallel)]
     assert main(argv) == 0
@@ -99,7 +132,9 @@ def test_weight_file_problems_are_reported(tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     result = run_cli("--n", "8", "--weights", str(tmp_path / "junk.npz"), "--out", str(tmp_path / "g"))
     assert result.returncode == 2 and "not a readable" in result.stderr
-    result = run_cli("--n", "8", "--channels", "3", "--weights", str(tmp_path / "bad_bias.npz"), "--out", str(tmp_path / "g"))
+    result = run_cli(
+        "--n", "8", "--channels", "3", "--weights", str(tmp_path / "bad_bias.npz"), "--out", str(tmp_path / "g")
+    )
     assert result.returncode == 2
 
 
@@ -107,7 +142,10 @@ def test_regenerating_replaces_only_our_files(tmp_path: Path) -> None:
     out = tmp_path / "g"
     assert main(["--n", "7", "--channels", "2", "--weights", "random", "--out", str(out), "--no-lint"]) == 0
     (out / "stale.txt").write_text("old")  # the user's own file in our output folder
-    assert main(["--n", "7", "--channels", "2", "--weights", "random", "--bits", "12", "--out", str(out), "--no-lint"]) == 0
+    assert (
+        main(["--n", "7", "--channels", "2", "--weights", "random", "--bits", "12", "--out", str(out), "--no-lint"])
+        == 0
+    )
     assert (out / "stale.txt").read_text() == "old"
     assert not (out / "parc_direct_n7_b8.v").exists()  # our earlier output, no longer listed
     assert (out / "parc_direct_n7_b12.v").is_file()

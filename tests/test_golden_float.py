@@ -1,4 +1,5 @@
 """The float reference against independent implementations: SciPy, PyTorch, numpy.fft."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,10 +27,7 @@ def scipy_parc(x: np.ndarray, w: np.ndarray, pe: np.ndarray, b: np.ndarray) -> n
     """correlate1d centres the kernel at len//2; origin shifts it so tap 0 sits on sample i."""
     n = w.shape[-1]
     origin = -(n // 2)
-    rows = [
-        scipy.ndimage.correlate1d(x[c] + pe[c], w[c], mode="wrap", origin=origin) + b[c]
-        for c in range(w.shape[0])
-    ]
+    rows = [scipy.ndimage.correlate1d(x[c] + pe[c], w[c], mode="wrap", origin=origin) + b[c] for c in range(w.shape[0])]
     return np.stack(rows)
 
 
@@ -101,9 +99,13 @@ def test_parc_h_and_w_run_along_their_axes() -> None:
     yw = parc_w(x, ww, pew, bw)
     for bi in range(2):
         for col in range(9):
-            np.testing.assert_allclose(yh[bi, :, :, col], torch_parc(x[bi, :, :, col], wh, peh, bh), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(
+                yh[bi, :, :, col], torch_parc(x[bi, :, :, col], wh, peh, bh), rtol=1e-12, atol=1e-12
+            )
         for row in range(7):
-            np.testing.assert_allclose(yw[bi, :, row, :], torch_parc(x[bi, :, row, :], ww, pew, bw), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(
+                yw[bi, :, row, :], torch_parc(x[bi, :, row, :], ww, pew, bw), rtol=1e-12, atol=1e-12
+            )
 
 
 def test_convnext_mixer_splits_channels_h_then_w() -> None:
@@ -143,7 +145,12 @@ def test_resize_kernel_matches_torch_interpolate(mode: str, align_corners: bool,
         (lambda: parc(np.float64(3.0), np.ones(1)), "at least one axis"),
         (lambda: parc_h(np.ones((8, 8)), np.ones((8, 8))), "feature map"),
         (lambda: fast_parc(np.ones((2, 8)), np.ones((2, 8)), axis=2), "out of range"),
-        (lambda: parc_convnext_mixer(np.ones((3, 4, 4)), (np.ones((1, 4)), None, None), (np.ones((1, 4)), None, None)), "halves"),
+        (
+            lambda: parc_convnext_mixer(
+                np.ones((3, 4, 4)), (np.ones((1, 4)), None, None), (np.ones((1, 4)), None, None)
+            ),
+            "halves",
+        ),
         (lambda: resize_kernel(np.ones(4), 0), "positive"),
         (lambda: resize_kernel(np.ones(4), 4, mode="nearest"), "mode"),
         (lambda: resize_kernel(np.array([1.0, np.nan]), 4), "NaN"),

@@ -1,4 +1,5 @@
 """`hw.fixed` (Amaranth) computes exactly what `golden.fixed` (NumPy) computes."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 Icarus is not a PyPI package (Debian: `apt install iverilog`), so this cross-check runs
 where it is available and is skipped, saying why, where it is not.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -10,10 +11,22 @@ import shutil
 import pytest
 from simutil import assert_bit_exact, run_sim
 
-pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed (apt install iverilog)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("iverilog") is None, reason="iverilog not installed (apt install iverilog)"
+)
 
 
 @pytest.mark.parametrize("arch,n", [("direct", 14), ("fft", 7)], ids=["direct-N14-8bit", "fft-N7-8bit"])
 def test_icarus_agrees_with_the_golden_model(arch: str, n: int) -> None:
-    result = run_sim(arch=arch, n=n, bits=8, channels=3, weights="random", frames=10, simulator="icarus", backpressure=0.3, bubble=0.2)
+    result = run_sim(
+        arch=arch,
+        n=n,
+        bits=8,
+        channels=3,
+        weights="random",
+        frames=10,
+        simulator="icarus",
+        backpressure=0.3,
+        bubble=0.2,
+    )
     assert_bit_exact(result)

@@ -6,6 +6,7 @@ and ``importlib.import_module``/``__import__`` calls with a literal name. Then d
 importing the NumPy floors loads no torch, so `hw.generate`, `sim.run` and
 `golden.export --no-activations` work and start fast without it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -36,8 +37,15 @@ def imported_names(source: str, module: str) -> list[tuple[int, str]]:
             else:
                 name = node.module or ""
             found.append((node.lineno, name))
-            found += [(node.lineno, f"{name}.{alias.name}") for alias in node.names if not node.level and alias.name != "*"]
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            found += [
+                (node.lineno, f"{name}.{alias.name}") for alias in node.names if not node.level and alias.name != "*"
+            ]
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if called in ("import_module", "__import__"):
@@ -48,8 +56,11 @@ def imported_names(source: str, module: str) -> list[tuple[int, str]]:
 def upward_imports(source: str, module: str) -> list[str]:
     """Imports in ``source`` (the text of ``module``) that reach a higher floor than its own."""
     floor = FLOORS[module.split(".")[0]]
-    return [f"{module}:{line} imports {name}" for line, name in imported_names(source, module)
-            if FLOORS.get(name.split(".")[0], -1) > floor]
+    return [
+        f"{module}:{line} imports {name}"
+        for line, name in imported_names(source, module)
+        if FLOORS.get(name.split(".")[0], -1) > floor
+    ]
 
 
 def project_modules() -> dict[str, Path]:
@@ -68,13 +79,20 @@ def test_no_module_imports_a_higher_floor() -> None:
     assert violations == [], "imports that run up a floor (golden <- hw <- sim <- scripts):\n" + "\n".join(violations)
 
 
-@pytest.mark.parametrize("module, source, expected", [
-    ("golden.export", "def capture():\n    from scripts import parc_net\n", ["golden.export:2 imports scripts"]),
-    ("hw.generate", "import sim.runner\n", ["hw.generate:1 imports sim.runner"]),
-    ("sim.run", "import importlib\nx = importlib.import_module('scripts.bench')\n", ["sim.run:2 imports scripts.bench"]),
-    ("golden.x", "from . import fixed\nfrom .quant import q\n", []),
-    ("scripts.report", "import golden.bundle, hw.design, sim.batch\n", []),
-])
+@pytest.mark.parametrize(
+    "module, source, expected",
+    [
+        ("golden.export", "def capture():\n    from scripts import parc_net\n", ["golden.export:2 imports scripts"]),
+        ("hw.generate", "import sim.runner\n", ["hw.generate:1 imports sim.runner"]),
+        (
+            "sim.run",
+            "import importlib\nx = importlib.import_module('scripts.bench')\n",
+            ["sim.run:2 imports scripts.bench"],
+        ),
+        ("golden.x", "from . import fixed\nfrom .quant import q\n", []),
+        ("scripts.report", "import golden.bundle, hw.design, sim.batch\n", []),
+    ],
+)
 def test_the_checker_sees_lazy_relative_and_dynamic_imports(module: str, source: str, expected: list[str]) -> None:
     assert upward_imports(source, module)[: len(expected)] == expected
     assert bool(upward_imports(source, module)) == bool(expected)
@@ -83,13 +101,18 @@ def test_the_checker_sees_lazy_relative_and_dynamic_imports(module: str, source:
 def test_the_numpy_floors_load_no_torch() -> None:
     """Every module of golden/, hw/ and sim/ (the network module and the cocotb bench aside)
     imports without torch: a fresh interpreter imports them all and lists what torch it loaded."""
-    names = sorted(n for n in project_modules() if n.split(".")[0] in ("golden", "hw", "sim")
-                   and n not in TORCH_MODULES | NEEDS_A_SIMULATOR)
+    names = sorted(
+        n
+        for n in project_modules()
+        if n.split(".")[0] in ("golden", "hw", "sim") and n not in TORCH_MODULES | NEEDS_A_SIMULATOR
+    )
     assert {"golden", "golden.export", "golden.weights", "golden.bundle"} <= set(names)
-    code = ("import importlib, json, sys\n"
-            f"for name in {names!r}:\n"
-            "    importlib.import_module(name)\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))))\n")
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [], "importing golden/hw/sim loaded torch"

@@ -1,5 +1,6 @@
 """`scripts.report` at quick sizes (`ReportConfig.quick`, the library API): every file is
 written and the RTL equals the golden model everywhere."""
+
 from __future__ import annotations
 
 import json
@@ -13,13 +14,22 @@ def test_quick_report_writes_every_file_and_rtl_matches_golden(tmp_path: Path) -
     report = run_report(ReportConfig.quick())
     assert isinstance(report, Report) and report.ok, "RTL != golden model somewhere in the report"
     write_report(report.data, tmp_path)
-    for name in ("report.md", "report.html", "report.json", "sqnr_vs_bits.png", "error_histogram.png", "accuracy_vs_bits.png"):
+    for name in (
+        "report.md",
+        "report.html",
+        "report.json",
+        "sqnr_vs_bits.png",
+        "error_histogram.png",
+        "accuracy_vs_bits.png",
+    ):
         assert (tmp_path / name).stat().st_size > 0, name
     data = json.loads((tmp_path / "report.json").read_text())
     layers = data["layer_level"]
     assert {r["arch"] for r in layers} == {"direct", "fft"}
     for r in layers:
-        assert r["rtl_match_pct"] == 100.0 and r["samples"] > 0, f"{r['arch']} engine N={r['n']} {r['bits']} bit: RTL != golden"
+        assert r["rtl_match_pct"] == 100.0 and r["samples"] > 0, (
+            f"{r['arch']} engine N={r['n']} {r['bits']} bit: RTL != golden"
+        )
     net = data["network_level"]
     assert len(net["layers"]) == 6 and net["images"] >= 40
     for row in net["rows"]:

@@ -4,6 +4,7 @@ Library level (`golden.files`) first, then every writing command in-process (bad
 refused before any real work, so these stay fast), then the simulator's temporary and
 cached folders (`sim.runner`), with fake runners instead of Verilator builds.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,9 @@ def umask_027():
         os.umask(old)
 
 
-def write_one(target: Path, tool: str = "t", files: dict[str, str] | None = None, content: dict | None = None) -> list[Path]:
+def write_one(
+    target: Path, tool: str = "t", files: dict[str, str] | None = None, content: dict | None = None
+) -> list[Path]:
     with OutputFolder(target, tool=tool) as out:
         for name, text in (files or {"a.txt": "a"}).items():
             (out.path / name).write_text(text)
@@ -57,6 +60,7 @@ def write_one(target: Path, tool: str = "t", files: dict[str, str] | None = None
 
 
 # ---------------------------------------------------------------------------- golden.files
+
 
 def test_new_folder_appears_whole_with_umask_modes(tmp_path: Path, umask_027) -> None:
     target = tmp_path / "new" / "deeper" / "out"
@@ -67,7 +71,12 @@ def test_new_folder_appears_whole_with_umask_modes(tmp_path: Path, umask_027) ->
     for name in ("a.txt", "b.bin", "manifest.json"):
         assert stat.S_IMODE((target / name).stat().st_mode) == 0o640
     manifest = json.loads((target / "manifest.json").read_text())
-    assert manifest == {"top": "x", "generator": "parc-hw", "files": ["a.txt", "b.bin"], "written_by": {"t": ["a.txt", "b.bin"]}}
+    assert manifest == {
+        "top": "x",
+        "generator": "parc-hw",
+        "files": ["a.txt", "b.bin"],
+        "written_by": {"t": ["a.txt", "b.bin"]},
+    }
     assert os.listdir(target.parent) == ["out"]  # no staging folder left beside it
 
 
@@ -214,15 +223,18 @@ def test_committed_output_folders_accept_their_default_reruns() -> None:
     from scripts.train import TRAIN_FILES
 
     for folder, tool, files in [
-        ("reports", "scripts.report", REPORT_FILES), ("reports", "scripts.bench", BENCH_FILES),
+        ("reports", "scripts.report", REPORT_FILES),
+        ("reports", "scripts.bench", BENCH_FILES),
         ("reports/synth", "scripts.synth", SYNTH_FILES),
-        ("weights/parc", "scripts.train", TRAIN_FILES), ("weights/dw7", "scripts.train", TRAIN_FILES),
+        ("weights/parc", "scripts.train", TRAIN_FILES),
+        ("weights/dw7", "scripts.train", TRAIN_FILES),
     ]:
         OutputFolder(ROOT / folder, tool=tool, expect=files)  # raises if the re-run would be refused
         assert set(files) <= set(read_manifest(ROOT / folder)["written_by"][tool])
 
 
 # ---------------------------------------------------------------------------- the commands
+
 
 def assert_one_line_error(capsys, *fragments: str) -> str:
     err = capsys.readouterr().err
@@ -262,7 +274,14 @@ def test_generate_reruns_into_its_own_folder_and_keeps_user_files(tmp_path: Path
     assert main([*GENERATE, "--out", str(out)]) == 0
     (out / "notes.txt").write_text(SENTINEL)
     assert main([*GENERATE, "--bits", "12", "--name", "other", "--out", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["manifest.json", "notes.txt", "other.v", "other.vlt", "rom_offsets.hex", "rom_weights.hex"]
+    assert sorted(os.listdir(out)) == [
+        "manifest.json",
+        "notes.txt",
+        "other.v",
+        "other.vlt",
+        "rom_offsets.hex",
+        "rom_weights.hex",
+    ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["bits"] == 12 and manifest["generator"].startswith("parc-hw")
     assert manifest["files"] == ["other.v", "other.vlt", "rom_offsets.hex", "rom_weights.hex"]
@@ -382,12 +401,17 @@ def test_unwritable_out_is_one_line(tmp_path: Path, checkpoint: Path, capsys) ->
         locked.chmod(0o700)
 
 
-@pytest.mark.parametrize("command, argv", [
-    ("scripts.report", ["--quick"]),
-    ("scripts.bench", ["--quick", "--no-progress"]),
-    ("scripts.synth", ["--arch", "direct", "--n", "7", "--bits", "8", "--no-pnr", "--no-progress"]),
-])
-def test_report_bench_synth_refuse_before_any_work(tmp_path: Path, capsys, monkeypatch, command: str, argv: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command, argv",
+    [
+        ("scripts.report", ["--quick"]),
+        ("scripts.bench", ["--quick", "--no-progress"]),
+        ("scripts.synth", ["--arch", "direct", "--n", "7", "--bits", "8", "--no-pnr", "--no-progress"]),
+    ],
+)
+def test_report_bench_synth_refuse_before_any_work(
+    tmp_path: Path, capsys, monkeypatch, command: str, argv: list[str]
+) -> None:
     import importlib
 
     module = importlib.import_module(command)
@@ -438,6 +462,7 @@ def test_report_writes_and_rewrites_its_folder(tmp_path: Path, monkeypatch) -> N
 
 # ---------------------------------------------------------------------------- sim work and build folders
 
+
 class FakeRunner:
     """Stands in for cocotb's runner: writes what the bench would, records the work folder."""
 
@@ -447,7 +472,9 @@ class FakeRunner:
         FakeRunner.seen.append(Path(test_dir))
         for case in testcase:
             name = case.removeprefix("test_")
-            (Path(test_dir) / f"result_{name}.json").write_text(json.dumps({"scenario": name, "compared": 7, "mismatches": 0}))
+            (Path(test_dir) / f"result_{name}.json").write_text(
+                json.dumps({"scenario": name, "compared": 7, "mismatches": 0})
+            )
         return Path(test_dir) / "results.xml"
 
 
@@ -572,4 +599,6 @@ def test_prune_keeps_the_most_recently_used_builds(build_root: Path) -> None:
     with sim.runner.build_lock(build_root / busy):  # being rebuilt by another worker: skipped
         removed = sim.runner.prune_builds(limit=2)
     assert sorted(p.name for p in removed) == sorted([names[0], names[2], names[3], unfinished.name])
-    assert sorted(p.name for p in build_root.iterdir() if p.is_dir()) == sorted([busy, names[4], batch.name, "synth_cache"])
+    assert sorted(p.name for p in build_root.iterdir() if p.is_dir()) == sorted(
+        [busy, names[4], batch.name, "synth_cache"]
+    )

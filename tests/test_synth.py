@@ -1,5 +1,6 @@
 """`scripts.synth`: the report at a tiny size (direct, N=7, 8 bits) through the library API
 (`synthesize`, `write_synth`), its cache, its floors and harness; the CLI's own errors."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ def table_rows(md: str, header_start: str) -> list[list[str]]:
     lines = md.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith(header_start))
     rows = []
-    for ln in lines[start + 2:]:
+    for ln in lines[start + 2 :]:
         if not ln.startswith("|"):
             break
         rows.append([c.strip() for c in ln.strip("|").split("|")])
@@ -100,7 +101,7 @@ def test_harness_registers_every_port_but_the_clock() -> None:
     names = {name for _, _, name in ports}
     assert {"clk", "rst", "s_axis_tdata", "m_axis_tdata", "m_axis_tready", "saturations"} <= names
     text = flow.harness_verilog(verilog, top)
-    harness = text[text.index(f"module {flow.HARNESS_TOP}"):]
+    harness = text[text.index(f"module {flow.HARNESS_TOP}") :]
     for _, _, name in ports:
         if name != "clk":
             assert re.search(rf"always @\(posedge clk\) r_{name} <= [pw]_{name};", harness), name

@@ -1,4 +1,5 @@
 """The committed trained networks, their provenance, `evaluate` with overrides, and a training smoke run."""
+
 from __future__ import annotations
 
 import hashlib
@@ -77,7 +78,13 @@ def test_parameter_names_follow_official_layout():
     assert shapes["stages.0.0.gcc_W.gcc_conv.weight"] == (c, 1, 1, 56)
     assert shapes["stages.0.0.gcc_W.pe"] == (1, c, 1, 56)
     assert shapes["stages.1.0.gcc_H.gcc_conv.weight"] == (16, 1, 28, 1)
-    for key in ("stages.0.0.norm.weight", "stages.0.0.pwconv1.weight", "stages.0.0.pwconv2.weight", "stages.0.0.gamma", "head.weight"):
+    for key in (
+        "stages.0.0.norm.weight",
+        "stages.0.0.pwconv1.weight",
+        "stages.0.0.pwconv2.weight",
+        "stages.0.0.gamma",
+        "head.weight",
+    ):
         assert key in shapes
 
 
@@ -114,7 +121,9 @@ def test_override_can_target_one_layer_and_decline(parc_model, test_images):
     keep = pn.evaluate(parc_model, images, parc_override=lambda name, rows: None)
     np.testing.assert_array_equal(keep.logits, base.logits)
     assert keep.overridden == {n: 0 for n in pn.parc_layers(parc_model)}
-    zeroed = pn.evaluate(parc_model, images, parc_override=lambda name, rows: np.zeros_like(rows), layers=["stages.1.0.gcc_H"])
+    zeroed = pn.evaluate(
+        parc_model, images, parc_override=lambda name, rows: np.zeros_like(rows), layers=["stages.1.0.gcc_H"]
+    )
     assert list(zeroed.overridden) == ["stages.1.0.gcc_H"]
     assert not np.allclose(zeroed.logits, base.logits)
 
@@ -137,7 +146,21 @@ def test_override_errors(parc_model, test_images):
 
 @pytest.mark.slow
 def test_training_smoke_run(tmp_path):
-    cmd = [sys.executable, "-m", "scripts.train", "--epochs", "1", "--seed", "3", "--subset", "96", "--out", str(tmp_path), "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scripts.train",
+        "--epochs",
+        "1",
+        "--seed",
+        "3",
+        "--subset",
+        "96",
+        "--out",
+        str(tmp_path),
+        "--threads",
+        "1",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=110)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "batch" in res.stderr  # the tqdm bar
@@ -150,7 +173,12 @@ def test_training_smoke_run(tmp_path):
 
 
 def test_training_cli_rejects_bad_arguments(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "scripts.train", "--epochs", "0", "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-m", "scripts.train", "--epochs", "0", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 2 and "--epochs must be >= 1" in res.stderr
 
 
@@ -160,4 +188,8 @@ def test_saved_weights_are_byte_reproducible(tmp_path):
     state = torch.load(WEIGHTS / "parc" / "model.pt", map_location="cpu", weights_only=True)
     save_state_dict(state, tmp_path / "a.pt")
     save_state_dict(state, tmp_path / "b" / "model.pt")
-    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b" / "model.pt").read_bytes() == (WEIGHTS / "parc" / "model.pt").read_bytes()
+    assert (
+        (tmp_path / "a.pt").read_bytes()
+        == (tmp_path / "b" / "model.pt").read_bytes()
+        == (WEIGHTS / "parc" / "model.pt").read_bytes()
+    )

@@ -1,4 +1,5 @@
 """golden.weights: the three published layouts, bad files, and the trained layers vs torch."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,9 @@ torch.set_num_threads(1)
 # --------------------------------------------------------------------------- torch references
 
 
-def torch_parc(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, pe: torch.Tensor | None, direction: str) -> torch.Tensor:
+def torch_parc(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, pe: torch.Tensor | None, direction: str
+) -> torch.Tensor:
     """The official forward: x + pe, circular cat, depthwise conv (ParC_operator / gcc_Conv2d)."""
     if pe is not None:
         x = x + pe
@@ -102,7 +105,9 @@ def save(state: dict[str, np.ndarray], path: Path) -> Path:
 def check_layer_against_torch(layer: FloatLayer, direction: str, w, b, p, n: int, rng) -> None:
     """The imported layer through golden.parc_h/parc_w equals the official torch forward."""
     x = rng.normal(size=(2, layer.channels, n, n))
-    ref = torch_parc(torch.from_numpy(x), w.double(), None if b is None else b.double(), None if p is None else p.double(), direction)
+    ref = torch_parc(
+        torch.from_numpy(x), w.double(), None if b is None else b.double(), None if p is None else p.double(), direction
+    )
     fn = parc_h if direction == "H" else parc_w
     got = fn(x, layer.weight, layer.pe, layer.bias)
     np.testing.assert_allclose(got, ref.numpy(), rtol=1e-6, atol=1e-6)
@@ -200,10 +205,14 @@ def test_mixed_file_lists_every_layout(tmp_path):
 
 def test_cli_lists_layers(tmp_path):
     path = save(convnext_gcc_state(np.random.default_rng(6)), tmp_path / "gcc.npz")
-    res = subprocess.run([sys.executable, "-m", "golden.weights", str(path), "--n", "28"], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-m", "golden.weights", str(path), "--n", "28"], capture_output=True, text=True, cwd=ROOT
+    )
     assert res.returncode == 0, res.stderr
     assert "stages.2.8.gcc_conv_1H  H  C=5  M=14 -> N=28  convnext_gcc" in res.stdout
-    bad = subprocess.run([sys.executable, "-m", "golden.weights", str(tmp_path / "nope.npz")], capture_output=True, text=True, cwd=ROOT)
+    bad = subprocess.run(
+        [sys.executable, "-m", "golden.weights", str(tmp_path / "nope.npz")], capture_output=True, text=True, cwd=ROOT
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "not found" in bad.stderr
 
 
@@ -259,7 +268,9 @@ def test_nan_inf(tmp_path, bad):
 
 def test_unknown_layer_lists_names(tmp_path):
     path = save(parc_convnext_state(np.random.default_rng(10)), tmp_path / "u.npz")
-    with pytest.raises(ValueError, match=r"no ParC layer named 'stages\.9\.gcc_H'.*available: stages\.2\.6\.gcc_H, stages\.2\.6\.gcc_W"):
+    with pytest.raises(
+        ValueError, match=r"no ParC layer named 'stages\.9\.gcc_H'.*available: stages\.2\.6\.gcc_H, stages\.2\.6\.gcc_W"
+    ):
         load_layer(path, "stages.9.gcc_H")
 
 
@@ -315,7 +326,9 @@ def test_rows_round_trip_and_meaning(direction):
     n = 5 if direction == "H" else 7
     layer = FloatLayer.create(rng.normal(size=(3, n)), rng.normal(size=(3, n)), rng.normal(size=3))
     fn = parc_h if direction == "H" else parc_w
-    np.testing.assert_allclose(rows_to_feature(layer.forward(rows), direction, x.shape), fn(x, layer.weight, layer.pe, layer.bias), atol=1e-12)
+    np.testing.assert_allclose(
+        rows_to_feature(layer.forward(rows), direction, x.shape), fn(x, layer.weight, layer.pe, layer.bias), atol=1e-12
+    )
 
 
 # --------------------------------------------------------------------------- trained layers
@@ -334,7 +347,9 @@ def test_trained_layers_match_torch_on_real_activations():
     assert {layers[n].n for n in layers} >= {56, 28}
     captured: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     hooks = [
-        m.register_forward_hook(lambda mod, inp, out, name=name: captured.__setitem__(name, (inp[0].double().numpy(), out.double().numpy())))
+        m.register_forward_hook(
+            lambda mod, inp, out, name=name: captured.__setitem__(name, (inp[0].double().numpy(), out.double().numpy()))
+        )
         for name, m in modules.items()
     ]
     try:
@@ -378,8 +393,15 @@ def test_files_are_recognised_by_content_not_suffix(tmp_path):
 
 @pytest.mark.parametrize(
     "name, direction",
-    [("stages.0.0.gcc_H", "H"), ("gcc_W", "W"), ("stages.2.8.gcc_conv_2W", "W"), ("layer_4.meta_kernel_1_H", "H"),
-     ("random_n14_c4_seed0", None), ("my_layer", None), ("stages.0.0.gcc_Hx", None)],
+    [
+        ("stages.0.0.gcc_H", "H"),
+        ("gcc_W", "W"),
+        ("stages.2.8.gcc_conv_2W", "W"),
+        ("layer_4.meta_kernel_1_H", "H"),
+        ("random_n14_c4_seed0", None),
+        ("my_layer", None),
+        ("stages.0.0.gcc_Hx", None),
+    ],
 )
 def test_direction_from_layer_name(name, direction):
     from golden.weights import direction_of
