@@ -244,8 +244,8 @@ def load_weights(path: str | os.PathLike, n: int | None = None, layer: str | Non
 def save_bundle(
     path: str | os.PathLike,
     layer: FloatLayer,
-    calibration: NDArray[np.float64] | None = None,
-    test: NDArray[np.float64] | None = None,
+    calibration: NDArray[np.floating] | None = None,  # activations: float32 from golden.export
+    test: NDArray[np.floating] | None = None,
     quantized: QuantizedLayer | None = None,
     meta: dict | None = None,
 ) -> None:
@@ -264,7 +264,7 @@ def save_bundle(
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:  # a file object: numpy appends no ".npz" to the name
-            np.savez_compressed(handle, **arrays)
+            np.savez_compressed(handle, allow_pickle=False, **arrays)
 
     atomic_write(path, write)
 

@@ -95,6 +95,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import TypeGuard
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -470,7 +471,10 @@ def plan_with_options(
     with the direction that helps. Without options the defaults are returned as they are.
     """
     names = dict(names or {})
-    label = lambda key: names.get(key, key)  # noqa: E731
+
+    def label(key: str) -> str:
+        return names.get(key, key)
+
     n, bits = q.fmt.n, q.fmt.data.bits
     opts = {k: int(v) for k, v in options.items() if v is not None}
     for key, value in opts.items():
@@ -500,7 +504,7 @@ def plan_with_options(
         return default
     limit = max(ERROR_LIMIT_LSB, ERROR_LIMIT_RATIO * default.error_bound())
 
-    def accepted(plan: FastParcPlan | str) -> bool:
+    def accepted(plan: FastParcPlan | str) -> TypeGuard[FastParcPlan]:
         return not isinstance(plan, str) and plan.error_bound() <= limit
 
     plan = attempt(opts)

@@ -60,6 +60,7 @@ worst case (all roundings aligned); typical errors are far smaller (see `error_r
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -158,8 +159,8 @@ class FftConfig:
         size: int,
         input_bits: int,
         *,
-        shifts: ArrayLike | None = None,
-        widths: ArrayLike | None = None,
+        shifts: Iterable[int] | None = None,
+        widths: Iterable[int] | None = None,
         twiddle_bits: int = 18,
         rounding: Rounding = Rounding.HALF_EVEN,
         decimation: str = "dif",

@@ -33,7 +33,7 @@ GENERATOR = "parc-hw"
 MANIFEST = "manifest.json"
 OWNERSHIP_KEYS = ("generator", "files", "written_by")
 
-Writer = Callable[[str], None]  # called with the temporary path to write
+Writer = Callable[[str], object]  # called with the temporary path to write; its result is ignored
 
 
 # ---------------------------------------------------------------------------- modes and hashes
@@ -243,8 +243,9 @@ def read_manifest(
     files = data.get("files")
     if _is_ours(data.get("generator")) and isinstance(files, list) and all(_plain_name(f) for f in files):
         by = data.get("written_by")
-        valid_by = isinstance(by, dict) and all(isinstance(v, list) and all(f in files for f in v) for v in by.values())
-        return {**data, "written_by": dict(by) if valid_by else {}}
+        if not isinstance(by, dict) or not all(isinstance(v, list) and all(f in files for f in v) for v in by.values()):
+            by = {}
+        return {**data, "written_by": dict(by)}
     if legacy is not None:
         old = legacy(data)
         if old is not None and all(_plain_name(f) for f in old):

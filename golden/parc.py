@@ -7,10 +7,14 @@ the tests, never only against each other.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from golden.checks import as_finite_array
+
+_Scalar = TypeVar("_Scalar", bound=np.generic)  # circulant serves the float and the integer models
 
 __all__ = ["parc", "fast_parc", "parc_h", "parc_w", "parc_convnext_mixer", "circulant"]
 
@@ -27,7 +31,9 @@ def _prepare(
     bias: ArrayLike | float | None,
     axis: int,
     channel_axis: int | None,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], int, int]:
+) -> tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[int | None, int], int
+]:
     """Validate and move data to layout (..., C, N) with per-channel (C, N) parameters."""
     x = as_finite_array(x, "x")
     if x.ndim < 1:
@@ -46,7 +52,7 @@ def _prepare(
     if w.ndim == 1:
         # One kernel shared by every row: give x a dummy channel axis of size 1.
         x = np.moveaxis(x, axis, -1)[..., None, :]
-        c_axis_out = None
+        c_axis_out: int | None = None
         channels = 1
         w = w[None, :]
     else:
@@ -74,7 +80,7 @@ def _prepare(
     if b.shape != (channels,):
         raise ValueError(f"bias must have shape ({channels},); got {b.shape}")
     restore = (c_axis_out, axis)
-    return x, w, p, b, restore, n  # type: ignore[return-value]
+    return x, w, p, b, restore, n
 
 
 def _restore(y: NDArray[np.float64], restore: tuple[int | None, int]) -> NDArray[np.float64]:
@@ -84,7 +90,7 @@ def _restore(y: NDArray[np.float64], restore: tuple[int | None, int]) -> NDArray
     return np.moveaxis(y, (-2, -1), (c_axis, axis))
 
 
-def circulant(weight: NDArray[np.float64]) -> NDArray[np.float64]:
+def circulant(weight: NDArray[_Scalar]) -> NDArray[_Scalar]:
     """Matrix A with (A @ u)[i] = sum_k w[k] u[(i+k) mod N], batched over leading axes."""
     n = weight.shape[-1]
     idx = (np.arange(n)[None, :] - np.arange(n)[:, None]) % n  # A[i, j] = w[(j - i) mod N]

@@ -120,7 +120,7 @@ class ParC_operator(nn.Module):  # noqa: N801  (official class name)
         super().__init__()
         if type not in ("H", "W"):
             raise ValueError(f"type must be 'H' or 'W'; got {type!r}")
-        self.type = type
+        self.direction = type  # not `self.type`, which would hide nn.Module.type()
         self.dim = dim
         self.use_pe = use_pe
         self.global_kernel_size = global_kernel_size
@@ -134,7 +134,9 @@ class ParC_operator(nn.Module):  # noqa: N801  (official class name)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_pe:
             x = x + self.pe
-        x_cat = torch.cat((x, x[:, :, :-1, :]), dim=2) if self.type == "H" else torch.cat((x, x[:, :, :, :-1]), dim=3)
+        x_cat = (
+            torch.cat((x, x[:, :, :-1, :]), dim=2) if self.direction == "H" else torch.cat((x, x[:, :, :, :-1]), dim=3)
+        )
         return self.gcc_conv(x_cat)
 
 
@@ -227,6 +229,7 @@ class ParcNet(nn.Module):
         ls = cfg["layer_scale_init_value"]
         self.stages = nn.ModuleList()
         for dim, depth, size in zip(dims, depths, sizes, strict=True):
+            blocks: list[nn.Module]
             if cfg["mixer"] == "parc":
                 blocks = [ParC_ConvNext_Block(dim, size, ls, cfg["use_pe"], cfg["mlp_ratio"]) for _ in range(depth)]
             else:
@@ -240,7 +243,8 @@ class ParcNet(nn.Module):
     def _init_weights(self, m: nn.Module) -> None:
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.trunc_normal_(m.weight, std=self.config["init_std"])
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.config["input_mean"]) / self.config["input_std"]
@@ -440,11 +444,11 @@ def evaluate(
     chosen = _select(model, layers) if parc_override is not None else {}
     counts = {name: 0 for name in chosen}
 
-    def make_hook(name: str, direction: str):
+    def make_hook(name: str, direction: str, override: ParcOverride):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor):
             x = inputs[0].detach().double().numpy()
             rows = feature_to_rows(x, direction)
-            y = parc_override(name, rows)
+            y = override(name, rows)
             if y is None:
                 return None
             y = np.asarray(y, dtype=np.float64)
@@ -458,7 +462,9 @@ def evaluate(
 
         return hook
 
-    handles = [m.register_forward_hook(make_hook(n, m.type)) for n, m in chosen.items()]
+    handles = []
+    if parc_override is not None:
+        handles = [m.register_forward_hook(make_hook(n, m.direction, parc_override)) for n, m in chosen.items()]
     was_training = model.training
     model.eval()
     try:

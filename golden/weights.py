@@ -87,6 +87,15 @@ _PATTERNS: list[tuple[str, str, re.Pattern[str]]] = [
 ]
 
 
+def _as_direction(letter: str) -> Direction:
+    """The ``H``/``W`` the layer-name patterns capture, typed as a `Direction`."""
+    if letter == "H":
+        return "H"
+    if letter == "W":
+        return "W"
+    raise ValueError(f"not a ParC direction: {letter!r}")
+
+
 def _layer_keys(layout: str, prefix: str, direction: str, index: str | None) -> tuple[str, dict[str, str]]:
     """(layer name, {role: key}) of one layer."""
     if layout == "parc_convnext":
@@ -363,7 +372,7 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def direction_of(name: str) -> Direction | None:
     """H or W from a layer name in any of the three layouts (``gcc_H``, ``gcc_conv_2W``, ``meta_kernel_1_H``)."""
     m = re.search(r"(?:gcc_|gcc_conv_\d+|meta_kernel_\d+_)([HW])$", name)
-    return m.group(1) if m else None  # type: ignore[return-value]
+    return _as_direction(m.group(1)) if m else None
 
 
 # --------------------------------------------------------------------------- finding layers
@@ -381,7 +390,7 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
 
 def find_parc_layers(state: Mapping[str, np.ndarray]) -> list[ParcLayerInfo]:
     """Every ParC layer in ``state`` (file order), with shapes checked against its layout."""
-    groups: dict[str, tuple[str, str, dict[str, str]]] = {}
+    groups: dict[str, tuple[str, Direction, dict[str, str]]] = {}
     order: list[str] = []
     for key in state:
         for layout, _role, pattern in _PATTERNS:
@@ -390,7 +399,7 @@ def find_parc_layers(state: Mapping[str, np.ndarray]) -> list[ParcLayerInfo]:
                 continue
             name, keys = _layer_keys(layout, m.group("p"), m.group("d"), m.groupdict().get("i"))
             if name not in groups:
-                groups[name] = (layout, m.group("d"), keys)
+                groups[name] = (layout, _as_direction(m.group("d")), keys)
                 order.append(name)
             break
     layers = []
@@ -413,7 +422,7 @@ def find_parc_layers(state: Mapping[str, np.ndarray]) -> list[ParcLayerInfo]:
         if layout == "parc_convnext" and bias_key not in state:
             # nn.Conv2d in ParC_operator always has a bias: its absence means a broken file
             raise ValueError(f"ParC layer {name} ({layout}) is missing key '{bias_key}'")
-        for role, key in (("weight", wkey), ("bias", bias_key), ("pe", pe_key)):
+        for role, key in (("weight", wkey), ("bias", keys["bias"]), ("pe", keys["pe"])):
             if key not in state:
                 continue
             shape = tuple(int(s) for s in np.shape(state[key]))
@@ -425,7 +434,7 @@ def find_parc_layers(state: Mapping[str, np.ndarray]) -> list[ParcLayerInfo]:
         pe_key = pe_key if pe_key in state else None
         if n < 2:
             raise ValueError(f"'{wkey}' has kernel length {n}; a ParC layer needs N >= 2")
-        layers.append(ParcLayerInfo(name, direction, c, n, layout, wkey, bias_key, pe_key))  # type: ignore[arg-type]
+        layers.append(ParcLayerInfo(name, direction, c, n, layout, wkey, bias_key, pe_key))
     return layers
 
 

@@ -216,9 +216,9 @@ def _fft(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, dic
     `golden.fast_parc_int.plan_with_options`; its messages name the options as CLI flags."""
     unknown = set(spec.options) - set(FFT_OPTIONS)
     if unknown:
-        flags = ", ".join("--" + k.replace("_", "-") for k in sorted(unknown))
+        named = ", ".join("--" + k.replace("_", "-") for k in sorted(unknown))
         raise UserError(
-            f"unknown fft options {flags}; choose from {', '.join('--' + k.replace('_', '-') for k in FFT_OPTIONS)}"
+            f"unknown fft options {named}; choose from {', '.join('--' + k.replace('_', '-') for k in FFT_OPTIONS)}"
         )
     kwargs = {FFT_OPTIONS[k]: int(v) for k, v in spec.options.items() if v is not None}
     flags = {kw: "--" + key.replace("_", "-") for key, kw in FFT_OPTIONS.items()}
@@ -245,9 +245,9 @@ def load_float_layer(spec: DesignSpec) -> tuple[FloatLayer, Bundle | None]:
                 "--layer picks a layer of a checkpoint given with --weights; it does not apply to --weights random"
             )
         return random_layer(spec.n, spec.channels or DEFAULT_CHANNELS, spec.seed), None
-    path = spec.weights
-    if path is not None and not path.strip():  # Path("") would quietly mean the current folder
+    if spec.weights is not None and not spec.weights.strip():  # Path("") would quietly mean the current folder
         raise UserError("--weights is empty; give a weight file, or 'random' for seeded stand-in weights")
+    path: str | Path | None = spec.weights
     if path is None:
         if spec.layer is not None:
             raise UserError("--layer needs --weights CHECKPOINT (the file that holds the layer)")

@@ -18,7 +18,7 @@ the cycle the last beat leaves, so frames follow back to back.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Signal, signed
@@ -29,8 +29,9 @@ from hw.mux import select
 from hw.stream import channel_shape, frame_layout
 
 
-class FeederBeats(NamedTuple):
-    """What a Feeder emits, one row per beat (`Feeder.model`)."""
+@dataclass(frozen=True)
+class FeederBeats:
+    """What a Feeder emits, one row per beat (`Feeder.model`); the fields are the payload's."""
 
     data: np.ndarray  # (beats, width) int64
     channel: np.ndarray  # (beats,)

@@ -129,6 +129,7 @@ def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = 
                 )
             manifest["lint"] = "verilator --lint-only -Wall: clean with the waivers file"
         out.commit(manifest)
+        assert out.manifest is not None  # commit() sets it
         return out.manifest
 
 

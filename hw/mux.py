@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from amaranth.hdl import Array, Const, Value, unsigned
 
@@ -20,7 +20,7 @@ def select(options: list, index: Value) -> object:
     return Array(options + [options[-1]] * (size - len(options)))[index[: size.bit_length() - 1]]
 
 
-def per_channel(values: Sequence[int], channel: Value) -> int | object:
+def per_channel(values: Iterable[int], channel: Value) -> int | object:
     """A per-channel non-negative constant: an int when all channels agree, else a mux on ``channel``.
 
     The common case (one shift for every channel) then costs no logic at all, and a shift by

@@ -13,6 +13,7 @@ import numpy as np
 from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+from numpy.typing import NDArray
 
 from golden import fixed as gf
 from golden.fixed import Rounding
@@ -64,7 +65,12 @@ class Requantizer(wiring.Component):
     latency = 1
 
     def __init__(
-        self, in_bits: int, out_bits: int, shifts: int | Sequence[int], rounding: Rounding, saturate: bool
+        self,
+        in_bits: int,
+        out_bits: int,
+        shifts: int | Sequence[int] | NDArray[np.integer],
+        rounding: Rounding,
+        saturate: bool,
     ) -> None:
         self.shifts = np.atleast_1d(np.asarray(shifts, dtype=np.int64))
         if np.any(self.shifts < 0):

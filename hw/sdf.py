@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from numpy.typing import ArrayLike, NDArray
@@ -181,7 +181,7 @@ class SdfStage(wiring.Component):
             m.d.comb += [fi_re.eq(x_re), fi_im.eq(x_im), y_re.eq(fo_re), y_im.eq(fo_im)]
         return y_re, y_im, phase2
 
-    def _rotate(self, re, im, enable):
+    def _rotate(self, re: Value, im: Value, enable: Value) -> tuple[Value, Value]:
         """Multiply by -j (forward) or +j (inverse) when ``enable``: a swap and a negation."""
         if self.config.inverse:
             return Mux(enable, -im, re), Mux(enable, re, im)

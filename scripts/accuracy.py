@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from golden.fixed import FixedFormat
 
 
-def sqnr_db(reference: NDArray[np.float64], approx: NDArray[np.float64]) -> float:
+def sqnr_db(reference: NDArray[np.floating], approx: NDArray[np.floating]) -> float:
     """10 log10(signal power / error power); inf when the two are identical."""
     noise = float(np.sum((approx - reference) ** 2))
     signal = float(np.sum(reference**2))

@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -187,7 +188,13 @@ def bench_models(designs: dict, rows: np.ndarray, min_time: float) -> list[dict]
     out = []
     for name, kind, fn, check in entries:
         seconds = best_time(fn, min_time)
-        row = {"model": name, "kind": kind, "samples": samples, "seconds": seconds, "samples_per_s": samples / seconds}
+        row: dict[str, Any] = {
+            "model": name,
+            "kind": kind,
+            "samples": samples,
+            "seconds": seconds,
+            "samples_per_s": samples / seconds,
+        }
         if check is not None:
             row["max_abs_error_vs_exact_accumulator"] = float(np.max(np.abs(check() - exact)))
         out.append(row)

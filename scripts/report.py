@@ -138,10 +138,14 @@ def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
 def layer_row(arch: str, n: int, bits: int) -> dict:
     """Float, integer golden and RTL on one shipped layer's real test activations."""
     path = default_bundle_path(n)
+    if path is None:
+        raise ValueError(f"no trained bundle ships for N={n}")
     bundle = load_bundle(path)
+    x = bundle.test
+    if x is None:
+        raise ValueError(f"{path} holds no test activations")
     design = build_design(DesignSpec(arch=arch, n=n, bits=bits, weights=str(path)))
     q = design.layer
-    x = bundle.test
     xi, in_sat = quantize_input(q, x)
     y_float = bundle.layer.forward(x)
     y_int = design.engine.model(xi)

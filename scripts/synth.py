@@ -522,8 +522,12 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
             bar.set_postfix_str(label, refresh=True)
         bar.update(steps)
 
+    def run(config: tuple[str, int, int]) -> dict:
+        arch, n, bits = config
+        return run_config(arch, n, bits, options, cache_dir, tick)
+
     with ThreadPoolExecutor(max_workers=options.jobs) as pool:
-        rows = list(pool.map(lambda c: run_config(*c, options, cache_dir, tick), configs))
+        rows = list(pool.map(run, configs))
     bar.close()
     stages = [r[s] for r in rows for s in STAGES if isinstance(r.get(s), dict) and r[s].get("status") != "skipped"]
     return SynthReport(

@@ -101,7 +101,8 @@ def _main(argv: list[str] | None) -> int:
     steps_per_epoch = -(-n_train // args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     warmup = max(1, int(round(args.warmup_epochs * steps_per_epoch)))
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 or name.endswith(".pe") else decay).append(p)
     opt = torch.optim.AdamW(

@@ -319,7 +319,7 @@ def pnr_ecp5(verilog: str, top: str, timeout: float, freq: float = PNR_TARGET_MH
 # ---------------------------------------------------------------------------- output files
 
 
-def publish(path: Path, write: Callable[[str], None]) -> None:
+def publish(path: Path, write: Callable[[str], object]) -> None:
     """`golden.bundle.atomic_write`, then the usual umask-based mode (its temp file is 0600)."""
     atomic_write(path, write)
     umask = os.umask(0)

@@ -8,9 +8,11 @@ failure can be replayed.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+from cocotb.handle import LogicObject
 from cocotb.triggers import RisingEdge
 
 
@@ -36,8 +38,8 @@ class Beat:
 class AxisSource:
     """Drives ``{prefix}_tdata/tvalid/tlast``; holds a beat until ``tready`` takes it."""
 
-    dut: object
-    clk: object
+    dut: Any  # the cocotb DUT handle: its attributes are the design's ports
+    clk: LogicObject
     prefix: str = "s_axis"
     pauses: Iterator[bool] = field(default_factory=never)
     queue: list[Beat] = field(default_factory=list)
@@ -55,7 +57,7 @@ class AxisSource:
         self.tdata.value = 0
         self.tlast.value = 0
 
-    def send(self, samples: Sequence[int], lasts: Sequence[bool]) -> None:
+    def send(self, samples: Iterable[int], lasts: Iterable[bool]) -> None:
         self.queue.extend(Beat(int(d), bool(last)) for d, last in zip(samples, lasts, strict=True))
 
     def flush(self) -> None:
@@ -91,8 +93,8 @@ class AxisSource:
 class AxisSink:
     """Drives only ``{prefix}_tready``, low whenever the pause generator says so."""
 
-    dut: object
-    clk: object
+    dut: Any  # the cocotb DUT handle: its attributes are the design's ports
+    clk: LogicObject
     prefix: str = "m_axis"
     pauses: Iterator[bool] = field(default_factory=never)
 
@@ -107,8 +109,8 @@ class AxisSink:
 class AxisMonitor:
     """Records every transfer (valid & ready at a rising edge) with its cycle number."""
 
-    dut: object
-    clk: object
+    dut: Any  # the cocotb DUT handle: its attributes are the design's ports
+    clk: LogicObject
     prefix: str = "m_axis"
     beats: list[Beat] = field(default_factory=list)
     cycles: list[int] = field(default_factory=list)

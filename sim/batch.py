@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,7 @@ def build_batch(design: Design) -> Path:
     return exe
 
 
-def _compile_batch(env: dict[str, str], top: str, text: str, folder: Path, exe: Path) -> None:
+def _compile_batch(env: Mapping[str, str], top: str, text: str, folder: Path, exe: Path) -> None:
     folder.mkdir(parents=True)
     (folder / f"{top}.v").write_text(text)
     (folder / f"{top}.vlt").write_text(waiver_text(f"{top}.v"))

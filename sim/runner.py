@@ -25,9 +25,10 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from cocotb_tools.runner import Verilator, get_results, get_runner
+from cocotb_tools.runner import Runner, Verilator, get_results, get_runner
 from filelock import FileLock, Timeout
 
 from golden.cli import UserError
@@ -207,6 +208,7 @@ def _compile(simulator: str, top: str, text: str, build_dir: Path) -> None:
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog_path = build_dir / f"{top}.v"
     verilog_path.write_text(text)
+    runner: Runner
     if simulator == "verilator":
         runner = CachingVerilator()
         vlt = build_dir / f"{top}.vlt"
@@ -239,12 +241,13 @@ def run_scenarios(
     backpressure: float = 0.0,
     timeout_factor: int = 20,
     keep: bool = False,
-) -> dict[str, dict]:
+) -> dict[str, Any]:
     """Run the named scenarios in one simulator process; returns each scenario's result dict.
 
     A failing scenario still returns its result (with mismatches and the log's tail) so
     callers can report it. The work folder (stimuli, sim.log, results) is removed unless
-    ``keep``; its path is ``results["_work_dir"]`` (None once removed).
+    ``keep``; its path is ``results["_work_dir"]`` (None once removed), and
+    ``results["_failed_tests"]`` counts the cocotb tests that failed.
     """
     work = Path(tempfile.mkdtemp(prefix="parc_sim_"))
     try:
@@ -264,7 +267,7 @@ def _run_in(
     bubble: float,
     backpressure: float,
     timeout_factor: int,
-) -> dict:
+) -> dict[str, Any]:
     arrays: dict[str, np.ndarray] = {}
     for sc in scenarios:
         arrays.update(sc.arrays())
@@ -274,7 +277,7 @@ def _run_in(
                 for k in ("frame_errors", "reset_after", "resume_in", "resume_out")
             }
         )
-    np.savez(work / "case.npz", **arrays)
+    np.savez(work / "case.npz", allow_pickle=False, **arrays)
     config = {"seed": seed, "bubble": bubble, "backpressure": backpressure, "timeout_factor": timeout_factor}
     (work / "config.json").write_text(json.dumps(config))
     env = {"PARC_CASE": str(work / "case.npz"), "PARC_CONFIG": str(work / "config.json"), "PARC_RESULTS": str(work)}
@@ -293,7 +296,7 @@ def _run_in(
         timescale=("1ns", "1ps") if built.simulator == "icarus" else None,
     )
     _, failed = get_results(xml)
-    results = {}
+    results: dict[str, Any] = {}
     for sc in scenarios:
         path = work / f"result_{sc.name}.json"
         if path.exists():

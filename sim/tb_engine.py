@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cocotb
 import numpy as np
@@ -27,7 +28,7 @@ STATUS_PORTS = ("frame_errors", "saturations", "overflow")  # read at the end wh
 class TB:
     """Owns clock, reset and the bus models."""
 
-    dut: object
+    dut: Any  # the cocotb DUT handle: its attributes are the design's ports
     config: dict
     salt: int
 
@@ -38,7 +39,7 @@ class TB:
         self.monitor = AxisMonitor(self.dut, self.dut.clk)
 
     async def start(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, CLOCK_NS, unit="ns").start())
+        Clock(self.dut.clk, CLOCK_NS, unit="ns").start()  # cocotb 2: start() runs its own task
         await self.reset()
         for model in (self.source, self.sink, self.monitor):
             cocotb.start_soon(model.run())

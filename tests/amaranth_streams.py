@@ -180,17 +180,19 @@ def run_streams(
         max_cycles = 40 * beats + 20 * int(getattr(dut, "latency", 64)) + idle + 100
     run = StreamRun(trace={name: [] for name in probes})
 
+    models: list[StreamSource | StreamSink] = [*sources, *sinks]
+
     async def bench(ctx) -> None:
         cycle = 0
         while any(len(sink.payloads) < count for sink, count in sinks.items()):
             if cycle == max_cycles:
                 starved = [f"{s.name} took {len(s.payloads)} of {n}" for s, n in sinks.items() if len(s.payloads) < n]
                 raise AssertionError(f"no output after {max_cycles} cycles: {', '.join(starved)}")
-            for model in (*sources, *sinks):
+            for model in models:
                 model.drive(ctx)
             for signal, at in pulses:
                 ctx.set(signal, int(cycle in at))
-            for model in (*sources, *sinks):
+            for model in models:
                 model.observe(ctx, cycle)
             for name, signal in probes.items():
                 run.trace[name].append(ctx.get(signal))

@@ -246,6 +246,7 @@ def test_checkpoint_layer_choice_is_explicit(tmp_path: Path, capsys: pytest.Capt
 
 def test_channels_take_the_first_channels_of_the_shipped_bundle(tmp_path: Path) -> None:
     path = default_bundle_path(56)
+    assert path is not None
     bundle = load_bundle(path)
     assert bundle.layer.channels == 8
     full = generate(tmp_path, "--n", "56", "--channels", "8")["weights"]
@@ -256,6 +257,7 @@ def test_channels_take_the_first_channels_of_the_shipped_bundle(tmp_path: Path) 
     sub = bundle.first_channels(3)
     assert manifest["channels"] == 3 and w["channels_used"] == [0, 1, 2] and w["channels_in_source"] == 8
     np.testing.assert_array_equal(sub.layer.weight, bundle.layer.weight[:3])
+    assert sub.calibration is not None and sub.test is not None
     assert sub.calibration.shape[1:] == (3, 56) and sub.test.shape[1:] == (3, 56)
     assert w["sha256"] == weights_sha256(sub.layer) != full["sha256"]
     assert w["file_sha256"] == full["file_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -51,6 +51,7 @@ def test_full_parallel_engine_sustains_one_sample_per_clock() -> None:
         scenarios=("stream",),
     )
     assert_bit_exact(result)
+    assert result.cycles_per_sample is not None, f"{engine_name(result)}: no stream scenario result"
     assert result.cycles_per_sample <= 1.02, f"{engine_name(result)}: {result.cycles_per_sample} cycles/sample"
 
 
@@ -71,6 +72,7 @@ def test_folded_engine_is_bit_exact_and_takes_ceil_n_over_p_cycles(n: int, paral
     )
     assert_bit_exact(result)
     groups = -(-n // parallel)
+    assert result.cycles_per_sample is not None, f"{engine_name(result)}: no stream scenario result"
     assert groups <= result.cycles_per_sample <= groups * 1.05, (
         f"{engine_name(result)}: {result.cycles_per_sample} cycles/sample"
     )

@@ -52,6 +52,7 @@ def test_cli_writes_a_loadable_bundle(tmp_path):
     np.testing.assert_array_equal(bundle.layer.pe, layer.pe)
     np.testing.assert_array_equal(bundle.layer.bias, layer.bias)
     assert bundle.layer.name == "stages.1.0.gcc_W"
+    assert bundle.calibration is not None and bundle.test is not None
     assert bundle.calibration.shape == (50, 16, 28) and bundle.test.shape == (50, 16, 28)
     meta = bundle.meta
     assert (meta["layer"], meta["direction"], meta["n"], meta["channels"], meta["bits"]) == (
@@ -99,6 +100,7 @@ def test_activations_are_the_layer_inputs(tmp_path):
     model = pn.load_model(WEIGHTS)
     module = pn.parc_layers(model)["stages.0.0.gcc_H"]
     rows = bundle.test  # (S, C, N) lines down the columns: feed them as (S, C, N, 1) maps
+    assert rows is not None
     with torch.no_grad():
         y_torch = module(torch.from_numpy(rows[..., None]).float()).numpy()[..., 0]
     np.testing.assert_allclose(bundle.layer.forward(rows), y_torch, atol=1e-4)
@@ -155,7 +157,7 @@ def test_foreign_checkpoint_without_activations(tmp_path, capsys):
         "stages.2.8.gcc_conv_1H.meta_pe": np.full((1, 4, 14, 1), 0.01, np.float32),
     }
     src = tmp_path / "gcc.npz"
-    np.savez(src, **state)
+    np.savez(src, allow_pickle=False, **state)
     out = tmp_path / "gcc_b.npz"
     assert (
         export_main(
@@ -195,6 +197,7 @@ def test_shipped_bundles(n, layer):
     meta = bundle.meta
     assert (meta["layer"], meta["direction"], meta["n"]) == (layer, "H", n)
     assert meta["source"] == "weights/parc/model.pt" and meta["source_sha256"] == file_sha256(WEIGHTS)
+    assert bundle.calibration is not None and bundle.test is not None
     assert bundle.calibration.shape[1:] == bundle.test.shape[1:] == (bundle.layer.channels, n)
     assert 200 <= bundle.calibration.shape[0] <= 512 and 200 <= bundle.test.shape[0] <= 512
     assert (
@@ -209,6 +212,7 @@ def test_shipped_bundles(n, layer):
 def test_shipped_bundle_is_reproducible(tmp_path):
     """Re-running the command stored in the N=28 bundle rebuilds the same arrays."""
     shipped = default_bundle_path(28)
+    assert shipped is not None
     meta = load_bundle(shipped).meta
     args = shlex.split(meta["command"])[3:]
     out_at = args.index("--out") + 1

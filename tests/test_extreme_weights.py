@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pytest
@@ -88,7 +89,7 @@ def test_rtl_round_shift_matches_golden_beyond_the_value_width() -> None:
     m = Module()
     value = Signal(signed(width))
     var = Signal(unsigned(6))
-    outs = {}
+    outs: dict[tuple[Rounding, int | str], Any] = {}  # shift, or "var" for the variable shift
     for rounding in Rounding:
         for s in shifts:
             outs[rounding, s] = Signal(signed(width + 1), name=f"c_{rounding.name}_{s}")
@@ -139,11 +140,11 @@ def test_round_float_saturates_in_float_before_casting() -> None:
 
 @pytest.mark.parametrize("which", ["weight", "pe", "bias"])
 def test_complex_weights_are_refused(which: str, tmp_path) -> None:
-    arrays = {"weight": np.ones((2, 7)) * 0.1, "pe": np.zeros((2, 7)), "bias": np.zeros(2)}
+    arrays: dict[str, np.ndarray] = {"weight": np.ones((2, 7)) * 0.1, "pe": np.zeros((2, 7)), "bias": np.zeros(2)}
     arrays[which] = arrays[which] + 0.5j
     with pytest.raises(ValueError, match=f"{which} is complex"):
         FloatLayer.create(arrays["weight"], arrays["pe"], arrays["bias"])
-    np.savez(tmp_path / "c.npz", **arrays)
+    np.savez(tmp_path / "c.npz", allow_pickle=False, **arrays)
     with pytest.raises(ValueError, match=f"{which} is complex"):
         load_bundle(tmp_path / "c.npz")
     with pytest.raises(ValueError, match="complex"):  # Python lists and object arrays too

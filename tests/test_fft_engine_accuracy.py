@@ -41,7 +41,9 @@ def test_fft_engine_matches_direct_engine_on_trained_weights(n: int, bits: int) 
     bundle = trained_bundle(n)
     q = bundle.quantize(bits)
     engine = FastParcEngine(q)
-    xq, _ = quantize_input(q, bundle.test)
+    x = bundle.test
+    assert x is not None  # trained_bundle skips without it
+    xq, _ = quantize_input(q, x)
     trace = engine.trace(xq)
     y_direct, sat_direct = direct_model(q, xq)
     diff = np.abs(trace.y - y_direct)
@@ -49,11 +51,11 @@ def test_fft_engine_matches_direct_engine_on_trained_weights(n: int, bits: int) 
     exact = float(np.mean(diff == 0))
 
     out_lsb = 2.0**-q.fmt.output.frac
-    ref = bundle.layer.forward(bundle.test)
+    ref = bundle.layer.forward(x)
     sqnr_fft = sqnr_db(ref, trace.y * out_lsb)
     sqnr_direct = sqnr_db(ref, y_direct * out_lsb)
     print(
-        f"\nN={n} bits={bits} ({bundle.test.shape[0]} test rows x {q.channels} ch = {diff.size} samples, "
+        f"\nN={n} bits={bits} ({x.shape[0]} test rows x {q.channels} ch = {diff.size} samples, "
         f"M={engine.m}): fft == direct {100 * exact:.2f} %, within 1 LSB {100 * within_1:.3f} %, "
         f"max {int(diff.max())} LSB; SQNR vs float: direct {sqnr_direct:.2f} dB, fft {sqnr_fft:.2f} dB "
         f"(delta {sqnr_fft - sqnr_direct:+.3f} dB); saturated outputs {int(sat_direct.sum())}"

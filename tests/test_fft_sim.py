@@ -99,6 +99,7 @@ def test_backpressure_within_the_tail_slots_costs_no_throughput() -> None:
         scenarios=("stream",),
     )
     assert_bit_exact(result)
+    assert result.cycles_per_sample is not None, f"{engine_name(result)}: no stream scenario result"
     m = 128
     print(f"\nN={n}, backpressure 0.5, bubbles 0.2: cycles/sample {result.cycles_per_sample:.4f} (M/N = {m / n:.4f})")
     assert result.cycles_per_sample <= m / n * 1.05, f"{engine_name(result)}: {result.cycles_per_sample} cycles/sample"

@@ -118,7 +118,7 @@ def test_bad_options_are_one_line_exit_2_and_write_nothing(tmp_path: Path, argv:
 
 
 def test_weight_file_problems_are_reported(tmp_path: Path) -> None:
-    cases = {
+    cases: dict[str, tuple[dict[str, np.ndarray], str]] = {
         "wrong_n.npz": (dict(weight=np.ones((2, 7))), "N=7"),
         "no_weight.npz": (dict(bias=np.ones(2)), "no 'weight'"),
         "nan.npz": (dict(weight=np.full((2, 8), np.nan)), "NaN"),
@@ -126,7 +126,7 @@ def test_weight_file_problems_are_reported(tmp_path: Path) -> None:
         "bad_bias.npz": (dict(weight=np.ones((2, 8)), bias=np.ones(5)), "bias"),
     }
     for name, (arrays, message) in cases.items():
-        np.savez(tmp_path / name, **arrays)
+        np.savez(tmp_path / name, allow_pickle=False, **arrays)
         result = run_cli("--n", "8", "--weights", str(tmp_path / name), "--out", str(tmp_path / "g"))
         assert result.returncode == 2 and message in result.stderr, (name, result.stderr)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pytest
 import scipy.ndimage
@@ -122,7 +124,9 @@ def test_convnext_mixer_splits_channels_h_then_w() -> None:
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("align_corners", [True, False])
 @pytest.mark.parametrize("m,n", [(32, 56), (16, 28), (8, 14), (8, 7), (56, 7), (5, 1), (1, 9), (13, 13)])
-def test_resize_kernel_matches_torch_interpolate(mode: str, align_corners: bool, m: int, n: int) -> None:
+def test_resize_kernel_matches_torch_interpolate(
+    mode: Literal["bilinear", "bicubic"], align_corners: bool, m: int, n: int
+) -> None:
     rng = np.random.default_rng(m * 100 + n)
     meta = rng.normal(size=(3, m))
     t = torch.from_numpy(meta)[None, :, :, None]  # (1, C, M, 1): resize along H only
@@ -152,7 +156,7 @@ def test_resize_kernel_matches_torch_interpolate(mode: str, align_corners: bool,
             "halves",
         ),
         (lambda: resize_kernel(np.ones(4), 0), "positive"),
-        (lambda: resize_kernel(np.ones(4), 4, mode="nearest"), "mode"),
+        (lambda: resize_kernel(np.ones(4), 4, mode="nearest"), "mode"),  # type: ignore[arg-type]  # the runtime check
         (lambda: resize_kernel(np.array([1.0, np.nan]), 4), "NaN"),
     ],
 )

@@ -154,6 +154,7 @@ def test_rerun_replaces_only_our_files(tmp_path: Path) -> None:
     assert (target / "report.md").read_text() == "2" and (target / "bench.md").read_text() == "b"
     assert not (target / "old_plot.png").exists()  # stale file of the same tool: removed
     manifest = read_manifest(target)
+    assert manifest is not None
     assert manifest["files"] == ["bench.md", "new_plot.png", "report.md"]
     assert manifest["written_by"] == {"bench": ["bench.md"], "report": ["new_plot.png", "report.md"]}
     assert not [p for p in os.listdir(target) if p.startswith(".")]
@@ -230,7 +231,9 @@ def test_committed_output_folders_accept_their_default_reruns() -> None:
         ("weights/dw7", "scripts.train", TRAIN_FILES),
     ]:
         OutputFolder(ROOT / folder, tool=tool, expect=files)  # raises if the re-run would be refused
-        assert set(files) <= set(read_manifest(ROOT / folder)["written_by"][tool])
+        manifest = read_manifest(ROOT / folder)
+        assert manifest is not None, folder
+        assert set(files) <= set(manifest["written_by"][tool])
 
 
 # ---------------------------------------------------------------------------- the commands
@@ -330,7 +333,7 @@ def checkpoint(tmp_path: Path) -> Path:
     }
     path = tmp_path / "src" / "gcc.npz"
     path.parent.mkdir()
-    np.savez(path, **state)
+    np.savez(path, allow_pickle=False, **state)
     return path
 
 

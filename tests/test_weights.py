@@ -92,7 +92,7 @@ def edgeformer_state(rng, prefix="layer_4.1.global_rep.0.", c=4, m=16) -> dict[s
 
 def save(state: dict[str, np.ndarray], path: Path) -> Path:
     if path.suffix == ".npz":
-        np.savez(path, **state)
+        np.savez(path, allow_pickle=False, **state)
     elif path.suffix == ".safetensors":
         from safetensors.numpy import save_file
 
@@ -359,7 +359,7 @@ def test_trained_layers_match_torch_on_real_activations():
             h.remove()
     for name, (x, y_torch) in captured.items():
         layer = layers[name]
-        fn = parc_h if modules[name].type == "H" else parc_w
+        fn = parc_h if modules[name].direction == "H" else parc_w
         y = fn(x, layer.weight, layer.pe, layer.bias)
         scale = max(1.0, float(np.abs(y_torch).max()))
         assert np.abs(y - y_torch).max() <= 1e-5 * scale, name
