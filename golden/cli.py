@@ -33,7 +33,19 @@ def one_line(message: object) -> str:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with the project's convention: one error line (no usage block), exit 2."""
+    """argparse with the project's convention: one error line (no usage block), exit 2.
+
+    ``Parser("hw.generate", "what it does", "python -m hw.generate --n=56")``: every
+    command is named ``python -m <module>``, and its ``--help`` ends with an example.
+    """
+
+    def __init__(self, module: str, description: str, example: str | None = None) -> None:
+        super().__init__(
+            prog=f"python -m {module}",
+            description=description,
+            epilog=f"example: {example}" if example else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see --help)\n")

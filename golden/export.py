@@ -215,9 +215,9 @@ def export(
 
 def main(argv: list[str] | None = None) -> int:
     p = Parser(
-        prog="python -m golden.export",
-        description="Export one ParC layer as a quantized bundle (.npz).",
-        epilog="example: python -m golden.export --weights weights/parc/model.pt --layer stages.0.0.gcc_H --bits 8 --out b.npz",
+        "golden.export",
+        "Export one ParC layer as a quantized bundle (.npz).",
+        "python -m golden.export --weights weights/parc/model.pt --layer stages.0.0.gcc_H --bits 8 --out b.npz",
     )
     p.add_argument("--weights", required=True, type=Path, help=".pt/.pth, .npz or .safetensors state_dict")
     p.add_argument(

@@ -24,7 +24,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from golden.cli import UserError
@@ -432,3 +432,13 @@ class OutputFolder:
         tmp = self.path / f".{MANIFEST}.tmp"
         tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         os.replace(tmp, self.target / MANIFEST)
+
+
+def publish(folder: OutputFolder, writers: Mapping[str, Callable[[Path], object]]) -> list[Path]:
+    """Write each file with its writer into the staged ``folder``, then publish them all with
+    the folder's manifest.json (`OutputFolder`); returns the published paths."""
+    with folder:
+        for name, write in writers.items():
+            write(folder.path / name)
+        folder.commit()
+    return [folder.target / name for name in writers]

@@ -538,9 +538,9 @@ def rows_to_feature(rows: NDArray, direction: str, shape: tuple[int, int, int, i
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(
-        prog="python -m golden.weights",
-        description="List the ParC layers of a weight file.",
-        epilog="example: python -m golden.weights weights/parc/model.pt --n 56",
+        "golden.weights",
+        "List the ParC layers of a weight file.",
+        "python -m golden.weights weights/parc/model.pt --n 56",
     )
     parser.add_argument("path", help=".pt/.pth, .npz or .safetensors state_dict")
     parser.add_argument("--n", type=int, default=None, help="target N for meta kernels (shown as M -> N)")

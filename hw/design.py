@@ -6,11 +6,13 @@ bench always simulates exactly what a user would generate.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
@@ -264,6 +266,48 @@ def load_float_layer(spec: DesignSpec) -> tuple[FloatLayer, Bundle | None]:
     if spec.channels is not None:
         bundle = bundle.first_channels(spec.channels)
     return bundle.layer, bundle
+
+
+def add_design_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that choose the hardware, shared by `hw.generate` and `sim.run` so a
+    simulated design is named exactly as a generated one."""
+    p.add_argument("--arch", default="direct", help=f"engine architecture: {', '.join(sorted(ARCHITECTURES))}")
+    p.add_argument("--n", type=int, required=True, help="feature length N (2..1024; 56/28/14/7 in the paper)")
+    p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (4..24, default 8)")
+    p.add_argument(
+        "--channels",
+        type=int,
+        default=None,
+        help="use the first C channels of the weights (default: all of them; 4 for --weights random)",
+    )
+    p.add_argument("--parallel", type=int, default=None, help="multipliers P for --arch direct (default N)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="exported bundle or float .npz (weight [C,N], bias [C], pe [C,N]); a checkpoint (.pt/.pth/.ckpt/"
+        ".bin/.npz/.safetensors) with --layer; or 'random' for seeded stand-in weights "
+        "(default: the shipped trained layer, N=56 and N=28 only)",
+    )
+    p.add_argument(
+        "--layer",
+        default=None,
+        help="ParC layer of the --weights checkpoint, e.g. stages.0.0.gcc_H (python -m golden.weights FILE lists them)",
+    )
+
+
+def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) -> DesignSpec:
+    """The `DesignSpec` that `add_design_arguments`' options describe."""
+    return DesignSpec(
+        arch=args.arch,
+        n=args.n,
+        bits=args.bits,
+        channels=args.channels,
+        parallel=args.parallel,
+        weights=args.weights,
+        layer=args.layer,
+        seed=seed,
+        **extra,
+    )
 
 
 def build_design(spec: DesignSpec) -> Design:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from golden.cli import Parser, UserError, run
 from golden.files import OutputFolder
-from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
+from hw.design import Design, DesignSpec, add_design_arguments, build_design, spec_from_arguments
 from hw.lint import waiver_text
 
 FFT_FLAGS = {  # CLI flag (DesignSpec.options key: '-' -> '_') -> help (ranges: golden.fast_parc_int.FFT_OPTION_RANGES)
@@ -46,33 +46,11 @@ FFT_FLAGS = {  # CLI flag (DesignSpec.options key: '-' -> '_') -> help (ranges: 
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="python -m hw.generate",
-        description="Generate Verilog for a streaming fixed-point ParC engine.",
-        epilog="example: python -m hw.generate --n=56 --bits=8 --arch direct --out out/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "hw.generate",
+        "Generate Verilog for a streaming fixed-point ParC engine.",
+        "python -m hw.generate --n=56 --bits=8 --arch direct --out out/",
     )
-    p.add_argument("--n", type=int, required=True, help="feature length N (2..1024; 56/28/14/7 in the paper)")
-    p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (4..24, default 8)")
-    p.add_argument(
-        "--channels",
-        type=int,
-        default=None,
-        help="use the first C channels of the weights (default: all of them; 4 for --weights random)",
-    )
-    p.add_argument("--parallel", type=int, default=None, help="multipliers P for --arch direct (default N)")
-    p.add_argument(
-        "--weights",
-        default=None,
-        help="exported bundle or float .npz (weight [C,N], bias [C], pe [C,N]); a checkpoint (.pt/.pth/.ckpt/"
-        ".bin/.npz/.safetensors) with --layer; or 'random' for seeded stand-in weights "
-        "(default: the shipped trained layer, N=56 and N=28 only)",
-    )
-    p.add_argument(
-        "--layer",
-        default=None,
-        help="ParC layer of the --weights checkpoint, e.g. stages.0.0.gcc_H (python -m golden.weights FILE lists them)",
-    )
-    p.add_argument("--arch", default="direct", help=f"engine architecture: {', '.join(sorted(ARCHITECTURES))}")
+    add_design_arguments(p)
     p.add_argument("--seed", type=int, default=None, help="seed of --weights random (default 0)")
     p.add_argument("--out", default="out", help="output folder (default ./out)")
     p.add_argument("--name", default=None, help="top module name (default parc_<arch>_n<N>_b<bits>)")
@@ -196,18 +174,7 @@ def _main(argv: list[str] | None) -> int:
     options = {k: v for k, v in options.items() if v is not None}
     if args.seed is not None and args.weights != "random":  # a seed that changes nothing must not look as if it did
         raise UserError("--seed applies to --weights random only (the other weights are not random)")
-    spec = DesignSpec(
-        arch=args.arch,
-        n=args.n,
-        bits=args.bits,
-        channels=args.channels,
-        parallel=args.parallel,
-        weights=args.weights,
-        seed=0 if args.seed is None else args.seed,
-        layer=args.layer,
-        name=args.name,
-        options=options,
-    )
+    spec = spec_from_arguments(args, seed=0 if args.seed is None else args.seed, name=args.name, options=options)
     manifest = generate(spec, args.out, lint=not args.no_lint)
     print(
         f"wrote {manifest.verilog} (latency {manifest.latency_cycles} cycles, "

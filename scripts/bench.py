@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from golden.cli import Parser, UserError, run
-from golden.files import OutputFolder
+from golden.files import OutputFolder, publish
 from golden.quant import check_n_bits
 
 CHANNELS = 4
@@ -56,10 +56,9 @@ BACKPRESSURE = 0.5
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="python -m scripts.bench",
-        description="Golden-model, simulator and RTL throughput ratios for one N and bit width.",
-        epilog="example: python -m scripts.bench --n 56 --bits 8 --frames 4000",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "scripts.bench",
+        "Golden-model, simulator and RTL throughput ratios for one N and bit width.",
+        "python -m scripts.bench --n 56 --bits 8 --frames 4000",
     )
     p.add_argument("--n", type=int, default=None, help="feature length N (default 56; --quick: 7)")
     p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (default 8)")
@@ -474,12 +473,13 @@ def bench_folder(out: str | os.PathLike) -> OutputFolder:
 
 def write_bench(result: BenchResult, out: str | os.PathLike) -> list[Path]:
     """bench.json and bench.md, staged, then published with the folder's manifest.json."""
-    folder = bench_folder(out)
-    with folder:
-        (folder.path / "bench.json").write_text(json.dumps(result.report, indent=1) + "\n")
-        (folder.path / "bench.md").write_text(result.markdown())
-        folder.commit()
-    return [Path(out) / name for name in BENCH_FILES]
+    return publish(
+        bench_folder(out),
+        {
+            "bench.json": lambda path: path.write_text(json.dumps(result.report, indent=1) + "\n"),
+            "bench.md": lambda path: path.write_text(result.markdown()),
+        },
+    )
 
 
 def _main(argv: list[str] | None) -> int:

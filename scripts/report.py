@@ -108,9 +108,9 @@ class Report:
 def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
     """The command line: the report's configuration and the output folder."""
     p = Parser(
-        prog="python -m scripts.report",
-        description="Bit-accuracy report: float vs fixed-point golden vs RTL, layer and network level.",
-        epilog="example: python -m scripts.report --quick --out /tmp/report",
+        "scripts.report",
+        "Bit-accuracy report: float vs fixed-point golden vs RTL, layer and network level.",
+        "python -m scripts.report --quick --out /tmp/report",
     )
     p.add_argument("--out", default="reports", help="output folder (default reports/)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="trained model.pt (provenance.json beside it)")

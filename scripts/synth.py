@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from golden.cli import Parser, UserError, comma_ints, run
-from golden.files import OutputFolder
+from golden.files import OutputFolder, publish
 from golden.quant import check_n_bits
 from hw.design import ARCHITECTURES, DesignSpec, build_design
 from scripts import yosys_flow as flow
@@ -73,10 +73,9 @@ def arch_order() -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="python -m scripts.synth",
-        description="Synthesize, place and route the ParC engines; resource/timing/throughput report.",
-        epilog="example: python -m scripts.synth --arch direct,fft --n 7,14,28,56 --bits 8,16 --out reports/synth",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "scripts.synth",
+        "Synthesize, place and route the ParC engines; resource/timing/throughput report.",
+        "python -m scripts.synth --arch direct,fft --n 7,14,28,56 --bits 8,16 --out reports/synth",
     )
     p.add_argument("--arch", default=None, help=f"comma list (default: all of {', '.join(arch_order())})")
     p.add_argument("--n", default=None, help="comma list of N (default 7,14,28,56)")
@@ -262,6 +261,11 @@ def derive(row: dict) -> None:
 # ---------------------------------------------------------------------------- report
 
 
+def md_row(cells: list[str]) -> str:
+    """One Markdown table row."""
+    return "| " + " | ".join(cells) + " |"
+
+
 def fmt(v, digits: int = 0) -> str:
     if v is None:
         return "-"
@@ -303,8 +307,7 @@ def render_markdown(report: dict) -> str:
     ]
     for r in rows:
         out.append(
-            "| "
-            + " | ".join(
+            md_row(
                 [
                     r["arch"],
                     str(r["n"]),
@@ -320,7 +323,6 @@ def render_markdown(report: dict) -> str:
                     stage_cell(r, "xc7", "bram"),
                 ]
             )
-            + " |"
         )
     out += [
         "",
@@ -340,8 +342,7 @@ def render_markdown(report: dict) -> str:
         if r.get("fmax_mhz") and len(set(r.get("output_shifts", []))) > 1:
             fmax_cell += " *"
         out.append(
-            "| "
-            + " | ".join(
+            md_row(
                 [
                     r["arch"],
                     str(r["n"]),
@@ -357,7 +358,6 @@ def render_markdown(report: dict) -> str:
                     fmt(r.get("x_floor"), 1),
                 ]
             )
-            + " |"
         )
     errors = [
         f"- {r['arch']} N={r['n']} bits={r['bits']}: "
@@ -572,13 +572,14 @@ def synth_folder(out: str | os.PathLike) -> OutputFolder:
 
 def write_synth(report: SynthReport, out: str | os.PathLike) -> list[Path]:
     """synth.json, synth.md and synth.png, staged, then published with the folder's manifest.json."""
-    folder = synth_folder(out)
-    with folder:
-        (folder.path / "synth.json").write_text(json.dumps(report.data, indent=1) + "\n")
-        (folder.path / "synth.md").write_text(report.markdown())
-        plot(report.data, folder.path / "synth.png")
-        folder.commit()
-    return [Path(out) / name for name in SYNTH_FILES]
+    return publish(
+        synth_folder(out),
+        {
+            "synth.json": lambda path: path.write_text(json.dumps(report.data, indent=1) + "\n"),
+            "synth.md": lambda path: path.write_text(report.markdown()),
+            "synth.png": lambda path: plot(report.data, path),
+        },
+    )
 
 
 def _main(argv: list[str] | None) -> int:

@@ -31,7 +31,7 @@ TRAIN_FILES = ("model.pt", "provenance.json")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = Parser(prog="python -m scripts.train", description=__doc__.split("\n\n")[0])
+    p = Parser("scripts.train", __doc__.split("\n\n")[0], "python -m scripts.train --epochs 20 --seed 0 --out weights/")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0, help="weight init, batch order and train placements")
     p.add_argument("--split-seed", type=int, default=0, help="train/test split and test placements")

@@ -28,36 +28,19 @@ import time
 from dataclasses import asdict, dataclass
 
 from golden.cli import Parser, UserError, run
-from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
+from hw.design import Design, add_design_arguments, build_design, spec_from_arguments
 from sim import scenarios
 from sim.runner import SIMULATORS, build, run_scenarios
 
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="python -m sim.run",
-        description="Bit-exact cocotb simulation of a ParC engine against the integer golden model.",
-        epilog="example: python -m sim.run --arch direct --n 56 --bits 8 --frames 200",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "sim.run",
+        "Bit-exact cocotb simulation of a ParC engine against the integer golden model.",
+        "python -m sim.run --arch direct --n 56 --bits 8 --frames 200",
     )
-    p.add_argument("--arch", default="direct", help=f"{', '.join(sorted(ARCHITECTURES))}")
-    p.add_argument("--n", type=int, required=True)
-    p.add_argument("--bits", type=int, default=8)
+    add_design_arguments(p)
     p.add_argument("--frames", type=int, default=200, help="frames (rows of N samples) in the main stream")
-    p.add_argument(
-        "--channels",
-        type=int,
-        default=None,
-        help="use the first C channels of the weights (default: all of them; 4 for --weights random)",
-    )
-    p.add_argument("--parallel", type=int, default=None, help="multipliers P (direct)")
-    p.add_argument(
-        "--weights",
-        default=None,
-        help="exported bundle, float .npz, a checkpoint with --layer, or 'random' "
-        "(default: the shipped trained layer, N=56 and N=28 only)",
-    )
-    p.add_argument("--layer", default=None, help="ParC layer of the --weights checkpoint, e.g. stages.0.0.gcc_H")
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the stimulus, bubbles, backpressure and of --weights random"
     )
@@ -198,16 +181,7 @@ def _main(argv: list[str] | None) -> int:
         scenarios=tuple(s for s in args.scenarios.split(",") if s),
         keep=args.keep,
     )
-    spec = DesignSpec(
-        arch=args.arch,
-        n=args.n,
-        bits=args.bits,
-        channels=args.channels,
-        parallel=args.parallel,
-        weights=args.weights,
-        seed=args.seed,
-        layer=args.layer,
-    )
+    spec = spec_from_arguments(args, seed=args.seed)
     result = simulate(build_design(spec), options)
     for name, r in result.scenarios.items():
         print(
