@@ -34,9 +34,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from golden.bundle import save_bundle
-from golden.cli import Parser, UserError, run
+from golden.cli import Parser, run
 from golden.files import check_output_file, file_sha256, output_file_name
-from golden.quant import SUPPORTED_BITS, FloatLayer, check_n_bits, quantize_layer
+from golden.quant import FloatLayer, check_bits, check_n_bits, quantize_layer
 from golden.weights import ParcLayerInfo, feature_to_rows, find_parc_layers, import_layer, load_state_dict
 
 ROW_LAYOUT = {
@@ -237,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
-        if args.bits not in SUPPORTED_BITS:  # before minutes of loading and capturing
-            raise UserError(f"--bits must be in {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}; got {args.bits}")
+        check_bits(args.bits, "--bits")  # before minutes of loading and capturing
         meta = export(
             args.weights,
             args.layer,

@@ -28,12 +28,18 @@ PE_EXTRA_BITS = 2  # PEs may exceed the input range; two more bits before satura
 BIAS_HEADROOM_BITS = 1
 
 
+def check_bits(bits: int, name: str = "bits") -> None:
+    """The one place that says which widths the generators accept; ``name`` is how the
+    caller's user spells it (``--bits`` on a command line)."""
+    if not isinstance(bits, (int, np.integer)) or bits not in SUPPORTED_BITS:
+        raise ValueError(f"{name} must be in {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}; got {bits!r}")
+
+
 def check_n_bits(n: int, bits: int) -> None:
     """The one place that says which N and bits the generators accept."""
     if not isinstance(n, (int, np.integer)) or not MIN_N <= n <= MAX_N:
         raise ValueError(f"N must be an integer in {MIN_N}..{MAX_N}; got {n!r}")
-    if not isinstance(bits, (int, np.integer)) or bits not in SUPPORTED_BITS:
-        raise ValueError(f"bits must be in {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}; got {bits!r}")
+    check_bits(bits)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from golden.bundle import default_bundle_path, load_bundle
 from golden.cli import Parser, UserError, comma_ints, run
-from golden.quant import SUPPORTED_BITS, quantize_input
+from golden.quant import check_bits, quantize_input
 from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
 from scripts.accuracy import error_stats, match_percent
 from sim.batch import build_batch, run_batch
@@ -59,8 +59,7 @@ class ReportConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", Path(self.weights))
         for bits in self.bits:
-            if bits not in SUPPORTED_BITS:
-                raise UserError(f"--bits must be in {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}; got {bits}")
+            check_bits(bits, "--bits")
         if self.images < 1:
             raise UserError(f"--images must be >= 1; got {self.images}")
         if self.workers < 1:
