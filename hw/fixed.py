@@ -45,6 +45,8 @@ def saturate(value: Value, bits: int) -> tuple[Value, Value]:
     """Clamp a signed value to ``bits``; returns (clamped, overflowed)."""
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     v = value.as_signed()
+    if len(v) <= bits:  # always fits (a slice v[:bits] would drop the sign here)
+        return v, Const(0)
     over = v > hi
     under = v < lo
     return Mux(over, hi, Mux(under, lo, v[:bits])).as_signed()[:bits].as_signed(), over | under
@@ -53,6 +55,8 @@ def saturate(value: Value, bits: int) -> tuple[Value, Value]:
 def wrap(value: Value, bits: int) -> tuple[Value, Value]:
     """Two's-complement wrap to ``bits``; returns (wrapped, changed)."""
     v = value.as_signed()
+    if len(v) <= bits:
+        return v, Const(0)
     narrow = v[:bits].as_signed()
     return narrow, narrow != v
 

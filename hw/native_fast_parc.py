@@ -1,0 +1,407 @@
+"""Native Fast-ParC engine: prime-factor FFT, two channels per transform, 1 sample per clock.
+
+The arithmetic is `golden.native_fft` (one `NativePlan` drives both): `NativeFastParcEngine.model`
+calls `native_model`. Why this design, and its numbers: docs/architecture.md section 6. Dataflow
+of one channel pair ``(2p, 2p + 1)`` (frames stream in channel order; an odd channel count pads
+a zero channel that never leaves the engine)::
+
+    Framer -> Feeder --x_c into re, x_d into im (<< input_shift)--> [in]
+      --PfaStage fwd0 (Ruritanian read map)--> [fwd0] -- ... --> [fwd d-1]
+      --SpectralStage (Z[k], Z[N-k]; separate; 3-multiply product with ROM; recombine)--> [rec]
+      --PfaStage inv0 (CRT read map)--> [inv0] -- ... --> [inv d-1]
+      --output: Re O (channel 2p), then Im O (channel 2p + 1), Ruritanian read map
+      --> << y_shift[c] + offset ROM[c, i] --> Requantizer --> o
+
+Every ``[..]`` is a `hw.pingpong.PingPongBuffer` (two banks of N complex words, block RAM), so
+the prime-factor index maps are only read-address tables; no multiplier computes an index.
+Each stage takes a frame when its source bank is full and its destination bank free, then runs
+it without stalling. A pair arrives in 2N clocks and every stage needs about N of them (the
+spectral stage 2 (N // 2 + 1)), so the engine takes one sample per clock; the output stage reads
+2N words per pair, one per accepted output, and alone follows ``o.ready``.
+
+Flow control and reset: ``i.ready`` falls only when the input bank is still in use (a full
+pipeline behind a stalled output); the output pipeline is advanced by ``~o.valid | o.ready``
+(valid never depends on ready). Every register resets synchronously; RAM contents need none.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from functools import reduce
+
+import numpy as np
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.native_fft import NativeParams, NativePlan, NativeTrace, multiply_counts, native_model, plan_native
+from golden.quant import QuantizedLayer
+from hw.complex_mul import complex_layout
+from hw.csd import Impl
+from hw.feeder import Feeder
+from hw.framer import ERROR_COUNTER_BITS, Framer
+from hw.mux import per_channel
+from hw.pfa_stage import PfaStage, address_table
+from hw.pingpong import PingPongBuffer, address_bits
+from hw.pipeline import delay
+from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
+from hw.rom import ChannelRom
+from hw.spectral_stage import SpectralStage
+from hw.stream import channel_shape, sample_stream
+from hw.winograd import WinogradDft
+
+__all__ = ["NativeFastParcEngine", "stage_tables"]
+
+OUTPUT_STAGES = 3  # buffer read (with the offset ROM), aligned sum, Requantizer
+
+
+def _axis_order(factors: tuple[int, ...], axis: int) -> list[int]:
+    """Buffer-layout addresses in a stage's order: instance by instance (the other axes in
+    C order), each instance's r elements along ``axis``."""
+    n = math.prod(factors)
+    return np.moveaxis(np.arange(n).reshape(factors), axis, -1).reshape(-1).tolist()
+
+
+def stage_tables(plan: NativePlan) -> dict[str, list[int]]:
+    """Read/write address tables of every stage (all buffers hold golden's buffer layout,
+    except the input and the recombined spectrum, which are in natural order)."""
+    p = plan.params
+    d = len(p.factors)
+    time = plan.pfa.input_index.reshape(-1)  # layout address -> time index
+    freq = plan.pfa.output_index.reshape(-1)  # layout address -> bin
+    where_time = np.argsort(time)  # time index -> layout address
+    where_freq = np.argsort(freq)
+    tables: dict[str, list[int]] = {}
+    for s in range(d):
+        order = _axis_order(p.factors, s)
+        tables[f"fwd{s}.read"] = [int(time[a]) for a in order] if s == 0 else order
+        tables[f"fwd{s}.write"] = order
+    for s in range(d):
+        order = _axis_order(p.factors, d - 1 - s)
+        tables[f"inv{s}.read"] = [int(freq[a]) for a in order] if s == 0 else order
+        tables[f"inv{s}.write"] = order
+    tables["spectral.read"] = where_freq.tolist()
+    tables["output.read"] = where_time.tolist()
+    return tables
+
+
+class NativeFastParcEngine(wiring.Component):
+    """Streaming fixed-point ParC via a native prime-factor FFT, bit-exact to `native_model`.
+
+    Parameters
+    ----------
+    layer : QuantizedLayer
+        Weights, folded PE/bias offsets, formats (as for the other engines).
+    params : golden.native_fft.NativeParams, optional
+        Factors, guard bits, constant/ROM widths (default ``NativeParams.default``).
+    impl : "csd" or "dsp"
+        The transform modules' constant multipliers: shift-add trees in LUTs, or DSPs.
+
+    Attributes
+    ----------
+    plan : NativePlan        every constant the hardware holds.
+    latency : int            cycles from accepting a pair's first frame's last sample to its
+                             first output, no stalls (`latency_parts`).
+    cycles_per_sample : float  1.0.
+
+    Ports
+    -----
+    i, o, frame_errors, saturations, overflow: as `hw.fast_parc.FastParcEngine`.
+    """
+
+    def __init__(self, layer: QuantizedLayer, params: NativeParams | None = None, impl: Impl = "csd") -> None:
+        self.layer, self.impl = layer, impl
+        self.plan: NativePlan = plan_native(layer, params)
+        self.params = self.plan.params
+        self.n = layer.fmt.n
+        self.tables = stage_tables(self.plan)
+        self.stage_specs = self._stage_specs()
+        super().__init__(
+            {
+                "i": In(sample_stream(layer.fmt.data.bits)),
+                "o": Out(sample_stream(layer.fmt.output.bits)),
+                "frame_errors": Out(ERROR_COUNTER_BITS),
+                "saturations": Out(SATURATION_COUNTER_BITS),
+                "overflow": Out(1),
+            }
+        )
+
+    # --- the plan, as hardware parameters ----------------------------------------------------------
+
+    @property
+    def z_bits(self) -> int:
+        return self.params.bits + self.params.input_shift
+
+    def _stage_specs(self) -> list[dict]:
+        """One entry per transform stage: module size, direction, widths, shift, tables."""
+        plan, p = self.plan, self.params
+        d = len(p.factors)
+        w = plan.widths
+        specs = []
+        for s in range(d):
+            f = plan.forward_frac_bits[s]
+            specs.append(
+                dict(
+                    name=f"fwd{s}",
+                    r=p.factors[s],
+                    inverse=False,
+                    in_bits=self.z_bits if s == 0 else w[f"fwd{s - 1}.out"],
+                    frac=f,
+                    shift=plan.forward_shifts[s] + f,
+                    out_bits=w[f"fwd{s}.out"],
+                )
+            )
+        for s in range(d):
+            f = plan.inverse_frac_bits[s]
+            specs.append(
+                dict(
+                    name=f"inv{s}",
+                    r=p.factors[d - 1 - s],
+                    inverse=True,
+                    in_bits=w["rec"] if s == 0 else w[f"inv{s - 1}.out"],
+                    frac=f,
+                    shift=plan.inverse_shifts[s] + f,
+                    out_bits=w[f"inv{s}.out"],
+                )
+            )
+        return specs
+
+    def _pfa_stage(self, spec: dict) -> PfaStage:
+        p = self.params
+        dft = WinogradDft(
+            spec["r"],
+            spec["in_bits"],
+            p.const_bits,
+            p.rounding,
+            self.impl,
+            spec["inverse"],
+            frac_bits=spec["frac"],
+        )
+        name = spec["name"]
+        return PfaStage(
+            dft,
+            self.tables[f"{name}.read"],
+            self.tables[f"{name}.write"],
+            spec["shift"],
+            spec["out_bits"],
+            p.rounding,
+        )
+
+    def _spectral_stage(self) -> SpectralStage:
+        plan, p = self.plan, self.params
+        w = plan.widths
+        rows = 2 * plan.pairs
+        c = self.layer.channels
+        re = np.zeros((rows, p.bins), dtype=np.int64)
+        im = np.zeros((rows, p.bins), dtype=np.int64)
+        re[:c], im[:c] = plan.spectrum_re, plan.spectrum_im
+        d = len(p.factors)
+        return SpectralStage(
+            self.n,
+            self.tables["spectral.read"],
+            re,
+            im,
+            z_bits=w[f"fwd{d - 1}.out"],
+            sep_bits=w["sep"],
+            prod_bits=w["prod"],
+            rec_bits=w["rec"],
+            spectrum_bits=p.spectrum_bits,
+            separation_shift=plan.separation_shift,
+            product_shift=plan.product_shift,
+            recombine_shift=plan.recombine_shift,
+            rounding=p.rounding,
+        )
+
+    # --- what users and benches ask ------------------------------------------------------------------
+
+    @property
+    def cycles_per_sample(self) -> float:
+        return 1.0
+
+    @property
+    def latency_parts(self) -> dict[str, int]:
+        """The latency, stage by stage (no stalls, channels streaming back to back): the pair's
+        second frame (N), framing and feeding (2), then per stage the cycles from its start to
+        the next stage's start (its first read, its pipeline, its last write, the commit)."""
+        n, h = self.n, self.params.bins
+        parts = {"second_frame": n, "framer_feeder": Framer.latency + Feeder.latency}
+        for spec in self.stage_specs[: len(self.params.factors)]:
+            stage = self._pfa_stage(spec)
+            stage.dft._MustUse__silence = True
+            stage._MustUse__silence = True
+            parts[spec["name"]] = 1 + stage.latency + n
+        spectral = self._spectral_stage()
+        spectral._MustUse__silence = True
+        mirror_last = 1 if (h - 1 >= 1 and h - 1 <= n - h) else 0
+        parts["spectral"] = 1 + 2 * (h - 1) + spectral.latency + mirror_last + 1
+        for spec in self.stage_specs[len(self.params.factors) :]:
+            stage = self._pfa_stage(spec)
+            stage.dft._MustUse__silence = True
+            stage._MustUse__silence = True
+            parts[spec["name"]] = 1 + stage.latency + n
+        parts["output"] = OUTPUT_STAGES
+        return parts
+
+    @property
+    def latency(self) -> int:
+        return sum(self.latency_parts.values())
+
+    def model(self, x: np.ndarray) -> np.ndarray:
+        """Integers the engine emits for integer frames ``x`` of shape (..., C, N)."""
+        return native_model(self.plan, x).y
+
+    def trace(self, x: np.ndarray) -> NativeTrace:
+        return native_model(self.plan, x)
+
+    def info(self) -> dict:
+        """Manifest fields of this architecture."""
+        plan = self.plan
+        y_shift, off_shift, final_shift = plan.align
+        return {
+            "fft_impl": "native",
+            "throughput_samples_per_clock": 1.0,
+            "native_fft": {
+                **plan.to_dict(),
+                "constant_multipliers": self.impl,
+                "multiplies": multiply_counts(self.n, self.params.factors),
+                "general_multipliers": 3,
+                "latency_parts": self.latency_parts,
+                "align": {
+                    "y_shift": y_shift.tolist(),
+                    "offset_shift": off_shift.tolist(),
+                    "final_shift": final_shift.tolist(),
+                },
+            },
+            "latency_formula": "sum of native_fft.latency_parts: second frame N + 2 + per stage (1 + stage latency + "
+            "its last write) + 3",
+            "overflow_port": "overflow: sticky, set when a transform stage, the separation, the product or the "
+            "recombination saturated",
+            "pe_handling": "folded: ROM offset[c,i] = corr(w_q, pe_q)[i] + b_q, aligned to the inverse output and "
+            "added before requantizing",
+            "pairing": "channels 2p and 2p+1 share one complex transform (x_2p real, x_2p+1 imaginary); an odd "
+            "channel count pads a zero channel",
+        }
+
+    def spectrum_words(self) -> list[int]:
+        return self._spectral_stage().rom_words()
+
+    def offset_values(self) -> np.ndarray:
+        """Offset ROM (C, N): ``offset << offset_shift[c]``, the model's aligned offset term."""
+        _, off_shift, _ = self.plan.align
+        return self.layer.offset << off_shift[:, None]
+
+    # --- hardware ----------------------------------------------------------------------------------------
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        q, p, plan = self.layer, self.params, self.plan
+        n, c = self.n, q.channels
+        fmt = q.fmt
+        odd = c % 2 == 1
+        zb = self.z_bits
+
+        # --- input: frames -> the pair buffer (x_2p in re, x_2p+1 in im) ---------------------------
+        m.submodules.framer = framer = Framer(n, fmt.data.bits, c)
+        m.submodules.feeder = feeder = Feeder(n, fmt.data.bits, c, width=1, groups=1, positions=n)
+        wiring.connect(m, wiring.flipped(self.i), framer.i)
+        wiring.connect(m, framer.o, feeder.i)
+        m.d.comb += self.frame_errors.eq(framer.errors)
+        m.submodules.buf_in = buf_in = PingPongBuffer(n, 2 * zb, granularity=zb)
+        beat = feeder.o.payload
+        channel_odd = beat.channel[0]
+        alone = (beat.channel == c - 1) if odd else Const(0)  # the last channel of an odd count
+        opens = ~channel_odd & (beat.index == 0)
+        closes = (channel_odd | alone) & (beat.index == n - 1)
+        can = ~opens | buf_in.w.free
+        write = feeder.o.valid & can
+        sample = (beat.data[0] << p.input_shift).as_signed()
+        m.d.comb += [
+            feeder.o.ready.eq(can),
+            buf_in.w.claim.eq(write & opens),
+            buf_in.w.addr.eq(beat.index),
+            buf_in.w.data.eq(Mux(channel_odd, sample.as_unsigned() << zb, sample.as_unsigned()[:zb])),
+            buf_in.w.en.eq(Mux(write, Mux(channel_odd, 0b10, Mux(alone, 0b11, 0b01)), 0)),
+            buf_in.w.commit.eq(write & closes),
+        ]
+
+        # --- the transform stages, chained through ping-pong buffers -----------------------------------
+        overflow = []
+        source = buf_in
+        d = len(p.factors)
+        for spec in self.stage_specs[:d]:
+            stage = self._pfa_stage(spec)
+            m.submodules[spec["name"]] = stage
+            m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(n, 2 * spec["out_bits"])
+            wiring.connect(m, stage.src, source.r)
+            wiring.connect(m, stage.dst, buf.w)
+            overflow.append(stage.overflow)
+            source = buf
+        m.submodules.spectral = spectral = self._spectral_stage()
+        m.submodules.buf_rec = buf_rec = PingPongBuffer(n, 2 * plan.widths["rec"])
+        wiring.connect(m, spectral.src, source.r)
+        wiring.connect(m, spectral.dst, buf_rec.w)
+        overflow.append(spectral.overflow)
+        source = buf_rec
+        for spec in self.stage_specs[d:]:
+            stage = self._pfa_stage(spec)
+            m.submodules[spec["name"]] = stage
+            m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(n, 2 * spec["out_bits"])
+            wiring.connect(m, stage.src, source.r)
+            wiring.connect(m, stage.dst, buf.w)
+            overflow.append(stage.overflow)
+            source = buf
+        m.d.comb += self.overflow.eq(reduce(operator.or_, overflow))
+
+        # --- output: Re O then Im O of each pair, aligned, offset, requantized --------------------------
+        o_bits = self.stage_specs[-1]["out_bits"]
+        src = source.r
+        en_o = Signal()
+        m.d.comb += en_o.eq(~self.o.valid | self.o.ready)
+        index = Signal(range(n))
+        second = Signal()
+        pair = Signal(range(max(plan.pairs, 2)))
+        has_second = ~(pair == plan.pairs - 1) if odd else Const(1)
+        advance = en_o & src.ready
+        end_of_frame = index == n - 1
+        done_pair = end_of_frame & (second | ~has_second)
+        m.d.comb += [
+            src.addr.eq(address_table(self.tables["output.read"], address_bits(n), index)),
+            src.en.eq(en_o),
+            src.release.eq(advance & done_pair),
+        ]
+        with m.If(advance):
+            m.d.sync += index.eq(Mux(end_of_frame, 0, index + 1))
+            with m.If(end_of_frame):
+                m.d.sync += second.eq(~done_pair)
+                with m.If(done_pair):
+                    m.d.sync += pair.eq(Mux(pair == plan.pairs - 1, 0, pair + 1))
+        channel = Signal(channel_shape(c))
+        m.d.comb += channel.eq(pair * 2 + second)
+        m.submodules.offset_rom = offsets = ChannelRom(self.offset_values())
+        m.d.comb += [offsets.channel.eq(channel), offsets.index.eq(index), offsets.en.eq(en_o)]
+        word = data.View(complex_layout(o_bits), src.data)
+        a_valid = delay(m, src.ready, 1, en_o, "out_valid_a")
+        a_second = delay(m, second, 1, en_o, "out_second")
+        a_channel = delay(m, channel, 1, en_o, "out_channel")
+        a_last = delay(m, end_of_frame, 1, en_o, "out_last_a")
+        y_shift, _, final_shift = plan.align
+        y = Mux(a_second, word.im, word.re)
+        shifted = y << per_channel(y_shift, a_channel)
+        b_v = Signal(signed(max(len(shifted), len(offsets.data)) + 1), name="out_v")
+        with m.If(en_o):
+            m.d.sync += b_v.eq(shifted + offsets.data)
+        m.submodules.requantizer = requant = Requantizer(
+            len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate
+        )
+        m.d.comb += [
+            requant.i.valid.eq(delay(m, a_valid, 1, en_o, "out_valid_b")),
+            requant.i.payload.value.eq(b_v),
+            requant.i.payload.channel.eq(delay(m, a_channel, 1, en_o, "out_channel_b")),
+            requant.i.payload.last.eq(delay(m, a_last, 1, en_o, "out_last_b")),
+            requant.o.ready.eq(en_o),
+            self.o.valid.eq(requant.o.valid),
+            self.o.payload.eq(requant.o.payload),
+            self.saturations.eq(requant.saturations),
+        ]
+        return m

@@ -1,0 +1,196 @@
+"""One stage of a prime-factor (Good-Thomas) transform: a frame through r-point DFT modules.
+
+Why (docs/architecture.md section 6): in a Good-Thomas transform every stage is N / r
+independent r-point DFTs along one axis of the buffer layout, with no twiddle factors
+between stages; the index maps are only orders of reading and writing. So a stage is a
+read-address table, a `hw.winograd.WinogradDft`, and a write-address table, and frames move
+from stage to stage through `hw.pingpong.PingPongBuffer` banks.
+
+Dataflow of one frame (N complex words, one read per clock, no stall once started)::
+
+    src bank --read_table[j]--> serial-to-parallel (r words) --> WinogradDft (parallel)
+      --> parallel-to-serial --> sat_W(R(., shift)) --write_table[j]--> dst bank
+
+A frame starts when its source bank is ready and the destination bank can be claimed, so the
+N reads, the module pipeline and the N writes never wait: the writes land at fixed cycles.
+The module fires once per r reads, so the parallel-to-serial register is empty again when
+the next vector leaves the module. The arithmetic is the golden block
+``sat_W(R(winograd.dft_int(x, frac_bits=f), shift))`` (`golden.native_fft`): the module's
+sums are exact, and the one rounding is `hw.fixed.round_shift` of the same integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import Out
+from numpy.typing import ArrayLike
+
+from golden.fixed import IntArray, Rounding, round_shift, saturate
+from hw import fixed as hf
+from hw.complex_mul import complex_layout
+from hw.csd import Impl
+from hw.mux import select
+from hw.pingpong import address_bits, read_signature, write_signature
+from hw.pipeline import delay
+from hw.winograd import WinogradDft
+
+__all__ = ["PfaStage", "address_table"]
+
+
+def address_table(addresses: Sequence[int], bits: int, index: object) -> object:
+    """``addresses[index]`` as a constant lookup (a small LUT ROM)."""
+    return select([Const(int(a), unsigned(bits)) for a in addresses], index)
+
+
+class PfaStage(wiring.Component):
+    """N / r r-point DFTs of one frame, read and written through address tables.
+
+    Parameters
+    ----------
+    dft : WinogradDft
+        The module (its ``en`` is held high: the stage never stalls).
+    read_table, write_table : sequence of int
+        N addresses each: read j goes to ``read_table[j]``; the module's output k of the
+        instance t is written to ``write_table[t * r + k]`` (reads ``t * r .. t * r + r - 1``
+        are that instance's inputs 0..r-1).
+    shift : int
+        Right shift of the module's outputs (the stage shift plus the module's fraction bits).
+    out_bits : int
+        Saturation width of the stage's outputs (``overflow`` is set when it clips).
+    rounding : golden.fixed.Rounding
+        Rounding of the shift.
+
+    Attributes
+    ----------
+    latency : int
+        Cycles from a frame's first read to its first write.
+    frame_cycles : int
+        Cycles between the starts of back-to-back frames (N reads and one idle cycle).
+
+    Ports
+    -----
+    src : Out(read_signature(N, 2 * in_bits))       the source buffer (words ``Cat(re, im)``).
+    dst : Out(write_signature(N, 2 * out_bits))     the destination buffer.
+    overflow : Out(1)                                sticky: an output saturated.
+    """
+
+    def __init__(
+        self,
+        dft: WinogradDft,
+        read_table: Sequence[int],
+        write_table: Sequence[int],
+        shift: int,
+        out_bits: int,
+        rounding: Rounding,
+    ) -> None:
+        n = len(read_table)
+        if len(write_table) != n or n % dft.r:
+            raise ValueError(f"PfaStage: {n} reads and {len(write_table)} writes for r={dft.r}")
+        if sorted(write_table) != list(range(n)) or sorted(read_table) != list(range(n)):
+            raise ValueError("PfaStage: read and write tables must be permutations of 0..N-1")
+        self.dft, self.n, self.r = dft, n, dft.r
+        self.read_table, self.write_table = [int(a) for a in read_table], [int(a) for a in write_table]
+        self.shift, self.out_bits, self.rounding = shift, out_bits, Rounding(rounding)
+        self.in_bits = dft.in_bits
+        # read (1) + serial-to-parallel (r - 1 more words, 1 vector register) + module
+        # + parallel-to-serial load (1) + rounding register (1)
+        self.latency = 1 + (self.r - 1) + 1 + dft.latency + 1 + 1
+        self.frame_cycles = n + 1
+        super().__init__(
+            {
+                "src": Out(read_signature(n, 2 * self.in_bits)),
+                "dst": Out(write_signature(n, 2 * out_bits)),
+                "overflow": Out(1),
+            }
+        )
+
+    def model(self, re: ArrayLike, im: ArrayLike) -> tuple[IntArray, IntArray]:
+        """The destination buffer (..., N) for source buffers (..., N)."""
+        re, im = np.asarray(re, dtype=np.int64), np.asarray(im, dtype=np.int64)
+        order = np.asarray(self.read_table)
+        vr = re[..., order].reshape(re.shape[:-1] + (-1, self.r))
+        vi = im[..., order].reshape(im.shape[:-1] + (-1, self.r))
+        yr, yi = self.dft.model(vr, vi)
+        yr = saturate(round_shift(yr, self.shift, self.rounding), self.out_bits)[0].reshape(re.shape)
+        yi = saturate(round_shift(yi, self.shift, self.rounding), self.out_bits)[0].reshape(im.shape)
+        out_re, out_im = np.empty_like(yr), np.empty_like(yi)
+        out_re[..., np.asarray(self.write_table)] = yr
+        out_im[..., np.asarray(self.write_table)] = yi
+        return out_re, out_im
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        n, r = self.n, self.r
+        m.submodules.dft = dft = self.dft
+        src, dst = self.src, self.dst
+        bits = address_bits(n)
+
+        # --- reads: N consecutive cycles per frame ---------------------------------------------
+        busy = Signal()
+        j = Signal(range(n))
+        start = ~busy & src.ready & dst.free
+        last_read = busy & (j == n - 1)
+        m.d.comb += [
+            dst.claim.eq(start),
+            src.addr.eq(address_table(self.read_table, bits, j)),
+            src.en.eq(1),
+            src.release.eq(last_read),
+        ]
+        with m.If(start):
+            m.d.sync += [busy.eq(1), j.eq(0)]
+        with m.Elif(busy):
+            m.d.sync += j.eq(j + 1)
+            with m.If(j == n - 1):
+                m.d.sync += busy.eq(0)
+
+        # --- serial to parallel: r words in, one vector to the module --------------------------
+        word = data.View(complex_layout(self.in_bits), src.data)
+        arrived = delay(m, busy, 1, Const(1), "arrived")
+        element = Signal(range(r))
+        vector = Signal(data.ArrayLayout(complex_layout(self.in_bits), r))
+        fire = Signal()
+        m.d.sync += fire.eq(0)
+        with m.If(arrived):
+            m.d.sync += vector.eq(Cat(vector.as_value()[2 * self.in_bits :], word.as_value()))
+            m.d.sync += element.eq(Mux(element == r - 1, 0, element + 1))
+            with m.If(element == r - 1):
+                m.d.sync += fire.eq(1)
+        m.d.comb += [dft.en.eq(1), dft.x.eq(vector)]
+        done = delay(m, fire, dft.latency, Const(1), "module_valid")
+
+        # --- parallel to serial ------------------------------------------------------------------
+        held = Signal(data.ArrayLayout(complex_layout(dft.out_bits), r))
+        remaining = Signal(range(r + 1))
+        with m.If(done):
+            m.d.sync += [held.eq(dft.y), remaining.eq(r)]
+        with m.Elif(remaining != 0):
+            m.d.sync += [
+                held.eq(held.as_value() >> (2 * dft.out_bits)),
+                remaining.eq(remaining - 1),
+            ]
+        serial = held[0]
+
+        # --- round, saturate, write ----------------------------------------------------------------
+        out = Signal(complex_layout(self.out_bits))
+        out_valid = Signal()
+        clip = Signal()
+        re, re_clip = hf.saturate(hf.round_shift(serial.re, self.shift, self.rounding), self.out_bits)
+        im, im_clip = hf.saturate(hf.round_shift(serial.im, self.shift, self.rounding), self.out_bits)
+        m.d.sync += [out.re.eq(re), out.im.eq(im), out_valid.eq(remaining != 0), clip.eq((re_clip | im_clip))]
+        with m.If(out_valid & clip):
+            m.d.sync += self.overflow.eq(1)
+        k = Signal(range(n))
+        last_write = out_valid & (k == n - 1)
+        m.d.comb += [
+            dst.addr.eq(address_table(self.write_table, bits, k)),
+            dst.data.eq(out),
+            dst.en.eq(out_valid),
+            dst.commit.eq(last_write),
+        ]
+        with m.If(out_valid):
+            m.d.sync += k.eq(Mux(k == n - 1, 0, k + 1))
+        return m

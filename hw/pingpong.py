@@ -1,0 +1,131 @@
+"""Ping-pong frame buffer: two banks of one RAM, handed from a writer to a reader frame by frame.
+
+Why: the native engine's stages (`hw.native_fast_parc`) each read a whole frame in an order
+of their own (a prime-factor index map) and write it in another, so consecutive stages cannot
+be joined by a FIFO. Two banks let the writer fill frame f + 1 while the reader still reads
+frame f; the index maps then cost a read-address table and nothing else.
+
+A bank goes round ``free -> claimed -> full -> free``:
+
+- the writer *claims* the next bank when it starts a frame (``w.free`` says it may), so a
+  stage whose pipeline is still writing frame f may already start reading frame f + 1 and
+  know that frame's bank is reserved;
+- the writer *commits* the bank with (or after) the frame's last write: ``r.ready`` rises;
+- the reader *releases* the bank with its last read (the read port samples its address on
+  that same edge), and the bank is free again.
+
+Claims, commits and releases each follow their own bank pointer, so frames stay in order.
+The protocol is the callers' duty: claim only while ``w.free``, write only a claimed bank
+(in claim order), release only while ``r.ready``. Writes and reads then never meet in one
+bank, so the RAM needs no read-during-write behaviour.
+
+The RAM is one `amaranth.lib.memory.Memory` of ``2 * 2**ceil(log2 depth)`` words with a
+synchronous read port (block RAM on FPGAs); the bank is the top address bit. ``granularity``
+splits a word into lanes written separately (``w.en`` has a bit per lane): the input buffer
+writes the two channels of a pair into the real and the imaginary halves at different times.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["PingPongBuffer", "read_signature", "write_signature", "address_bits"]
+
+
+def address_bits(depth: int) -> int:
+    return max((depth - 1).bit_length(), 1)
+
+
+def write_signature(depth: int, width: int, lanes: int = 1) -> wiring.Signature:
+    """The writer's side, seen from the writer (``Out`` = driven by the writer)."""
+    return wiring.Signature(
+        {
+            "free": In(1),
+            "claim": Out(1),
+            "addr": Out(address_bits(depth)),
+            "data": Out(width),
+            "en": Out(lanes),
+            "commit": Out(1),
+        }
+    )
+
+
+def read_signature(depth: int, width: int) -> wiring.Signature:
+    """The reader's side, seen from the reader: ``data`` is the word addressed one enabled
+    cycle earlier (held while ``en`` is low)."""
+    return wiring.Signature(
+        {
+            "ready": In(1),
+            "addr": Out(address_bits(depth)),
+            "en": Out(1),
+            "data": In(width),
+            "release": Out(1),
+        }
+    )
+
+
+class PingPongBuffer(wiring.Component):
+    """Two banks of ``depth`` words of ``width`` bits, with claim/commit/release hand-over.
+
+    Ports
+    -----
+    w : In(write_signature(depth, width, lanes))
+        ``free``: the bank the next claim takes is free. ``claim``: take it. ``addr``,
+        ``data``, ``en`` (one bit per lane): a write into the oldest claimed, uncommitted bank.
+        ``commit``: that bank is full (the write in the same cycle lands first).
+    r : In(read_signature(depth, width))
+        ``ready``: the oldest full bank may be read. ``addr``/``en``: a read in it, ``data``
+        the cycle after. ``release``: the bank is read (the read in the same cycle happens).
+    """
+
+    def __init__(self, depth: int, width: int, granularity: int | None = None) -> None:
+        if depth < 1 or width < 1:
+            raise ValueError(f"PingPongBuffer needs depth >= 1 and width >= 1; got {depth}, {width}")
+        if granularity is not None and (granularity < 1 or width % granularity):
+            raise ValueError(f"granularity must divide width={width}; got {granularity}")
+        self.depth, self.width, self.granularity = depth, width, granularity
+        self.lanes = 1 if granularity is None else width // granularity
+        super().__init__(
+            {
+                "w": In(write_signature(depth, width, self.lanes)),
+                "r": In(read_signature(depth, width)),
+            }
+        )
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        bits = address_bits(self.depth)
+        m.submodules.ram = ram = Memory(shape=unsigned(self.width), depth=2 << bits, init=[])
+        wp = ram.write_port(granularity=self.granularity)
+        rp = ram.read_port()
+        claim_bank, write_bank, read_bank = Signal(name="claim_bank"), Signal(name="write_bank"), Signal()
+        claimed = Signal(2)
+        full = Signal(2)
+        w, r = self.w, self.r
+        m.d.comb += [
+            w.free.eq(~claimed.bit_select(claim_bank, 1)),
+            r.ready.eq(full.bit_select(read_bank, 1)),
+            wp.addr.eq(Cat(w.addr, write_bank)),
+            wp.data.eq(w.data),
+            wp.en.eq(w.en),
+            rp.addr.eq(Cat(r.addr, read_bank)),
+            rp.en.eq(r.en),
+            r.data.eq(rp.data),
+        ]
+        with m.If(w.claim):
+            m.d.sync += claim_bank.eq(~claim_bank)
+        with m.If(w.commit):
+            m.d.sync += write_bank.eq(~write_bank)
+        with m.If(r.release):
+            m.d.sync += read_bank.eq(~read_bank)
+        for bank in range(2):
+            with m.If(r.release & (read_bank == bank)):
+                m.d.sync += [claimed[bank].eq(0), full[bank].eq(0)]
+            with m.If(w.claim & (claim_bank == bank)):
+                m.d.sync += claimed[bank].eq(1)
+            with m.If(w.commit & (write_bank == bank)):
+                m.d.sync += full[bank].eq(1)
+        return m
