@@ -20,9 +20,12 @@ from amaranth.lib import wiring
 from golden.bundle import DEFAULT_BUNDLE_DIR, RANDOM_WEIGHTS, Bundle, default_bundle_path, load_weights, weights_sha256
 from golden.cli import UserError
 from golden.fast_parc_int import plan_with_options
+from golden.native_fft import NativeParams
+from golden.pfa import supported
 from golden.quant import FloatLayer, QuantizedLayer, check_n_bits, quantize_layer, random_layer
 from hw.direct import DirectEngine
 from hw.fast_parc import FastParcEngine
+from hw.native_fast_parc import NativeFastParcEngine
 from hw.names import check_top_name
 from hw.top import AxisTop
 
@@ -213,20 +216,72 @@ FFT_OPTIONS = {  # DesignSpec.options key (hw.generate flag, '_' -> '-') -> gold
 }
 
 
+FFT_IMPLS = ("native", "padded")
+NATIVE_OPTIONS = {  # DesignSpec.options key -> golden.native_fft.NativeParams keyword
+    "spectrum_bits": "spectrum_bits",
+    "guard_bits": "guard_bits",
+    "input_shift": "input_shift",
+}
+
+
+def fft_impl_for(n: int, requested: str | None) -> str:
+    """The FFT engine ``--arch fft`` builds: native (prime-factor) when N factors into the
+    supported Winograd modules, padded radix-2 otherwise; ``requested`` forces one."""
+    if requested is None or requested == "auto":
+        return "native" if supported(n) else "padded"
+    if requested not in FFT_IMPLS:
+        raise UserError(f"--fft-impl must be one of auto, {', '.join(FFT_IMPLS)}; got {requested!r}")
+    if requested == "native" and not supported(n):
+        raise UserError(
+            f"--fft-impl native needs N that factors into coprime Winograd modules "
+            f"(2/4/8 times 3, 5, 7: e.g. 7, 12, 14, 21, 28, 56); N={n} does not: use --fft-impl padded"
+        )
+    return requested
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _native(spec: DesignSpec, layer: QuantizedLayer, options: dict) -> tuple[wiring.Component, dict]:
+    """The native prime-factor engine (`hw.native_fast_parc`); options outside its set are
+    refused by name, and a plan that cannot be built is one line naming the options."""
+    padded_only = sorted(set(options) - set(NATIVE_OPTIONS))
+    if padded_only:
+        raise UserError(
+            f"{', '.join(map(_flag, padded_only))} applies to --fft-impl padded only "
+            f"(the native engine takes {', '.join(map(_flag, NATIVE_OPTIONS))})"
+        )
+    fmt = layer.fmt
+    kwargs = {NATIVE_OPTIONS[k]: int(v) for k, v in options.items()}
+    try:
+        params = NativeParams.default(fmt.n, fmt.data.bits, output_bits=fmt.output.bits, rounding=fmt.rounding, **kwargs)
+        engine = NativeFastParcEngine(layer, params)
+    except ValueError as exc:
+        chosen = ", ".join(f"{_flag(k)}={v}" for k, v in options.items()) or "the defaults"
+        raise UserError(f"--fft-impl native with {chosen}: {exc}") from None
+    return engine, engine.info()
+
+
 def _fft(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, dict]:
-    """The Fast-ParC engine with the user's FFT options, range- and accuracy-checked by
-    `golden.fast_parc_int.plan_with_options`; its messages name the options as CLI flags."""
-    unknown = set(spec.options) - set(FFT_OPTIONS)
+    """The Fast-ParC engine: native (`_native`) or padded radix-2 with the user's FFT options,
+    range- and accuracy-checked by `golden.fast_parc_int.plan_with_options`; its messages name
+    the options as CLI flags."""
+    unknown = set(spec.options) - set(FFT_OPTIONS) - {"fft_impl"}
     if unknown:
         named = ", ".join("--" + k.replace("_", "-") for k in sorted(unknown))
         raise UserError(
             f"unknown fft options {named}; choose from {', '.join('--' + k.replace('_', '-') for k in FFT_OPTIONS)}"
         )
-    kwargs = {FFT_OPTIONS[k]: int(v) for k, v in spec.options.items() if v is not None}
+    impl = fft_impl_for(spec.n, spec.options.get("fft_impl"))
+    options = {k: v for k, v in spec.options.items() if v is not None and k != "fft_impl"}
+    if impl == "native":
+        return _native(spec, layer, options)
+    kwargs = {FFT_OPTIONS[k]: int(v) for k, v in options.items()}
     flags = {kw: "--" + key.replace("_", "-") for key, kw in FFT_OPTIONS.items()}
     plan = plan_with_options(layer, kwargs, flags)
     engine = FastParcEngine(layer, plan.params)
-    return engine, engine.info()
+    return engine, {"fft_impl": "padded", **engine.info()}
 
 
 ARCHITECTURES: dict[str, Callable[[DesignSpec, QuantizedLayer], tuple[wiring.Component, dict]]] = {

@@ -32,7 +32,6 @@ from numpy.typing import ArrayLike
 from golden.fixed import IntArray, Rounding, round_shift, saturate
 from hw import fixed as hf
 from hw.complex_mul import complex_layout
-from hw.csd import Impl
 from hw.mux import select
 from hw.pingpong import address_bits, read_signature, write_signature
 from hw.pipeline import delay
@@ -180,7 +179,7 @@ class PfaStage(wiring.Component):
         clip = Signal()
         re, re_clip = hf.saturate(hf.round_shift(serial.re, self.shift, self.rounding), self.out_bits)
         im, im_clip = hf.saturate(hf.round_shift(serial.im, self.shift, self.rounding), self.out_bits)
-        m.d.sync += [out.re.eq(re), out.im.eq(im), out_valid.eq(remaining != 0), clip.eq((re_clip | im_clip))]
+        m.d.sync += [out.re.eq(re), out.im.eq(im), out_valid.eq(remaining != 0), clip.eq(re_clip | im_clip)]
         with m.If(out_valid & clip):
             m.d.sync += self.overflow.eq(1)
         k = Signal(range(n))
