@@ -126,7 +126,7 @@ DEFAULT_INPUT_SHIFT = 3
 DEFAULT_GUARD_BITS = 4
 DEFAULT_CONST_BITS = 17  # |c| < 1: 18-bit signed constants, one DSP port
 DEFAULT_SPECTRUM_BITS = 18
-DEFAULT_FRAC_BITS = 2  # fraction bits of the constant products kept through the post-adds
+DEFAULT_FRAC_BITS = 3  # fraction bits of the constant products kept through the post-adds
 DEFAULT_MAX_BITS = 25  # DSP operand (25 x 18), pre-adds included
 INT64_MODEL_BITS = 62
 
@@ -153,6 +153,9 @@ class NativeParams:
     guard_bits: int = DEFAULT_GUARD_BITS  # G: O's LSB is 2**-G output LSBs
     max_bits: int = DEFAULT_MAX_BITS
     rounding: Rounding = Rounding.HALF_EVEN
+    # one r-point module serves the forward and the inverse stage of size r (the inverse is the
+    # forward with re/im swapped around it), so both keep the same product fraction bits
+    share_modules: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "factors", tuple(int(f) for f in self.factors))
@@ -215,6 +218,7 @@ class NativeParams:
             "guard_bits": self.guard_bits,
             "max_bits": self.max_bits,
             "rounding": str(self.rounding),
+            "share_modules": self.share_modules,
         }
 
 
@@ -792,27 +796,39 @@ def _block_shift(cfg: _Config, b: str) -> int:
     return sh + f
 
 
-def _stage_frac(p: NativeParams, r: int, shift: int) -> int:
-    """Fraction bits a stage's products keep: the f in 0..frac_bits that minimises the module's
-    worst-case rounding error summed over its outputs (every output reaches the engine's output,
-    so the sum is what propagates): products through the post-adds, ``sum_k,i |O_ki| rho(F - f)
-    2**-f``, plus the output rounding ``r rho(shift + f)``; ties take fewer bits. An unshifted
-    8-point stage keeps none (4 of its 8 outputs are exact, and f = 0 saves the output
-    rounding: 4 vs 5 LSB), a 7-point stage keeps them all (34, 21, 12 LSB for f = 0, 1, 2)."""
+def _frac_cost(p: NativeParams, r: int, shift: int, f: int) -> float:
+    """Worst-case rounding error of one r-point stage that keeps ``f`` product fraction bits
+    and shifts by ``shift`` (`_stage_frac`)."""
     mod = winograd.module(r)
     weight = float((np.abs(mod.post_re) + np.abs(mod.post_im))[:, ~np.asarray(mod.trivial)].sum())
+    products = weight * rounding_error_max(p.const_bits - f, p.rounding) * 2.0**-f
+    return products + r * rounding_error_max(shift + f, p.rounding)
 
-    def cost(f: int) -> float:
-        products = weight * rounding_error_max(p.const_bits - f, p.rounding) * 2.0**-f
-        return products + r * rounding_error_max(shift + f, p.rounding)
 
-    return min(range(p.frac_bits + 1), key=lambda f: (cost(f), f))
+def _stage_frac(p: NativeParams, r: int, shifts: tuple[int, ...]) -> int:
+    """Fraction bits a module's products keep: the f in 0..frac_bits that minimises its
+    worst-case rounding error summed over its outputs (every output reaches the engine's output,
+    so the sum is what propagates): products through the post-adds, ``sum_k,i |O_ki| rho(F - f)
+    2**-f``, plus the output rounding ``r rho(shift + f)``; ties take fewer bits. ``shifts``:
+    the stage shift of every stage the module serves (one, or a forward and an inverse stage
+    when modules are shared), whose costs add. An unshifted 8-point stage alone keeps none (4 of
+    its 8 outputs are exact, and f = 0 saves the output rounding: 4 vs 5 LSB), a 7-point stage
+    keeps them all (34, 21, 12 LSB for f = 0, 1, 2)."""
+    return min(range(p.frac_bits + 1), key=lambda f: (sum(_frac_cost(p, r, sh, f) for sh in shifts), f))
 
 
 def _with_frac(p: NativeParams, sched: _Schedule) -> _Schedule:
     d = len(p.factors)
-    fwd = tuple(_stage_frac(p, p.factors[s], sched.forward_shifts[s]) for s in range(d))
-    inv = tuple(_stage_frac(p, p.factors[d - 1 - s], sched.inverse_shifts[s]) for s in range(d))
+    if p.share_modules:
+        by_size = {
+            r: _stage_frac(p, r, (sched.forward_shifts[s], sched.inverse_shifts[d - 1 - s]))
+            for s, r in enumerate(p.factors)
+        }
+        fwd = tuple(by_size[r] for r in p.factors)
+        inv = tuple(by_size[p.factors[d - 1 - s]] for s in range(d))
+    else:
+        fwd = tuple(_stage_frac(p, p.factors[s], (sched.forward_shifts[s],)) for s in range(d))
+        inv = tuple(_stage_frac(p, p.factors[d - 1 - s], (sched.inverse_shifts[s],)) for s in range(d))
     return replace(sched, forward_frac=fwd, inverse_frac=inv)
 
 

@@ -167,26 +167,46 @@ class NativeFastParcEngine(wiring.Component):
             )
         return specs
 
-    def _pfa_stage(self, spec: dict) -> PfaStage:
+    def _module(self, r: int) -> WinogradDft:
+        """The r-point module: one per stage, or (``share_modules``) one forward module that the
+        forward and the inverse stage of size r share, as wide as the wider of their inputs."""
         p = self.params
+        specs = [sp for sp in self.stage_specs if sp["r"] == r]
+        fracs = {sp["frac"] for sp in specs}
+        if len(fracs) != 1:  # the plan keeps one fraction count per shared module
+            raise AssertionError(f"stages of size {r} keep different fraction bits {fracs}")
         dft = WinogradDft(
-            spec["r"],
-            spec["in_bits"],
-            p.const_bits,
-            p.rounding,
-            self.impl,
-            spec["inverse"],
-            frac_bits=spec["frac"],
+            r, max(sp["in_bits"] for sp in specs), p.const_bits, p.rounding, self.impl, False, frac_bits=fracs.pop()
         )
+        dft._MustUse__silence = True
+        return dft
+
+    def _pfa_stage(self, spec: dict, module: WinogradDft | None = None) -> PfaStage:
+        """The stage of ``spec``: on ``module`` (shared, not owned), or with a module of its own."""
+        p = self.params
         name = spec["name"]
+        tables = (self.tables[f"{name}.read"], self.tables[f"{name}.write"])
+        if module is None:
+            dft = WinogradDft(
+                spec["r"], spec["in_bits"], p.const_bits, p.rounding, self.impl, spec["inverse"], frac_bits=spec["frac"]
+            )
+            return PfaStage(dft, *tables, spec["shift"], spec["out_bits"], p.rounding)
         return PfaStage(
-            dft,
-            self.tables[f"{name}.read"],
-            self.tables[f"{name}.write"],
+            module,
+            *tables,
             spec["shift"],
             spec["out_bits"],
             p.rounding,
+            in_bits=spec["in_bits"],
+            inverse=spec["inverse"],
+            owned=False,
+            start_phase=spec["r"] // 2 if spec["inverse"] else 0,
         )
+
+    def _stage(self, spec: dict) -> PfaStage:
+        stage = self._pfa_stage(spec, self._module(spec["r"]) if self.params.share_modules else None)
+        stage._MustUse__silence = True
+        return stage
 
     def _spectral_stage(self) -> SpectralStage:
         plan, p = self.plan, self.params
@@ -227,19 +247,17 @@ class NativeFastParcEngine(wiring.Component):
         n, h = self.n, self.params.bins
         parts = {"second_frame": n, "framer_feeder": Framer.latency + Feeder.latency}
         for spec in self.stage_specs[: len(self.params.factors)]:
-            stage = self._pfa_stage(spec)
+            stage = self._stage(spec)
             stage.dft._MustUse__silence = True
-            stage._MustUse__silence = True
-            parts[spec["name"]] = 1 + stage.latency + n
+            parts[spec["name"]] = stage.max_start_wait + 1 + stage.latency + n
         spectral = self._spectral_stage()
         spectral._MustUse__silence = True
         mirror_last = 1 if (h - 1 >= 1 and h - 1 <= n - h) else 0
         parts["spectral"] = 1 + 2 * (h - 1) + spectral.latency + mirror_last + 1
         for spec in self.stage_specs[len(self.params.factors) :]:
-            stage = self._pfa_stage(spec)
+            stage = self._stage(spec)
             stage.dft._MustUse__silence = True
-            stage._MustUse__silence = True
-            parts[spec["name"]] = 1 + stage.latency + n
+            parts[spec["name"]] = stage.max_start_wait + 1 + stage.latency + n
         parts["output"] = OUTPUT_STAGES
         return parts
 
@@ -329,8 +347,20 @@ class NativeFastParcEngine(wiring.Component):
         overflow = []
         source = buf_in
         d = len(p.factors)
+        modules: dict[int, WinogradDft] = {}
+        clients: dict[int, list[PfaStage]] = {}
+        if p.share_modules:
+            for r in p.factors:
+                m.submodules[f"dft{r}"] = modules[r] = self._module(r)
+                m.d.comb += modules[r].en.eq(1)
+
+        def make(spec: dict) -> PfaStage:
+            stage = self._pfa_stage(spec, modules.get(spec["r"]))
+            clients.setdefault(spec["r"], []).append(stage)
+            return stage
+
         for spec in self.stage_specs[:d]:
-            stage = self._pfa_stage(spec)
+            stage = make(spec)
             m.submodules[spec["name"]] = stage
             m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(n, 2 * spec["out_bits"])
             wiring.connect(m, stage.src, source.r)
@@ -344,7 +374,7 @@ class NativeFastParcEngine(wiring.Component):
         overflow.append(spectral.overflow)
         source = buf_rec
         for spec in self.stage_specs[d:]:
-            stage = self._pfa_stage(spec)
+            stage = make(spec)
             m.submodules[spec["name"]] = stage
             m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(n, 2 * spec["out_bits"])
             wiring.connect(m, stage.src, source.r)
@@ -352,6 +382,13 @@ class NativeFastParcEngine(wiring.Component):
             overflow.append(stage.overflow)
             source = buf
         m.d.comb += self.overflow.eq(reduce(operator.or_, overflow))
+        for r, module in modules.items():  # the two stages' slots never coincide (start_phase)
+            forward, inverse = clients[r]
+            m.d.comb += [
+                module.x.eq(Mux(forward.module_fire, forward.module_x, inverse.module_x)),
+                forward.module_y.eq(module.y),
+                inverse.module_y.eq(module.y),
+            ]
 
         # --- output: Re O then Im O of each pair, aligned, offset, requantized --------------------------
         o_bits = self.stage_specs[-1]["out_bits"]

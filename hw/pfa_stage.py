@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 from numpy.typing import ArrayLike
 
 from golden.fixed import IntArray, Rounding, round_shift, saturate
@@ -62,19 +62,36 @@ class PfaStage(wiring.Component):
         Saturation width of the stage's outputs (``overflow`` is set when it clips).
     rounding : golden.fixed.Rounding
         Rounding of the shift.
+    in_bits : int, optional
+        Width of the source words (default and at most ``dft.in_bits``; sign-extended).
+    inverse : bool
+        Run the inverse DFT on a forward module: re and im are swapped on the way into the
+        module and back (``IDFT(x) = swap(DFT(swap(x)))``, exact for the integer modules too:
+        every product and sum is the same integer operation on the other component).
+    owned : bool
+        True: the stage instantiates ``dft``. False: the module lives outside and is shared
+        (ports ``module_*``; its ``en`` must be high and its result returns ``dft.latency``
+        cycles after ``module_fire``).
+    start_phase : int, optional
+        Start frames only when a free-running counter modulo r (reset with everything)
+        equals this phase. Two stages on one module with different phases never fire in the
+        same cycle: a stage fires every r cycles at a fixed offset from its start, and r
+        divides N. The wait is at most r - 1 cycles (`max_start_wait`).
 
     Attributes
     ----------
     latency : int
         Cycles from a frame's first read to its first write.
     frame_cycles : int
-        Cycles between the starts of back-to-back frames (N reads and one idle cycle).
+        Cycles between the starts of back-to-back frames (N reads and one idle cycle),
+        plus up to `max_start_wait`.
 
     Ports
     -----
     src : Out(read_signature(N, 2 * in_bits))       the source buffer (words ``Cat(re, im)``).
     dst : Out(write_signature(N, 2 * out_bits))     the destination buffer.
     overflow : Out(1)                                sticky: an output saturated.
+    module_x, module_fire : Out, module_y : In       (``owned=False``) the shared module.
     """
 
     def __init__(
@@ -85,6 +102,11 @@ class PfaStage(wiring.Component):
         shift: int,
         out_bits: int,
         rounding: Rounding,
+        *,
+        in_bits: int | None = None,
+        inverse: bool = False,
+        owned: bool = True,
+        start_phase: int | None = None,
     ) -> None:
         n = len(read_table)
         if len(write_table) != n or n % dft.r:
@@ -94,18 +116,27 @@ class PfaStage(wiring.Component):
         self.dft, self.n, self.r = dft, n, dft.r
         self.read_table, self.write_table = [int(a) for a in read_table], [int(a) for a in write_table]
         self.shift, self.out_bits, self.rounding = shift, out_bits, Rounding(rounding)
-        self.in_bits = dft.in_bits
+        self.in_bits = dft.in_bits if in_bits is None else int(in_bits)
+        if not 2 <= self.in_bits <= dft.in_bits:
+            raise ValueError(f"PfaStage: source words of {self.in_bits} bits for a module of {dft.in_bits}")
+        if start_phase is not None and not 0 <= start_phase < self.r:
+            raise ValueError(f"PfaStage: start_phase must be in 0..{self.r - 1}; got {start_phase}")
+        self.inverse, self.owned, self.start_phase = bool(inverse), bool(owned), start_phase
         # read (1) + serial-to-parallel (r - 1 more words, 1 vector register) + module
         # + parallel-to-serial load (1) + rounding register (1)
         self.latency = 1 + (self.r - 1) + 1 + dft.latency + 1 + 1
         self.frame_cycles = n + 1
-        super().__init__(
-            {
-                "src": Out(read_signature(n, 2 * self.in_bits)),
-                "dst": Out(write_signature(n, 2 * out_bits)),
-                "overflow": Out(1),
-            }
-        )
+        self.max_start_wait = 0 if start_phase is None else self.r - 1
+        ports = {
+            "src": Out(read_signature(n, 2 * self.in_bits)),
+            "dst": Out(write_signature(n, 2 * out_bits)),
+            "overflow": Out(1),
+        }
+        if not self.owned:
+            ports["module_x"] = Out(data.ArrayLayout(complex_layout(dft.in_bits), self.r))
+            ports["module_fire"] = Out(1)
+            ports["module_y"] = In(data.ArrayLayout(complex_layout(dft.out_bits), self.r))
+        super().__init__(ports)
 
     def model(self, re: ArrayLike, im: ArrayLike) -> tuple[IntArray, IntArray]:
         """The destination buffer (..., N) for source buffers (..., N)."""
@@ -113,7 +144,10 @@ class PfaStage(wiring.Component):
         order = np.asarray(self.read_table)
         vr = re[..., order].reshape(re.shape[:-1] + (-1, self.r))
         vi = im[..., order].reshape(im.shape[:-1] + (-1, self.r))
-        yr, yi = self.dft.model(vr, vi)
+        if self.inverse:  # the inverse DFT is the forward one with re/im swapped around it
+            yi, yr = self.dft.model(vi, vr)
+        else:
+            yr, yi = self.dft.model(vr, vi)
         yr = saturate(round_shift(yr, self.shift, self.rounding), self.out_bits)[0].reshape(re.shape)
         yi = saturate(round_shift(yi, self.shift, self.rounding), self.out_bits)[0].reshape(im.shape)
         out_re, out_im = np.empty_like(yr), np.empty_like(yi)
@@ -124,7 +158,7 @@ class PfaStage(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         n, r = self.n, self.r
-        m.submodules.dft = dft = self.dft
+        dft = self.dft
         src, dst = self.src, self.dst
         bits = address_bits(n)
 
@@ -132,6 +166,10 @@ class PfaStage(wiring.Component):
         busy = Signal()
         j = Signal(range(n))
         start = ~busy & src.ready & dst.free
+        if self.start_phase is not None:  # a shared module: this stage fires only in its own slots
+            phase = Signal(range(r))
+            m.d.sync += phase.eq(Mux(phase == r - 1, 0, phase + 1))
+            start = start & (phase == self.start_phase)
         last_read = busy & (j == n - 1)
         m.d.comb += [
             dst.claim.eq(start),
@@ -158,14 +196,27 @@ class PfaStage(wiring.Component):
             m.d.sync += element.eq(Mux(element == r - 1, 0, element + 1))
             with m.If(element == r - 1):
                 m.d.sync += fire.eq(1)
-        m.d.comb += [dft.en.eq(1), dft.x.eq(vector)]
+        to_module = Signal(data.ArrayLayout(complex_layout(dft.in_bits), r))
+        from_module = Signal(data.ArrayLayout(complex_layout(dft.out_bits), r))
+        for e in range(r):  # the inverse swaps re and im on the way in and out: wires only
+            a, b = (vector[e].im, vector[e].re) if self.inverse else (vector[e].re, vector[e].im)
+            m.d.comb += [to_module[e].re.eq(a), to_module[e].im.eq(b)]
+        if self.owned:
+            m.submodules.dft = dft
+            m.d.comb += [dft.en.eq(1), dft.x.eq(to_module), from_module.eq(dft.y)]
+        else:
+            m.d.comb += [self.module_x.eq(to_module), self.module_fire.eq(fire), from_module.eq(self.module_y)]
+        result = Signal.like(from_module)
+        for e in range(r):
+            a, b = (from_module[e].im, from_module[e].re) if self.inverse else (from_module[e].re, from_module[e].im)
+            m.d.comb += [result[e].re.eq(a), result[e].im.eq(b)]
         done = delay(m, fire, dft.latency, Const(1), "module_valid")
 
         # --- parallel to serial ------------------------------------------------------------------
         held = Signal(data.ArrayLayout(complex_layout(dft.out_bits), r))
         remaining = Signal(range(r + 1))
         with m.If(done):
-            m.d.sync += [held.eq(dft.y), remaining.eq(r)]
+            m.d.sync += [held.eq(result), remaining.eq(r)]
         with m.Elif(remaining != 0):
             m.d.sync += [
                 held.eq(held.as_value() >> (2 * dft.out_bits)),
