@@ -25,8 +25,8 @@ from golden.pfa import supported
 from golden.quant import FloatLayer, QuantizedLayer, check_n_bits, quantize_layer, random_layer
 from hw.direct import DirectEngine
 from hw.fast_parc import FastParcEngine
-from hw.native_fast_parc import NativeFastParcEngine
 from hw.names import check_top_name
+from hw.native_fast_parc import NativeFastParcEngine
 from hw.top import AxisTop
 
 GENERATOR_VERSION = "0.1.0"
@@ -81,6 +81,7 @@ class Design:
             "top": self.spec.top_name,
             "verilog": verilog_file,
             "arch": self.spec.arch,
+            "fft_impl": self.arch_info.get("fft_impl"),  # --arch fft: "native" or "padded"; None otherwise
             "n": fmt.n,
             "bits": self.spec.bits,
             "channels": self.layer.channels,
@@ -151,15 +152,34 @@ class Design:
                 "word i = offset[c, i] = corr(w_q, pe_q)[i] + b_q at the accumulator LSB (2**-(input frac + weight_frac[c]))",
             ),
         }
-        if hasattr(self.engine, "spectrum_words"):
-            sb = self.engine.params.spectrum_bits
+        engine = self.engine
+        if isinstance(engine, NativeFastParcEngine):  # the ROM of hw.spectral_stage.SpectralStage.rom_words
+            sb, rows = engine.params.spectrum_bits, 2 * engine.plan.pairs
+            words = len(engine.spectrum_words()) // rows  # N // 2 + 1 bins, padded to a power of two
             layout["rom_spectrum.hex"] = {
                 **hex_file(
-                    self.engine.m,
+                    words,
+                    3 * sb,
+                    f"word k < N // 2 + 1 = {engine.params.bins} holds (c, c + d, d - c) of Hq[c', k] = c + j d = "
+                    "round(conj(DFT_N(w_q[c']))[k] / N * 2**native_fft.spectrum_exp[c']); words k >= N // 2 + 1 are 0",
+                ),
+                "rows": rows,
+                "row": "channel c' (row 0 = channel 0); channels 2p and 2p+1 share one transform, so an odd channel "
+                "count has a last, all-zero row for the zero channel that pads the last pair",
+                "encoding": f"c in bits {sb - 1}..0, c + d in bits {2 * sb - 1}..{sb}, d - c in bits "
+                f"{3 * sb - 1}..{2 * sb}, each {sb}-bit two's complement; lowercase hex, words separated by one space",
+                "rom_address": "row * words_per_row + k: the rows in order are the ROM image ($readmemh)",
+            }
+        elif isinstance(engine, FastParcEngine):
+            sb = engine.params.spectrum_bits
+            layout["rom_spectrum.hex"] = {
+                **hex_file(
+                    engine.m,
                     2 * sb,
-                    "word k = round(conj(DFT_M(w_q[c] zero-padded to M))[bitrev(k)] * 2**spectrum_exp[c])",
+                    "word k = round(conj(DFT_M(w_q[c] zero-padded to M))[bitrev(k)] * 2**fft.spectrum_exp[c])",
                 ),
                 "encoding": f"real part in bits {sb - 1}..0, imaginary part in bits {2 * sb - 1}..{sb}, each {sb}-bit two's complement; lowercase hex, words separated by one space",
+                "rom_address": "row * words_per_row + k: the rows in order are the ROM image ($readmemh)",
             }
         return layout
 
@@ -255,7 +275,9 @@ def _native(spec: DesignSpec, layer: QuantizedLayer, options: dict) -> tuple[wir
     fmt = layer.fmt
     kwargs = {NATIVE_OPTIONS[k]: int(v) for k, v in options.items()}
     try:
-        params = NativeParams.default(fmt.n, fmt.data.bits, output_bits=fmt.output.bits, rounding=fmt.rounding, **kwargs)
+        params = NativeParams.default(
+            fmt.n, fmt.data.bits, output_bits=fmt.output.bits, rounding=fmt.rounding, **kwargs
+        )
         engine = NativeFastParcEngine(layer, params)
     except ValueError as exc:
         chosen = ", ".join(f"{_flag(k)}={v}" for k, v in options.items()) or "the defaults"
