@@ -5,7 +5,7 @@ calls `native_model`. Why this design, and its numbers: docs/architecture.md sec
 of one channel pair ``(2p, 2p + 1)`` (frames stream in channel order; an odd channel count pads
 a zero channel that never leaves the engine)::
 
-    Framer -> Feeder --x_c into re, x_d into im (<< input_shift)--> [in]
+    PairWriter (Framer rules) --x_2p into re, x_2p+1 into im (<< input_shift)--> [in]
       --PfaStage fwd0 (Ruritanian read map)--> [fwd0] -- ... --> [fwd d-1]
       --SpectralStage (Z[k], Z[N-k]; separate; 3-multiply product with ROM; recombine)--> [rec]
       --PfaStage inv0 (CRT read map)--> [inv0] -- ... --> [inv d-1]
@@ -39,9 +39,9 @@ from golden.native_fft import NativeParams, NativePlan, NativeTrace, multiply_co
 from golden.quant import QuantizedLayer
 from hw.complex_mul import complex_layout
 from hw.csd import Impl
-from hw.feeder import Feeder
-from hw.framer import ERROR_COUNTER_BITS, Framer
+from hw.framer import ERROR_COUNTER_BITS
 from hw.mux import per_channel
+from hw.pair_writer import PairWriter
 from hw.pfa_stage import PfaStage, address_table
 from hw.pingpong import PingPongBuffer, address_bits
 from hw.pipeline import delay
@@ -245,7 +245,7 @@ class NativeFastParcEngine(wiring.Component):
         second frame (N), framing and feeding (2), then per stage the cycles from its start to
         the next stage's start (its first read, its pipeline, its last write, the commit)."""
         n, h = self.n, self.params.bins
-        parts = {"second_frame": n, "framer_feeder": Framer.latency + Feeder.latency}
+        parts = {"second_frame": n, "commit": 1}
         for spec in self.stage_specs[: len(self.params.factors)]:
             stage = self._stage(spec)
             stage.dft._MustUse__silence = True
@@ -319,29 +319,12 @@ class NativeFastParcEngine(wiring.Component):
         odd = c % 2 == 1
         zb = self.z_bits
 
-        # --- input: frames -> the pair buffer (x_2p in re, x_2p+1 in im) ---------------------------
-        m.submodules.framer = framer = Framer(n, fmt.data.bits, c)
-        m.submodules.feeder = feeder = Feeder(n, fmt.data.bits, c, width=1, groups=1, positions=n)
-        wiring.connect(m, wiring.flipped(self.i), framer.i)
-        wiring.connect(m, framer.o, feeder.i)
-        m.d.comb += self.frame_errors.eq(framer.errors)
+        # --- input: samples -> the pair buffer (x_2p in re, x_2p+1 in im), Framer rules ------------
+        m.submodules.writer = writer = PairWriter(n, fmt.data.bits, c, p.input_shift)
         m.submodules.buf_in = buf_in = PingPongBuffer(n, 2 * zb, granularity=zb)
-        beat = feeder.o.payload
-        channel_odd = beat.channel[0]
-        alone = (beat.channel == c - 1) if odd else Const(0)  # the last channel of an odd count
-        opens = ~channel_odd & (beat.index == 0)
-        closes = (channel_odd | alone) & (beat.index == n - 1)
-        can = ~opens | buf_in.w.free
-        write = feeder.o.valid & can
-        sample = (beat.data[0] << p.input_shift).as_signed()
-        m.d.comb += [
-            feeder.o.ready.eq(can),
-            buf_in.w.claim.eq(write & opens),
-            buf_in.w.addr.eq(beat.index),
-            buf_in.w.data.eq(Mux(channel_odd, sample.as_unsigned() << zb, sample.as_unsigned()[:zb])),
-            buf_in.w.en.eq(Mux(write, Mux(channel_odd, 0b10, Mux(alone, 0b11, 0b01)), 0)),
-            buf_in.w.commit.eq(write & closes),
-        ]
+        wiring.connect(m, wiring.flipped(self.i), writer.i)
+        wiring.connect(m, writer.w, buf_in.w)
+        m.d.comb += self.frame_errors.eq(writer.errors)
 
         # --- the transform stages, chained through ping-pong buffers -----------------------------------
         overflow = []
