@@ -101,6 +101,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -183,7 +184,7 @@ class NativeParams:
         output_bits: int | None = None,
         rounding: Rounding = Rounding.HALF_EVEN,
         factors: tuple[int, ...] | None = None,
-        **overrides: int,
+        **overrides: int | bool,
     ) -> NativeParams:
         """Defaults for N and bits. Constants and ROM are 18-bit words (one DSP port) up to 12
         bits of data or output; above, ``bits + 6`` (the constant and ROM errors scale with the
@@ -193,7 +194,7 @@ class NativeParams:
             raise ValueError(f"N={n} has no coprime factorisation into Winograd module sizes {winograd.MODULE_SIZES}")
         precision = max(bits, bits if output_bits is None else int(output_bits))
         word = 18 if precision <= 12 else min(30, precision + 6)
-        kw = {"const_bits": word - 1, "spectrum_bits": word}
+        kw: dict[str, Any] = {"const_bits": word - 1, "spectrum_bits": word}
         kw.update(overrides)
         return cls(n, bits, fac, rounding=rounding, **kw)
 
