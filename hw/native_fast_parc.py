@@ -47,6 +47,7 @@ from hw.pingpong import PingPongBuffer, address_bits
 from hw.pipeline import delay
 from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
 from hw.rom import ChannelRom
+from hw.shared_dft import FOLD_MIN_R, SharedDft
 from hw.spectral_stage import SpectralStage
 from hw.stream import channel_shape, sample_stream
 from hw.winograd import WinogradDft
@@ -167,9 +168,10 @@ class NativeFastParcEngine(wiring.Component):
             )
         return specs
 
-    def _module(self, r: int) -> WinogradDft:
-        """The r-point module: one per stage, or (``share_modules``) one forward module that the
-        forward and the inverse stage of size r share, as wide as the wider of their inputs."""
+    def _module(self, r: int) -> SharedDft:
+        """The forward r-point module that the forward and the inverse stage of size r share
+        (``share_modules``), as wide as the wider of their inputs, folded over two cycles for
+        r >= 4 (`hw.shared_dft`)."""
         p = self.params
         specs = [sp for sp in self.stage_specs if sp["r"] == r]
         fracs = {sp["frac"] for sp in specs}
@@ -178,10 +180,12 @@ class NativeFastParcEngine(wiring.Component):
         dft = WinogradDft(
             r, max(sp["in_bits"] for sp in specs), p.const_bits, p.rounding, self.impl, False, frac_bits=fracs.pop()
         )
-        dft._MustUse__silence = True
-        return dft
+        shared = SharedDft(dft, fold=r >= FOLD_MIN_R)
+        for block in (dft, shared):
+            block._MustUse__silence = True
+        return shared
 
-    def _pfa_stage(self, spec: dict, module: WinogradDft | None = None) -> PfaStage:
+    def _pfa_stage(self, spec: dict, module: SharedDft | None = None) -> PfaStage:
         """The stage of ``spec``: on ``module`` (shared, not owned), or with a module of its own."""
         p = self.params
         name = spec["name"]
@@ -192,7 +196,7 @@ class NativeFastParcEngine(wiring.Component):
             )
             return PfaStage(dft, *tables, spec["shift"], spec["out_bits"], p.rounding)
         return PfaStage(
-            module,
+            module.dft,
             *tables,
             spec["shift"],
             spec["out_bits"],
@@ -201,6 +205,7 @@ class NativeFastParcEngine(wiring.Component):
             inverse=spec["inverse"],
             owned=False,
             start_phase=spec["r"] // 2 if spec["inverse"] else 0,
+            module_latency=module.latency,
         )
 
     def _stage(self, spec: dict) -> PfaStage:
@@ -330,12 +335,11 @@ class NativeFastParcEngine(wiring.Component):
         overflow = []
         source = buf_in
         d = len(p.factors)
-        modules: dict[int, WinogradDft] = {}
+        modules: dict[int, SharedDft] = {}
         clients: dict[int, list[PfaStage]] = {}
         if p.share_modules:
             for r in p.factors:
                 m.submodules[f"dft{r}"] = modules[r] = self._module(r)
-                m.d.comb += modules[r].en.eq(1)
 
         def make(spec: dict) -> PfaStage:
             stage = self._pfa_stage(spec, modules.get(spec["r"]))
@@ -368,7 +372,10 @@ class NativeFastParcEngine(wiring.Component):
         for r, module in modules.items():  # the two stages' slots never coincide (start_phase)
             forward, inverse = clients[r]
             m.d.comb += [
-                module.x.eq(Mux(forward.module_fire, forward.module_x, inverse.module_x)),
+                module.x0.eq(forward.module_x),
+                module.fire0.eq(forward.module_fire),
+                module.x1.eq(inverse.module_x),
+                module.fire1.eq(inverse.module_fire),
                 forward.module_y.eq(module.y),
                 inverse.module_y.eq(module.y),
             ]

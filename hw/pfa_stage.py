@@ -72,6 +72,9 @@ class PfaStage(wiring.Component):
         True: the stage instantiates ``dft``. False: the module lives outside and is shared
         (ports ``module_*``; its ``en`` must be high and its result returns ``dft.latency``
         cycles after ``module_fire``).
+    module_latency : int, optional
+        (``owned=False``) cycles from ``module_fire`` to the result on ``module_y`` (default
+        ``dft.latency``; a folded `hw.shared_dft.SharedDft` takes one more).
     start_phase : int, optional
         Start frames only when a free-running counter modulo r (reset with everything)
         equals this phase. Two stages on one module with different phases never fire in the
@@ -107,6 +110,7 @@ class PfaStage(wiring.Component):
         inverse: bool = False,
         owned: bool = True,
         start_phase: int | None = None,
+        module_latency: int | None = None,
     ) -> None:
         n = len(read_table)
         if len(write_table) != n or n % dft.r:
@@ -122,9 +126,12 @@ class PfaStage(wiring.Component):
         if start_phase is not None and not 0 <= start_phase < self.r:
             raise ValueError(f"PfaStage: start_phase must be in 0..{self.r - 1}; got {start_phase}")
         self.inverse, self.owned, self.start_phase = bool(inverse), bool(owned), start_phase
+        self.module_latency = dft.latency if module_latency is None else int(module_latency)
+        if owned and self.module_latency != dft.latency:
+            raise ValueError("PfaStage: module_latency is for a module outside the stage")
         # read (1) + serial-to-parallel (r - 1 more words, 1 vector register) + module
         # + parallel-to-serial load (1) + rounding register (1)
-        self.latency = 1 + (self.r - 1) + 1 + dft.latency + 1 + 1
+        self.latency = 1 + (self.r - 1) + 1 + self.module_latency + 1 + 1
         self.frame_cycles = n + 1
         self.max_start_wait = 0 if start_phase is None else self.r - 1
         ports = {
@@ -210,7 +217,7 @@ class PfaStage(wiring.Component):
         for e in range(r):
             a, b = (from_module[e].im, from_module[e].re) if self.inverse else (from_module[e].re, from_module[e].im)
             m.d.comb += [result[e].re.eq(a), result[e].im.eq(b)]
-        done = delay(m, fire, dft.latency, Const(1), "module_valid")
+        done = delay(m, fire, self.module_latency, Const(1), "module_valid")
 
         # --- parallel to serial ------------------------------------------------------------------
         held = Signal(data.ArrayLayout(complex_layout(dft.out_bits), r))
