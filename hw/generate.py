@@ -3,7 +3,8 @@
 Example::
 
     python -m hw.generate --n=56 --bits=8                  # trained N=56 layer, direct form
-    python -m hw.generate --n=28 --bits=12 --arch fft --out build/fft28
+    python -m hw.generate --n=28 --bits=12 --arch fft --out build/fft28   # native prime-factor FFT (28 = 4 x 7)
+    python -m hw.generate --n=28 --bits=12 --arch fft --fft-impl padded --out build/fft28p  # radix-2, M = 64
     python -m hw.generate --n=14 --bits=8 --weights my_layer.npz --parallel 7
 
 Bad options are one line on stderr and exit status 2; nothing is written unless all of it
@@ -27,21 +28,61 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from golden.cli import Parser, UserError, run
 from golden.files import OutputFolder
-from hw.design import Design, DesignSpec, add_design_arguments, build_design, spec_from_arguments
+from hw.design import FFT_IMPLS, Design, DesignSpec, add_design_arguments, build_design, spec_from_arguments
 from hw.lint import waiver_text
+from hw.native_fast_parc import NativeFastParcEngine
 
+FFT_IMPL_HELP = (
+    "which --arch fft engine: native = the prime-factor engine (1 cycle/sample), for N that factors into "
+    "coprime 2/4/8, 3, 5, 7 (N divides 840: e.g. 7, 12, 14, 21, 28, 56); padded = the radix-2 engine, "
+    "zero-padded to a power of two M >= 2N-1 (M/N cycles/sample), for other N; auto (default): native "
+    "when N factors, else padded"
+)
 FFT_FLAGS = {  # CLI flag (DesignSpec.options key: '-' -> '_') -> help (ranges: golden.fast_parc_int.FFT_OPTION_RANGES)
-    "fft-size": "FFT size M: a power of two from the smallest >= 2N-1 (and >= 8; the default) to 4x that",
-    "twiddle-bits": "twiddle ROM bits, 6..27 (default 18, one DSP port; bits + 4 above 16-bit data)",
-    "spectrum-bits": "spectrum ROM bits, 6..27 (default as --twiddle-bits)",
-    "guard-bits": "IFFT output bits below the output LSB, 0..12 (default 4)",
-    "headroom-bits": "IFFT headroom above the output range, 0..8; sets the inverse scaling schedule (default 2)",
-    "input-shift": "guard bits added to the forward FFT input, 0..8 (default 3). All these options together "
-    "must fit the datapath and keep the worst-case error bound <= max(8 LSB, 4x the defaults')",
+    "fft-size": "padded only: FFT size M, a power of two from the smallest >= 2N-1 (and >= 8; the default) to 4x that",
+    "twiddle-bits": "padded only: twiddle ROM bits, 6..27 (default 18, one DSP port; bits + 4 above 16-bit data)",
+    "spectrum-bits": "spectrum ROM bits: padded 6..27 (default as --twiddle-bits); native 4..30 (default 18, bits + 6 "
+    "above 12-bit data or output)",
+    "guard-bits": "inverse transform output bits below the output LSB: padded 0..12, native 0..16 (default 4)",
+    "headroom-bits": "padded only: IFFT headroom above the output range, 0..8; sets the inverse scaling schedule "
+    "(default 2)",
+    "input-shift": "guard bits added to the forward transform input: padded 0..8, native 0..12 (default 3). For "
+    "padded, all these options together must fit the datapath and keep the worst-case error bound <= max(8 LSB, "
+    "4x the defaults')",
 }
+FFT_OPTION_KEYS = ("fft_impl", *(flag.replace("-", "_") for flag in FFT_FLAGS))  # DesignSpec.options keys
+
+
+def add_fft_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``--arch fft`` options, shared by `hw.generate` and `sim.run` so both commands
+    spell them alike and a simulated FFT design is the one a user would generate."""
+    fft = p.add_argument_group(
+        "--arch fft (defaults: golden.native_fft.NativeParams.default / golden.fast_parc_int.FftParams.default)"
+    )
+    fft.add_argument("--fft-impl", choices=("auto", *FFT_IMPLS), default=None, help=FFT_IMPL_HELP)
+    for flag, what in FFT_FLAGS.items():
+        fft.add_argument(f"--{flag}", type=int, default=None, help=what)
+
+
+def fft_options(args: argparse.Namespace) -> dict[str, Any]:
+    """`DesignSpec.options` from the parsed `add_fft_arguments` flags: only those given, so a
+    design without them is the default one and ``--arch direct`` can refuse any of them."""
+    return {key: getattr(args, key) for key in FFT_OPTION_KEYS if getattr(args, key) is not None}
+
+
+def check_arch_options(spec: DesignSpec) -> None:
+    """FFT options name hardware that only ``--arch fft`` has: refuse them elsewhere rather
+    than ignore them (a flag that changes nothing must not look as if it did)."""
+    if spec.options and spec.arch != "fft":
+        raise UserError(f"{_flag(next(iter(spec.options)))} applies to --arch fft only")
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,9 +96,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder (default ./out)")
     p.add_argument("--name", default=None, help="top module name (default parc_<arch>_n<N>_b<bits>)")
     p.add_argument("--no-lint", action="store_true", help="skip the Verilator lint check")
-    fft = p.add_argument_group("--arch fft (defaults: golden.fast_parc_int.FftParams.default, overflow-free schedules)")
-    for flag, what in FFT_FLAGS.items():
-        fft.add_argument(f"--{flag}", type=int, default=None, help=what)
+    add_fft_arguments(p)
     return p
 
 
@@ -112,7 +151,14 @@ def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = 
 
 
 def write_rom_files(design: Design, folder: Path) -> None:
-    """ROM contents as $readmemh-style hex (for users' own memories; the Verilog embeds them)."""
+    """ROM contents as $readmemh-style hex (for users' own memories; the Verilog embeds them).
+
+    The spectrum file is the engine's ROM image word for word (`Design.manifest`'s
+    ``rom_layout`` says how): padded radix-2, one row of M bit-reversed bins per channel;
+    native, one row of N // 2 + 1 bins padded to a power of two per channel of each pair,
+    so an odd channel count ends with the zero row of the padding channel. Read in order,
+    the rows are the ROM at word address ``row * words_per_row + k``.
+    """
     q = design.layer
     w_hex = [
         " ".join(f"{int(v) & ((1 << q.fmt.weight_bits) - 1):0{(q.fmt.weight_bits + 3) // 4}x}" for v in row)
@@ -122,11 +168,18 @@ def write_rom_files(design: Design, folder: Path) -> None:
     acc = q.fmt.acc_bits
     o_hex = [" ".join(f"{int(v) & ((1 << acc) - 1):0{(acc + 3) // 4}x}" for v in row) for row in q.offset]
     (folder / "rom_offsets.hex").write_text("\n".join(o_hex) + "\n")
-    if hasattr(design.engine, "spectrum_words"):  # --arch fft: one row per channel, bit-reversed bins
-        words, width = design.engine.spectrum_words(), 2 * design.engine.params.spectrum_bits
-        m = design.engine.m
-        rows = [" ".join(f"{w:0{(width + 3) // 4}x}" for w in words[c * m : (c + 1) * m]) for c in range(q.channels)]
-        (folder / "rom_spectrum.hex").write_text("\n".join(rows) + "\n")
+    engine = design.engine
+    if not hasattr(engine, "spectrum_words"):  # --arch direct
+        return
+    if isinstance(engine, NativeFastParcEngine):  # (c, c + d, d - c) per bin, channels in pairs
+        rows, width = 2 * engine.plan.pairs, 3 * engine.params.spectrum_bits
+    else:  # FastParcEngine: (re, im) per bin
+        rows, width = q.channels, 2 * engine.params.spectrum_bits
+    words = engine.spectrum_words()
+    per_row, rest = divmod(len(words), rows)
+    assert rest == 0, f"{len(words)} spectrum ROM words are not {rows} rows"
+    lines = [" ".join(f"{w:0{(width + 3) // 4}x}" for w in words[r * per_row : (r + 1) * per_row]) for r in range(rows)]
+    (folder / "rom_spectrum.hex").write_text("\n".join(lines) + "\n")
 
 
 @dataclass(frozen=True)
@@ -161,8 +214,7 @@ def generate(spec: DesignSpec, out: str | os.PathLike, *, lint: bool = True) -> 
     elaboration; unless ``lint`` is False, the Verilog must pass ``verilator --lint-only
     -Wall``. Any problem is a one-line `UserError` (or ValueError) and nothing is written.
     """
-    if spec.options and spec.arch != "fft":
-        raise UserError(f"--{next(iter(spec.options)).replace('_', '-')} applies to --arch fft only")
+    check_arch_options(spec)
     output_folder(out, spec.top_name)  # refuse a foreign --out before elaboration
     data = write_design(build_design(spec), out, lint_check=lint)
     return Manifest(Path(out), data)
@@ -170,8 +222,7 @@ def generate(spec: DesignSpec, out: str | os.PathLike, *, lint: bool = True) -> 
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    options = {flag.replace("-", "_"): getattr(args, flag.replace("-", "_")) for flag in FFT_FLAGS}
-    options = {k: v for k, v in options.items() if v is not None}
+    options = fft_options(args)
     if args.seed is not None and args.weights != "random":  # a seed that changes nothing must not look as if it did
         raise UserError("--seed applies to --weights random only (the other weights are not random)")
     spec = spec_from_arguments(args, seed=0 if args.seed is None else args.seed, name=args.name, options=options)

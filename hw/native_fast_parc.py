@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import operator
-from functools import reduce
+from functools import cached_property, reduce
 
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Signal, signed
@@ -244,26 +244,58 @@ class NativeFastParcEngine(wiring.Component):
     def cycles_per_sample(self) -> float:
         return 1.0
 
-    @property
-    def latency_parts(self) -> dict[str, int]:
-        """The latency, stage by stage (no stalls, channels streaming back to back): the pair's
-        second frame (N), framing and feeding (2), then per stage the cycles from its start to
-        the next stage's start (its first read, its pipeline, its last write, the commit)."""
+    @cached_property
+    def _timing(self) -> dict[str, tuple[int, int, int]]:
+        """Per stage, in order: (longest start wait, cycles from its start to the next stage's
+        start, cycles from its start to its last read). No stalls; the input "stage" is the
+        pair's 2N samples (its bank is claimed with the first)."""
         n, h = self.n, self.params.bins
-        parts = {"second_frame": n, "commit": 1}
-        for spec in self.stage_specs[: len(self.params.factors)]:
+        d = len(self.params.factors)
+        timing = {"input": (0, 2 * n + 1, 2 * n)}
+        for spec in self.stage_specs[:d]:
             stage = self._stage(spec)
             stage.dft._MustUse__silence = True
-            parts[spec["name"]] = stage.max_start_wait + 1 + stage.latency + n
+            timing[spec["name"]] = (stage.max_start_wait, 1 + stage.latency + n, n)
         spectral = self._spectral_stage()
         spectral._MustUse__silence = True
         mirror_last = 1 if (h - 1 >= 1 and h - 1 <= n - h) else 0
-        parts["spectral"] = 1 + 2 * (h - 1) + spectral.latency + mirror_last + 1
-        for spec in self.stage_specs[len(self.params.factors) :]:
+        timing["spectral"] = (0, 1 + 2 * (h - 1) + spectral.latency + mirror_last + 1, 2 * h)
+        for spec in self.stage_specs[d:]:
             stage = self._stage(spec)
             stage.dft._MustUse__silence = True
-            parts[spec["name"]] = stage.max_start_wait + 1 + stage.latency + n
-        parts["output"] = OUTPUT_STAGES
+            timing[spec["name"]] = (stage.max_start_wait, 1 + stage.latency + n, n)
+        timing["output"] = (0, OUTPUT_STAGES, 2 * n)
+        return timing
+
+    def banks(self) -> dict[str, int]:
+        """Banks of the buffer after each stage: a bank is held from its producer's start to
+        its consumer's last read; frames arrive every 2N cycles (1.5N on average for an odd
+        channel count, N for one channel), so B banks keep up while B periods cover that."""
+        n, c = self.n, self.layer.channels
+        period = 2 * n if c % 2 == 0 else (3 * n) // 2 if c > 1 else n
+        names = list(self._timing)
+        out = {}
+        for producer, consumer in zip(names, names[1:], strict=False):
+            _, span, _ = self._timing[producer]
+            wait, _, reads = self._timing[consumer]
+            hold = span + wait + reads + 2
+            banks = 2
+            while banks * period < hold:
+                banks *= 2
+            out[producer] = banks
+        return out
+
+    @property
+    def latency_parts(self) -> dict[str, int]:
+        """The latency, stage by stage, when no stall and no start wait delays it: the pair's
+        second frame (N), the commit of the pair's bank (1), then per stage the cycles from its
+        start to the next stage's start (its first read, its pipeline, its last write, the
+        commit), with the longest wait of a stage on a shared module for its slot (r - 1) added:
+        so `latency` is the worst case over the phase at which input arrives after reset."""
+        parts = {"second_frame": self.n, "commit": 1}
+        for name, (wait, span, _) in self._timing.items():
+            if name != "input":
+                parts[name] = wait + span
         return parts
 
     @property
@@ -326,7 +358,8 @@ class NativeFastParcEngine(wiring.Component):
 
         # --- input: samples -> the pair buffer (x_2p in re, x_2p+1 in im), Framer rules ------------
         m.submodules.writer = writer = PairWriter(n, fmt.data.bits, c, p.input_shift)
-        m.submodules.buf_in = buf_in = PingPongBuffer(n, 2 * zb, granularity=zb)
+        banks = self.banks()
+        m.submodules.buf_in = buf_in = PingPongBuffer(n, 2 * zb, granularity=zb, banks=banks["input"])
         wiring.connect(m, wiring.flipped(self.i), writer.i)
         wiring.connect(m, writer.w, buf_in.w)
         m.d.comb += self.frame_errors.eq(writer.errors)
@@ -349,13 +382,15 @@ class NativeFastParcEngine(wiring.Component):
         for spec in self.stage_specs[:d]:
             stage = make(spec)
             m.submodules[spec["name"]] = stage
-            m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(n, 2 * spec["out_bits"])
+            m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(
+                n, 2 * spec["out_bits"], banks=banks[spec["name"]]
+            )
             wiring.connect(m, stage.src, source.r)
             wiring.connect(m, stage.dst, buf.w)
             overflow.append(stage.overflow)
             source = buf
         m.submodules.spectral = spectral = self._spectral_stage()
-        m.submodules.buf_rec = buf_rec = PingPongBuffer(n, 2 * plan.widths["rec"])
+        m.submodules.buf_rec = buf_rec = PingPongBuffer(n, 2 * plan.widths["rec"], banks=banks["spectral"])
         wiring.connect(m, spectral.src, source.r)
         wiring.connect(m, spectral.dst, buf_rec.w)
         overflow.append(spectral.overflow)
@@ -363,7 +398,9 @@ class NativeFastParcEngine(wiring.Component):
         for spec in self.stage_specs[d:]:
             stage = make(spec)
             m.submodules[spec["name"]] = stage
-            m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(n, 2 * spec["out_bits"])
+            m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(
+                n, 2 * spec["out_bits"], banks=banks[spec["name"]]
+            )
             wiring.connect(m, stage.src, source.r)
             wiring.connect(m, stage.dst, buf.w)
             overflow.append(stage.overflow)

@@ -1,4 +1,4 @@
-"""Ping-pong frame buffer: two banks of one RAM, handed from a writer to a reader frame by frame.
+"""Ping-pong frame buffer: banks of one RAM, handed from a writer to a reader frame by frame.
 
 Why: the native engine's stages (`hw.native_fast_parc`) each read a whole frame in an order
 of their own (a prime-factor index map) and write it in another, so consecutive stages cannot
@@ -15,12 +15,15 @@ A bank goes round ``free -> claimed -> full -> free``:
   that same edge), and the bank is free again.
 
 Claims, commits and releases each follow their own bank pointer, so frames stay in order.
+Two banks suffice when a bank's round trip (the producer's claim to the consumer's release)
+is at most two frame periods; a stage whose pipeline is long next to N (N = 7) needs more,
+so ``banks`` may be any power of two.
 The protocol is the callers' duty: claim only while ``w.free``, write only a claimed bank
 (in claim order), release only while ``r.ready``. Writes and reads then never meet in one
 bank, so the RAM needs no read-during-write behaviour.
 
 The RAM is one `amaranth.lib.memory.Memory` of ``2 * 2**ceil(log2 depth)`` words with a
-synchronous read port (block RAM on FPGAs); the bank is the top address bit. ``granularity``
+synchronous read port (block RAM on FPGAs); the bank is the top address bits. ``granularity``
 splits a word into lanes written separately (``w.en`` has a bit per lane): the input buffer
 writes the two channels of a pair into the real and the imaginary halves at different times.
 """
@@ -68,7 +71,7 @@ def read_signature(depth: int, width: int) -> wiring.Signature:
 
 
 class PingPongBuffer(wiring.Component):
-    """Two banks of ``depth`` words of ``width`` bits, with claim/commit/release hand-over.
+    """``banks`` banks of ``depth`` words of ``width`` bits, with claim/commit/release hand-over.
 
     Ports
     -----
@@ -81,12 +84,14 @@ class PingPongBuffer(wiring.Component):
         the cycle after. ``release``: the bank is read (the read in the same cycle happens).
     """
 
-    def __init__(self, depth: int, width: int, granularity: int | None = None) -> None:
+    def __init__(self, depth: int, width: int, granularity: int | None = None, banks: int = 2) -> None:
         if depth < 1 or width < 1:
             raise ValueError(f"PingPongBuffer needs depth >= 1 and width >= 1; got {depth}, {width}")
         if granularity is not None and (granularity < 1 or width % granularity):
             raise ValueError(f"granularity must divide width={width}; got {granularity}")
-        self.depth, self.width, self.granularity = depth, width, granularity
+        if banks < 2 or banks & (banks - 1):
+            raise ValueError(f"PingPongBuffer needs a power of two >= 2 banks; got {banks}")
+        self.depth, self.width, self.granularity, self.banks = depth, width, granularity, banks
         self.lanes = 1 if granularity is None else width // granularity
         super().__init__(
             {
@@ -98,12 +103,15 @@ class PingPongBuffer(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         bits = address_bits(self.depth)
-        m.submodules.ram = ram = Memory(shape=unsigned(self.width), depth=2 << bits, init=[])
+        banks = self.banks
+        m.submodules.ram = ram = Memory(shape=unsigned(self.width), depth=banks << bits, init=[])
         wp = ram.write_port(granularity=self.granularity)
         rp = ram.read_port()
-        claim_bank, write_bank, read_bank = Signal(name="claim_bank"), Signal(name="write_bank"), Signal()
-        claimed = Signal(2)
-        full = Signal(2)
+        pointer = unsigned(banks.bit_length() - 1)  # wraps by itself: banks is a power of two
+        claim_bank, write_bank = Signal(pointer, name="claim_bank"), Signal(pointer, name="write_bank")
+        read_bank = Signal(pointer, name="read_bank")
+        claimed = Signal(banks)
+        full = Signal(banks)
         w, r = self.w, self.r
         m.d.comb += [
             w.free.eq(~claimed.bit_select(claim_bank, 1)),
@@ -116,12 +124,12 @@ class PingPongBuffer(wiring.Component):
             r.data.eq(rp.data),
         ]
         with m.If(w.claim):
-            m.d.sync += claim_bank.eq(~claim_bank)
+            m.d.sync += claim_bank.eq(claim_bank + 1)
         with m.If(w.commit):
-            m.d.sync += write_bank.eq(~write_bank)
+            m.d.sync += write_bank.eq(write_bank + 1)
         with m.If(r.release):
-            m.d.sync += read_bank.eq(~read_bank)
-        for bank in range(2):
+            m.d.sync += read_bank.eq(read_bank + 1)
+        for bank in range(banks):
             with m.If(r.release & (read_bank == bank)):
                 m.d.sync += [claimed[bank].eq(0), full[bank].eq(0)]
             with m.If(w.claim & (claim_bank == bank)):

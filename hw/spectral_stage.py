@@ -226,7 +226,9 @@ class SpectralStage(wiring.Component):
                 y_hi.im.eq(rfit[3][0]),
                 k_rec.eq(p_bin),
             ]
-            with m.If(rfit[0][1] | rfit[1][1] | rfit[2][1] | rfit[3][1]):
+            # Y[N-k] exists only for 1 <= k <= N - H: an unwritten value must not flag overflow
+            has_mirror = (p_bin >= 1) & (p_bin <= n - h)
+            with m.If(rfit[0][1] | rfit[1][1] | (has_mirror & (rfit[2][1] | rfit[3][1]))):
                 m.d.sync += self.overflow.eq(1)
         mirrored = (k_rec >= 1) & (k_rec <= n - h)
         second_write = delay(m, rec_valid & mirrored, 1, one, "mirror_write")

@@ -66,3 +66,72 @@ def test_requantize_matches_golden(rounding: Rounding, saturating: bool) -> None
     if rounding is not Rounding.TRUNCATE:
         other = Rounding.HALF_UP if rounding is Rounding.HALF_EVEN else Rounding.HALF_EVEN
         assert not np.array_equal(gf.requantize(values, shifts, OUT_BITS, other, saturating)[0], want)
+
+
+@pytest.mark.parametrize("narrow", ["saturate", "wrap"])
+@pytest.mark.parametrize("width, bits", [(14, 20), (6, 6), (5, 6), (2, 17), (9, 10)])
+def test_narrowing_a_value_that_already_fits_keeps_its_sign(narrow: str, width: int, bits: int) -> None:
+    """Regression: a value no wider than ``bits`` passes unchanged, and the result is *signed*.
+    (A 14-bit negative value saturated to 20 bits came out positive: the slice ``v[:bits]`` of
+    a narrower value is unsigned, so it zero-extended.) Checked through a wider signed signal
+    (sign extension must happen) and one of exactly ``bits``, every value of the width."""
+    m = Module()
+    value = Signal(signed(width))
+    fn = hf.saturate if narrow == "saturate" else hf.wrap
+    y, flag = fn(value, bits)
+    assert y.shape().signed, f"hw.fixed.{narrow}({width}-bit value, {bits}): the result must be signed"
+    wide, exact, flagged = Signal(signed(bits + 6)), Signal(signed(bits)), Signal()
+    m.d.comb += [wide.eq(y), exact.eq(y), flagged.eq(flag)]
+    # through the requantizer too (shift 0): the output stage of every engine
+    req, req_flag = hf.requantize(value, 0, bits, Rounding.HALF_EVEN, narrow == "saturate")
+    via_requantize = Signal(signed(bits + 6))
+    m.d.comb += via_requantize.eq(req)
+    values = range(-(1 << (width - 1)), 1 << (width - 1))
+    got: dict[str, list[int]] = {"wide": [], "exact": [], "flag": [], "requantize": []}
+
+    async def bench(ctx) -> None:
+        for v in values:
+            ctx.set(value, v)
+            got["wide"].append(ctx.get(wide))
+            got["exact"].append(ctx.get(exact))
+            got["flag"].append(ctx.get(flagged))
+            got["requantize"].append(ctx.get(via_requantize))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    want = list(values)
+    label = f"hw.fixed.{narrow}({width}-bit value, bits={bits})"
+    assert got["wide"] == want, f"{label}: sign lost through a wider signal, e.g. {got['wide'][0]} for {want[0]}"
+    assert got["exact"] == want, f"{label}: value changed"
+    assert got["requantize"] == want, f"{label}: requantize(shift 0) changed the value"
+    assert not any(got["flag"]), f"{label}: flagged a value that fits"
+    golden = gf.fit(np.array(want), bits, narrow == "saturate")
+    assert golden[0].tolist() == want and not golden[1].any()
+
+
+@pytest.mark.parametrize("narrow", ["saturate", "wrap"])
+def test_narrowing_a_wider_value_is_golden_and_signed(narrow: str) -> None:
+    """The other branch (value wider than ``bits``), read through a wider signed signal: the
+    result must sign-extend and equal `golden.fixed` for every value of the width."""
+    width, bits = 9, 5
+    m = Module()
+    value = Signal(signed(width))
+    y, flag = (hf.saturate if narrow == "saturate" else hf.wrap)(value, bits)
+    wide, flagged = Signal(signed(bits + 8)), Signal()
+    m.d.comb += [wide.eq(y), flagged.eq(flag)]
+    values = np.arange(-(1 << (width - 1)), 1 << (width - 1))
+    got, flags = [], []
+
+    async def bench(ctx) -> None:
+        for v in values:
+            ctx.set(value, int(v))
+            got.append(ctx.get(wide))
+            flags.append(ctx.get(flagged))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    want, want_flag = gf.fit(values, bits, narrow == "saturate")
+    np.testing.assert_array_equal(got, want, err_msg=f"hw.fixed.{narrow}: differs from golden through a wider signal")
+    np.testing.assert_array_equal(np.array(flags, dtype=bool), want_flag, err_msg=f"hw.fixed.{narrow}: flag")
