@@ -65,12 +65,14 @@ FFT engine's inverse), except that early ones are left less shifted where a widt
 
 Defaults (`NativeParams.default`): g = 3, guard G = 4, F = 17 and S = 18 (18-bit constants and
 ROM words: one DSP port) up to 12-bit data/output, ``bits + 5`` and ``bits + 6`` above (at 16 bits
-18-bit words would make the constant/ROM error 3 LSB instead of 0.2), frac_bits = 2,
-max_bits = 25. N = 56, 8 bits, the shipped layer: forward 8-point stage operands 15 bits, output
-15 (shift 0, f 0); 7-point stage operands 18, products 19, output 18 (shift 0, f 2); ``sep`` 18
-(sigma 0), product operand ``a + b`` 19, exact product 34, ``p`` = 15, ``prod`` 19, ``rec`` 19;
-inverse 7-point operands 21, output 17 (shift 3, f 2); inverse 8-point operands 18, ``O`` 15
-(shift 3, f 2) (`NativePlan.widths`, ``.sum``: the exact sums before each rounding).
+18-bit words would make the constant/ROM error 3 LSB instead of 0.2), frac_bits = 3,
+max_bits = 25, ``share_modules``: one module per size serves the forward and the inverse stage
+(`hw.shared_dft`), so both keep the fraction count that minimises their summed rounding error
+(`_stage_frac`): at N = 56 the 8-point stages keep 3 (alone, the unshifted forward one would
+keep 0; sharing costs 0.04 LSB of bound at 8 bits, frac_bits 3 instead of 2 buys it back at
+12 bits). Widths (`NativePlan.widths`, ``.sum``: the exact sums before each rounding) at N = 56,
+8 bits, the shipped layer: ``sep`` 18, ``prod`` 19, ``rec`` 19, forward outputs 15 and 18,
+inverse outputs 17 and 15.
 
 Error (`NativePlan.error_bound`): against the float correlation of the quantized layer, in
 output LSBs, when the output does not saturate,
@@ -84,15 +86,14 @@ over the roundings (each at most ``rho``) for the rounding error. `NativePlan.er
 propagates variances through the same matrices instead.
 
 Measured (tests/test_native_fft_golden.py), shipped trained layers with their test activations,
-8 / 12 / 16 bits: worst-case bound 0.78 / 0.93 / 2.17 output LSBs at N = 56 and 0.68 / 0.74 /
-0.93 at N = 28 (below 1 up to 12 bits: within 1 LSB of the float value for *any* input);
-measured max |y - exact| 0.56 / 0.56 / 0.69 (N = 56) and 0.56 / 0.56 / 0.59 (N = 28), where the
-direct engine has 0.5; outputs equal to the direct engine's 98.2 / 98.2 / 95.5 % (N = 56) and
-98.3 / 98.2 / 97.7 % (N = 28), never more than 1 LSB apart (the FFT engine: 97.1 / 97.1 /
-91.8 % at N = 56). Pipeline RMS 0.021 / 0.022 / 0.057 LSB at N = 56 (`error_rms` predicts it
-within 3 %). Against the unquantized float layer the worst error equals the direct engine's
-at 8 and 12 bits (1.28 / 1.44 LSB at N = 56: weight quantization dominates). At 16 bits the
-25-bit cap leaves the first inverse stage unscaled; ``max_bits=27`` halves the bound (1.12).
+8 / 12 / 16 bits: worst-case bound 0.82 / 0.98 / 1.98 output LSBs at N = 56 and 0.66 / 0.72 /
+0.89 at N = 28 (below 1 up to 12 bits: within 1 LSB of the float value for *any* input);
+outputs equal to the direct engine's 98.3 / 98.2 / 95.6 % (N = 56) and 98.3 / 98.2 / 97.8 %
+(N = 28), never more than 1 LSB apart (the FFT engine: 97.1 / 97.1 / 91.8 % at N = 56).
+Pipeline RMS 0.021 / 0.022 / 0.056 LSB at N = 56 (`error_rms`). Against the unquantized float
+layer the worst error equals the direct engine's at 8 and 12 bits (weight quantization
+dominates). At 16 bits the 25-bit cap leaves the first inverse stage unscaled; ``max_bits=27``
+lowers the bound.
 """
 
 from __future__ import annotations
