@@ -289,3 +289,38 @@ def test_latency_as_documented(n: int) -> None:
             f"NativeFastParcEngine N={n}, shared modules, input from cycle {offset}: first output {measured} cycles "
             f"after the first frame's last sample, latency = {shared.latency} ({shared.latency_parts}), waits {waits}"
         )
+
+
+@pytest.mark.parametrize(
+    "n, channels, rounding",
+    [
+        pytest.param(7, 3, Rounding.HALF_EVEN, id="N7-C3"),
+        pytest.param(21, 2, Rounding.TRUNCATE, id="N21-C2-factors-3x7"),
+    ],
+)
+def test_folded_modules_are_bit_exact_and_change_no_output(n: int, channels: int, rounding: Rounding) -> None:
+    """``fold=True`` (`hw.shared_dft`): the shared 7-point module takes each vector as its real
+    part, then its imaginary part, and recombines; the 3-point one of N = 21 cannot fold and stays
+    as it is. Folding is exact by construction, so the folded engine must equal the model under
+    bubbles and backpressure (rows from the calibration distribution, uniform, kernel-matched
+    and adversarial full-scale ones) and emit exactly what the unfolded engine emits for the same
+    stimulus; only the two 7-point stages wait one cycle more for their module."""
+    seed = 300 + n + channels
+    rng = np.random.default_rng(seed)
+    q = quantize_layer(random_layer(n, channels, seed=seed), 8, rng.normal(0, 1, (64, channels, n)), rounding=rounding)
+    plain, folded = (NativeFastParcEngine(q, fold=fold) for fold in (False, True))
+    factors = folded.params.factors
+    assert folded.params.share_modules and factors == ((7,) if n == 7 else (3, 7)), f"N={n}: factors {factors}"
+    assert {r: folded._module(r).fold for r in factors} == {r: r == 7 for r in factors}, "only 7 must fold"
+    assert folded.latency == plain.latency + 2, f"N={n}: {folded.latency_parts} vs {plain.latency_parts}"
+    x = np.concatenate([sample_rows(q, rng, 2, 1, True).reshape(-1, channels, n), adversarial_rows(q)[:6]])
+    assert not folded.trace(x).overflow.any()
+    rows = x.reshape(-1, n)
+    runs = {engine.fold: simulate(engine, rows, seed=seed) for engine in (plain, folded)}
+    for engine in (plain, folded):
+        assert_engine_equals_model(engine, rows, runs[engine.fold])
+        assert runs[engine.fold].final["overflow"] == 0
+    for column in ("data", "last"):
+        np.testing.assert_array_equal(
+            runs[True].column(column), runs[False].column(column), err_msg=f"N={n}: fold changed the output {column}"
+        )
