@@ -33,4 +33,16 @@ def per_channel(values: Iterable[int], channel: Value) -> int | object:
     return select([Const(v, unsigned(width)) for v in values], channel)
 
 
-__all__ = ["select", "per_channel"]
+def equals(value: Value, constant: int) -> Value:
+    """``value == constant`` without a logical NOT on a multi-bit value: Amaranth writes
+    ``x == 0`` as ``!x``, which Verilator's -Wall flags (WIDTHTRUNC) for a multi-bit ``x``."""
+    return ~value.any() if constant == 0 else value == constant
+
+
+def pick(bits: Value, index: Value) -> Value:
+    """Bit ``index`` of ``bits`` as a multiplexer (``bit_select`` becomes a shift that
+    Verilator's -Wall flags as truncated when its result is one bit)."""
+    return Array([bits[k] for k in range(len(bits))])[index]
+
+
+__all__ = ["select", "per_channel", "equals", "pick"]

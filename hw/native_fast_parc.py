@@ -348,7 +348,10 @@ class NativeFastParcEngine(wiring.Component):
         }
 
     def spectrum_words(self) -> list[int]:
-        return self._spectral_stage().rom_words()
+        """Spectrum ROM words (`hw.spectral_stage.SpectralStage.rom_words`)."""
+        stage = self._spectral_stage()
+        stage._MustUse__silence = True
+        return stage.rom_words()
 
     def offset_values(self) -> np.ndarray:
         """Offset ROM (C, N): ``offset << offset_shift[c]``, the model's aligned offset term."""

@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike
 from golden.fixed import IntArray, Rounding, round_shift, saturate
 from hw import fixed as hf
 from hw.complex_mul import complex_layout
-from hw.mux import select
+from hw.mux import equals, select
 from hw.pingpong import address_bits, read_signature, write_signature
 from hw.pipeline import delay
 from hw.winograd import WinogradDft
@@ -176,7 +176,7 @@ class PfaStage(wiring.Component):
         if self.start_phase is not None:  # a shared module: this stage fires only in its own slots
             phase = Signal(range(r))
             m.d.sync += phase.eq(Mux(phase == r - 1, 0, phase + 1))
-            start = start & (phase == self.start_phase)
+            start = start & equals(phase, self.start_phase)
         last_read = busy & (j == n - 1)
         m.d.comb += [
             dst.claim.eq(start),

@@ -35,6 +35,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hw.mux import equals, pick
+
 __all__ = ["PingPongBuffer", "read_signature", "write_signature", "address_bits"]
 
 
@@ -114,8 +116,8 @@ class PingPongBuffer(wiring.Component):
         full = Signal(banks)
         w, r = self.w, self.r
         m.d.comb += [
-            w.free.eq(~claimed.bit_select(claim_bank, 1)),
-            r.ready.eq(full.bit_select(read_bank, 1)),
+            w.free.eq(~pick(claimed, claim_bank)),
+            r.ready.eq(pick(full, read_bank)),
             wp.addr.eq(Cat(w.addr, write_bank)),
             wp.data.eq(w.data),
             wp.en.eq(w.en),
@@ -130,10 +132,10 @@ class PingPongBuffer(wiring.Component):
         with m.If(r.release):
             m.d.sync += read_bank.eq(read_bank + 1)
         for bank in range(banks):
-            with m.If(r.release & (read_bank == bank)):
+            with m.If(r.release & equals(read_bank, bank)):
                 m.d.sync += [claimed[bank].eq(0), full[bank].eq(0)]
-            with m.If(w.claim & (claim_bank == bank)):
+            with m.If(w.claim & equals(claim_bank, bank)):
                 m.d.sync += claimed[bank].eq(1)
-            with m.If(w.commit & (write_bank == bank)):
+            with m.If(w.commit & equals(write_bank, bank)):
                 m.d.sync += full[bank].eq(1)
         return m

@@ -24,7 +24,7 @@ bank can be claimed, and then never waits: the writes land at fixed cycles.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
@@ -124,6 +124,11 @@ class SpectralStage(wiring.Component):
         triples = np.zeros((rows, pad, 3), dtype=np.int64)
         triples[:, :h] = np.stack([c, c + d, d - c], axis=-1)
         return pack_words(triples.reshape(-1, 3), self.spectrum_bits)
+
+    def _has_mirror(self, k: Value) -> Value:
+        """``1 <= k <= N - H``: bin k also gives Y[N - k] (no comparison that is always true)."""
+        above_zero = k.any()
+        return above_zero if self.n - self.h >= self.h - 1 else above_zero & (k <= self.n - self.h)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -227,10 +232,10 @@ class SpectralStage(wiring.Component):
                 k_rec.eq(p_bin),
             ]
             # Y[N-k] exists only for 1 <= k <= N - H: an unwritten value must not flag overflow
-            has_mirror = (p_bin >= 1) & (p_bin <= n - h)
+            has_mirror = self._has_mirror(p_bin)
             with m.If(rfit[0][1] | rfit[1][1] | (has_mirror & (rfit[2][1] | rfit[3][1]))):
                 m.d.sync += self.overflow.eq(1)
-        mirrored = (k_rec >= 1) & (k_rec <= n - h)
+        mirrored = self._has_mirror(k_rec)
         second_write = delay(m, rec_valid & mirrored, 1, one, "mirror_write")
 
         # --- writes: Y[k] at k, Y[N-k] at N-k the cycle after -------------------------------------------
