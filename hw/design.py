@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -273,7 +274,7 @@ def _native(spec: DesignSpec, layer: QuantizedLayer, options: dict) -> tuple[wir
             f"(the native engine takes {', '.join(map(_flag, NATIVE_OPTIONS))})"
         )
     fmt = layer.fmt
-    kwargs = {NATIVE_OPTIONS[k]: int(v) for k, v in options.items()}
+    kwargs: dict[str, Any] = {NATIVE_OPTIONS[k]: int(v) for k, v in options.items()}
     try:
         params = NativeParams.default(
             fmt.n, fmt.data.bits, output_bits=fmt.output.bits, rounding=fmt.rounding, **kwargs
@@ -281,7 +282,10 @@ def _native(spec: DesignSpec, layer: QuantizedLayer, options: dict) -> tuple[wir
         engine = NativeFastParcEngine(layer, params)
     except ValueError as exc:
         chosen = ", ".join(f"{_flag(k)}={v}" for k, v in options.items()) or "the defaults"
-        raise UserError(f"--fft-impl native with {chosen}: {exc}") from None
+        said = str(exc)
+        for key in NATIVE_OPTIONS:  # golden names its keywords; say them as the user did
+            said = re.sub(rf"\b{key}\b", _flag(key), said)
+        raise UserError(f"--fft-impl native with {chosen}: {said}") from None
     return engine, engine.info()
 
 

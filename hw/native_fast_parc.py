@@ -337,8 +337,11 @@ class NativeFastParcEngine(wiring.Component):
                     "final_shift": final_shift.tolist(),
                 },
             },
-            "latency_formula": "sum of native_fft.latency_parts: second frame N + 2 + per stage (1 + stage latency + "
-            "its last write) + 3",
+            "latency_definition": "at most this many cycles from accepting a frame's last input sample to its "
+            "first output sample, no stalls (a pair's first frame also waits for the second; a stage on a shared "
+            "module waits up to r - 1 cycles for its slot, depending on when input starts after reset)",
+            "latency_formula": "sum of native_fft.latency_parts: second frame N + commit 1 + per stage (slot wait "
+            "<= r - 1, its reads, pipeline and last write, the commit) + output 3",
             "overflow_port": "overflow: sticky, set when a transform stage, the separation, the product or the "
             "recombination saturated",
             "pe_handling": "folded: ROM offset[c,i] = corr(w_q, pe_q)[i] + b_q, aligned to the inverse output and "

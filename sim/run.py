@@ -4,6 +4,7 @@ Example::
 
     python -m sim.run --arch direct --n 56 --bits 8 --frames 200
     python -m sim.run --arch fft --n 28 --bits 12 --frames 2000 --backpressure 0.5 --seed 3
+    python -m sim.run --arch fft --fft-impl padded --n 56 --bits 8   # the radix-2 engine where native fits
 
 Runs three scenarios (back-to-back frames, reset in mid-frame, malformed tlast) with
 random input bubbles and output backpressure, and prints a JSON summary as its last
@@ -29,6 +30,7 @@ from dataclasses import asdict, dataclass
 
 from golden.cli import Parser, UserError, run
 from hw.design import Design, add_design_arguments, build_design, spec_from_arguments
+from hw.generate import add_fft_arguments, check_arch_options, fft_options
 from sim import scenarios
 from sim.runner import SIMULATORS, build, run_scenarios
 
@@ -53,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the work folder (stimuli, sim.log, results) and print where it is (default: removed)",
     )
+    add_fft_arguments(p)  # as python -m hw.generate spells them
     return p
 
 
@@ -94,6 +97,7 @@ class SimResult:
     """What one simulation found: totals over the scenarios, and each scenario's own result."""
 
     arch: str
+    fft_impl: str | None  # --arch fft: "native" or "padded" (manifest.json's fft_impl); None otherwise
     n: int
     bits: int
     channels: int
@@ -148,6 +152,7 @@ def simulate(design: Design, options: SimOptions = SimOptions()) -> SimResult:
     overflow = [r["status"]["overflow"] for r in per.values() if "overflow" in r.get("status", {})]
     return SimResult(
         arch=design.spec.arch,
+        fft_impl=design.arch_info.get("fft_impl"),
         n=design.layer.fmt.n,
         bits=design.spec.bits,
         channels=design.layer.channels,
@@ -181,7 +186,8 @@ def _main(argv: list[str] | None) -> int:
         scenarios=tuple(s for s in args.scenarios.split(",") if s),
         keep=args.keep,
     )
-    spec = spec_from_arguments(args, seed=args.seed)
+    spec = spec_from_arguments(args, seed=args.seed, options=fft_options(args))
+    check_arch_options(spec)
     result = simulate(build_design(spec), options)
     for name, r in result.scenarios.items():
         print(

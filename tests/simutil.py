@@ -22,20 +22,26 @@ def run_sim(
     bubble: float = 0.1,
     scenarios: tuple[str, ...] = SCENARIOS,
     simulator: str = "verilator",
+    fft_impl: str | None = None,
 ) -> SimResult:
     """Build the design as `python -m sim.run` would (``seed`` seeds both the random weights
-    and the stimulus) and simulate it."""
-    spec = DesignSpec(arch=arch, n=n, bits=bits, channels=channels, parallel=parallel, weights=weights, seed=seed)
-    options = SimOptions(
+    and the stimulus) and simulate it. ``fft_impl`` is ``--fft-impl`` (None: auto, which
+    means the native engine wherever N factors: a test of the padded engine must say so)."""
+    options = {} if fft_impl is None else {"fft_impl": fft_impl}
+    spec = DesignSpec(
+        arch=arch, n=n, bits=bits, channels=channels, parallel=parallel, weights=weights, seed=seed, options=options
+    )
+    sim_options = SimOptions(
         frames=frames, seed=seed, backpressure=backpressure, bubble=bubble, simulator=simulator, scenarios=scenarios
     )
-    return simulate(build_design(spec), options)
+    return simulate(build_design(spec), sim_options)
 
 
 def engine_name(result: SimResult) -> str:
-    """The block under test, for failure messages: 'fft engine N=28 8 bit (verilator)'."""
+    """The block under test, for failure messages: 'fft/native engine N=28 8 bit C=2 (verilator)'."""
     folded = f" P={result.parallel}" if result.parallel not in (None, result.n) else ""
-    return f"{result.arch}{folded} engine N={result.n} {result.bits} bit ({result.simulator})"
+    impl = f"/{result.fft_impl}" if result.fft_impl else ""
+    return f"{result.arch}{impl}{folded} engine N={result.n} {result.bits} bit C={result.channels} ({result.simulator})"
 
 
 def assert_bit_exact(result: SimResult) -> None:

@@ -82,6 +82,23 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
         ["--n", "7", "--arch", "fft", "--headroom-bits", "60", "--weights", "random"],
         ("--headroom-bits",),
     ),
+    # hw.generate: --fft-impl (hw.generate.add_fft_arguments, shared with sim.run)
+    (
+        "hw.generate",
+        ["--n", "13", "--arch", "fft", "--fft-impl", "native", "--weights", "random"],
+        ("--fft-impl native", "N=13", "--fft-impl padded"),
+    ),
+    (
+        "hw.generate",
+        ["--n", "7", "--arch", "fft", "--fft-impl", "bogus", "--weights", "random"],
+        ("--fft-impl", "bogus"),
+    ),
+    (
+        "hw.generate",
+        ["--n", "56", "--arch", "fft", "--fft-impl", "native", "--fft-size", "128", "--weights", "random"],
+        ("--fft-size", "padded only"),
+    ),
+    ("hw.generate", ["--n", "7", "--fft-impl", "padded", "--weights", "random"], ("--fft-impl", "--arch fft only")),
     # hw.generate: weight files
     ("hw.generate", ["--n", "7", "--weights", "missing.npz"], ("missing.npz",)),
     ("hw.generate", ["--n", "7", "--weights", "notes.txt"], ("notes.txt",)),
@@ -98,6 +115,15 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("sim.run", ["--n", "7", "--weights", "random", "--scenarios", "bogus"], ("scenario",)),
     ("sim.run", ["--n", "1", "--weights", "random"], ("N",)),
     ("sim.run", ["--n", "7", "--weights", "notes.txt"], ("notes.txt",)),
+    ("sim.run", ["--n", "13", "--arch", "fft", "--fft-impl", "native", "--weights", "random"], ("--fft-impl", "N=13")),
+    ("sim.run", ["--n", "7", "--arch", "fft", "--fft-impl", "bogus", "--weights", "random"], ("--fft-impl", "bogus")),
+    (
+        "sim.run",
+        ["--n", "56", "--arch", "fft", "--fft-impl", "native", "--fft-size", "128", "--weights", "random"],
+        ("--fft-size", "padded only"),
+    ),
+    ("sim.run", ["--n", "7", "--fft-impl", "native", "--weights", "random"], ("--fft-impl", "--arch fft only")),
+    ("sim.run", ["--n", "7", "--guard-bits", "3", "--weights", "random"], ("--guard-bits", "--arch fft only")),
     # golden.weights
     ("golden.weights", [], ("path",)),
     ("golden.weights", ["missing.pt"], ("missing.pt",)),
@@ -163,6 +189,7 @@ _GENERATE_FLAGS = {
     "--guard-bits": _INTISH,
     "--input-shift": _INTISH,
     "--fft-size": st.sampled_from(["16", "32", "64", "12", "-4", "0"]),
+    "--fft-impl": st.sampled_from(["auto", "native", "padded", "bogus", ""]),
 }
 
 

@@ -367,6 +367,10 @@ FFT_PROBES = [  # (n, bits, extra argv, words the one error line must contain)
     (7, 8, ["--twiddle-bits=6"], ["--twiddle-bits=6", "error bound", "raise --twiddle-bits"]),
     (7, 8, ["--twiddle-bits=6", "--guard-bits=2"], ["--twiddle-bits=6 makes"]),  # guard 2 alone is fine
     (56, 24, ["--guard-bits=12", "--headroom-bits=8"], ["--guard-bits=12 and --headroom-bits=8", "lower --guard-bits"]),
+    # the native engine (the probes above force --fft-impl padded; these choose native again)
+    (7, 8, ["--fft-impl=native", "--guard-bits=40"], ["--fft-impl native", "--guard-bits", "0..16"]),
+    (7, 8, ["--fft-impl=native", "--twiddle-bits=18"], ["--twiddle-bits", "padded only"]),
+    (13, 8, ["--fft-impl=native"], ["--fft-impl native", "N=13"]),
 ]
 
 
@@ -388,6 +392,8 @@ def test_fft_option_probes_are_one_line_naming_the_flag(n, bits, extra, words, t
             "--no-lint",
             "--out",
             str(out),
+            "--fft-impl",
+            "padded",
             *extra,
         ]
     )
@@ -405,6 +411,7 @@ def test_fft_options_within_range_and_bound_are_accepted() -> None:
     from hw.design import DesignSpec, build_design
 
     for options in ({"spectrum_bits": 8}, {"fft_size": 32, "guard_bits": 0}, {"twiddle_bits": 27, "input_shift": 0}):
+        options = {**options, "fft_impl": "padded"}
         design = build_design(DesignSpec(arch="fft", n=7, bits=8, weights="random", options=options))
         assert design.arch_info["fft"]["error_bound_lsb"] <= ERROR_LIMIT_LSB
 

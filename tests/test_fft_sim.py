@@ -1,4 +1,7 @@
-"""Fast-ParC engine (`hw.fast_parc`) in cocotb/Verilator: bit-exact against `golden.fast_parc_int`.
+"""Padded radix-2 Fast-ParC engine (`hw.fast_parc`) in cocotb/Verilator: bit-exact against `golden.fast_parc_int`.
+
+Every N here (7, 14, 28, 56) factors, so ``--arch fft`` alone would build the native engine
+(tests/test_native_sim.py): these benches ask for ``fft_impl="padded"``.
 
 Every run has random input bubbles and output backpressure, a reset in mid-frame and
 malformed-tlast frames (see `sim.scenarios`); the sticky ``overflow`` port must stay 0 (the
@@ -33,6 +36,7 @@ def seed_of(n: int, bits: int) -> int:
 def test_fft_engine_is_bit_exact_under_backpressure(n: int, bits: int) -> None:
     result = run_sim(
         arch="fft",
+        fft_impl="padded",
         n=n,
         bits=bits,
         channels=2,
@@ -53,10 +57,19 @@ def test_fft_engine_is_bit_exact_under_backpressure(n: int, bits: int) -> None:
 def test_one_frame_every_m_clocks_and_latency_as_documented() -> None:
     n, bits = 56, 8
     engine = build_design(
-        DesignSpec(arch="fft", n=n, bits=bits, channels=2, weights="random", seed=seed_of(n, bits))
+        DesignSpec(
+            arch="fft",
+            n=n,
+            bits=bits,
+            channels=2,
+            weights="random",
+            seed=seed_of(n, bits),
+            options={"fft_impl": "padded"},
+        )
     ).engine
     result = run_sim(
         arch="fft",
+        fft_impl="padded",
         n=n,
         bits=bits,
         channels=2,
@@ -88,6 +101,7 @@ def test_backpressure_within_the_tail_slots_costs_no_throughput() -> None:
     n, bits = 56, 8
     result = run_sim(
         arch="fft",
+        fft_impl="padded",
         n=n,
         bits=bits,
         channels=2,
@@ -107,7 +121,7 @@ def test_backpressure_within_the_tail_slots_costs_no_throughput() -> None:
 
 @pytest.mark.long
 def test_fft_engine_long_run_n56_bits8() -> None:
-    result = run_sim(arch="fft", n=56, bits=8, frames=2000, backpressure=0.3, bubble=0.1, seed=11)
+    result = run_sim(arch="fft", fft_impl="padded", n=56, bits=8, frames=2000, backpressure=0.3, bubble=0.1, seed=11)
     assert_bit_exact(result)
     assert result.samples >= 100_000
     assert result.overflow == 0

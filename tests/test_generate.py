@@ -179,13 +179,147 @@ def test_library_generate_returns_the_manifest_it_wrote(tmp_path: Path) -> None:
     from hw.design import DesignSpec
     from hw.generate import Manifest, generate
 
-    spec = DesignSpec(arch="fft", n=7, bits=8, channels=2, weights="random", seed=3)
+    spec = DesignSpec(arch="fft", n=7, bits=8, channels=2, weights="random", seed=3, options={"fft_impl": "padded"})
     manifest = generate(spec, tmp_path / "g", lint=False)
     assert isinstance(manifest, Manifest) and manifest.path == tmp_path / "g"
     assert manifest.data == json.loads((tmp_path / "g" / "manifest.json").read_text())
     assert manifest.top == "parc_fft_n7_b8" and manifest.verilog == tmp_path / "g" / "parc_fft_n7_b8.v"
     assert manifest.verilog.read_text().count(f"module {manifest.top}(") == 1
+    assert manifest.data["fft_impl"] == "padded"
     assert manifest.latency_cycles > 0 and manifest.cycles_per_sample == pytest.approx(16 / 7, rel=1e-3)
+    native = generate(
+        DesignSpec(arch="fft", n=7, bits=8, channels=2, weights="random", seed=3), tmp_path / "n", lint=False
+    )
+    assert native.data["fft_impl"] == "native" and native.cycles_per_sample == 1.0
+    assert native.latency_cycles == sum(native.data["native_fft"]["latency_parts"].values())
     with pytest.raises(UserError, match="--fft-size applies to --arch fft only"):
         generate(DesignSpec(arch="direct", n=7, weights="random", options={"fft_size": 16}), tmp_path / "d", lint=False)
     assert not (tmp_path / "d").exists()
+
+
+# --------------------------------------------------------------------------- --fft-impl
+
+
+@pytest.mark.parametrize(
+    "n,flag,impl",
+    [
+        (56, None, "native"),
+        (56, "auto", "native"),
+        (56, "padded", "padded"),
+        (13, None, "padded"),
+        (21, "native", "native"),
+    ],
+)
+def test_fft_impl_picks_the_engine_and_the_manifest_says_which(
+    tmp_path: Path, n: int, flag: str | None, impl: str
+) -> None:
+    argv = ["--n", str(n), "--arch", "fft", "--weights", "random", "--channels", "2", "--no-lint"]
+    argv += ["--out", str(tmp_path / "g"), *([] if flag is None else ["--fft-impl", flag])]
+    assert main(argv) == 0
+    manifest = json.loads((tmp_path / "g" / "manifest.json").read_text())
+    assert manifest["fft_impl"] == impl
+    assert ("native_fft" in manifest) == (impl == "native") and ("fft" in manifest) == (impl == "padded")
+    if impl == "native":
+        assert manifest["cycles_per_sample"] == 1.0
+    else:
+        assert manifest["cycles_per_sample"] == manifest["fft_size"] / n
+
+
+@pytest.mark.parametrize("n,channels", [(7, 3), (12, 2)])
+def test_native_verilog_is_lint_clean(tmp_path: Path, n: int, channels: int) -> None:
+    argv = ["--n", str(n), "--arch", "fft", "--fft-impl", "native", "--weights", "random"]
+    assert main([*argv, "--channels", str(channels), "--out", str(tmp_path / "g")]) == 0
+    assert json.loads((tmp_path / "g" / "manifest.json").read_text())["lint"].startswith("verilator --lint-only")
+
+
+def test_direct_manifest_has_no_fft_impl(tmp_path: Path) -> None:
+    assert main(["--n", "7", "--weights", "random", "--out", str(tmp_path / "g"), "--no-lint"]) == 0
+    assert json.loads((tmp_path / "g" / "manifest.json").read_text())["fft_impl"] is None
+
+
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["--n", "13", "--arch", "fft", "--fft-impl", "native"], ("--fft-impl native", "N=13", "--fft-impl padded")),
+        (["--n", "7", "--arch", "fft", "--fft-impl", "bogus"], ("--fft-impl", "bogus", "native", "padded")),
+        (["--n", "56", "--arch", "fft", "--fft-impl", "native", "--fft-size", "128"], ("--fft-size", "padded only")),
+        (["--n", "56", "--arch", "fft", "--headroom-bits", "2"], ("--headroom-bits", "padded only")),  # auto: native
+        (["--n", "7", "--fft-impl", "padded"], ("--fft-impl", "--arch fft only")),
+        (["--n", "7", "--arch", "direct", "--fft-impl", "auto"], ("--fft-impl", "--arch fft only")),
+    ],
+)
+@pytest.mark.parametrize("command", ["hw.generate", "sim.run"])
+def test_fft_impl_mistakes_are_one_line_exit_2_in_both_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, argv: list[str], words: tuple[str, ...]
+) -> None:
+    """Both commands share the flag (`hw.generate.add_fft_arguments`) and refuse alike,
+    sim.run before any simulator build."""
+    import sim.run
+
+    out = tmp_path / "g"
+    args = [*argv, "--weights", "random"]
+    try:
+        code = main([*args, "--out", str(out)]) if command == "hw.generate" else sim.run.main(args)
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code if isinstance(exc.code, int) else 1
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"python -m {command}: error: "), lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert not out.exists()
+
+
+def _signed(value: int, bits: int) -> int:
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+@pytest.mark.parametrize("impl,channels", [("native", 3), ("native", 2), ("padded", 3)])
+def test_rom_spectrum_file_is_the_rom_the_manifest_describes(tmp_path: Path, impl: str, channels: int) -> None:
+    """Decoding rom_spectrum.hex with nothing but manifest.json's rom_layout gives the
+    engine's spectrum ROM, and that ROM is what the layout's meaning says it is."""
+    from hw.design import DesignSpec, build_design
+    from hw.generate import generate
+
+    spec = DesignSpec(arch="fft", n=14, bits=8, channels=channels, weights="random", seed=2, options={"fft_impl": impl})
+    data = generate(spec, tmp_path / "g", lint=False).data
+    layout = data["rom_layout"]["rom_spectrum.hex"]
+    lines = (tmp_path / "g" / "rom_spectrum.hex").read_text().splitlines()
+    assert len(lines) == layout["rows"]
+    words = [line.split(" ") for line in lines]
+    assert {len(row) for row in words} == {layout["words_per_row"]}
+    assert {len(w) for row in words for w in row} == {layout["hex_digits_per_word"]}
+    engine = build_design(spec).engine
+    flat = [int(w, 16) for row in words for w in row]
+    assert flat == engine.spectrum_words()  # the rows in order are the ROM image
+    plan = engine.plan
+    w_q = engine.layer.weight.astype(np.float64)
+    if impl == "native":
+        sb, h = layout["bits_per_word"] // 3, 14 // 2 + 1
+        assert layout["rows"] == 2 * ((channels + 1) // 2) and layout["words_per_row"] == 8
+        fields = np.array(
+            [
+                [[_signed((int(w, 16) >> (sb * f)) & ((1 << sb) - 1), sb) for f in range(3)] for w in row]
+                for row in words
+            ]
+        )
+        c, cd, dc = fields[..., 0], fields[..., 1], fields[..., 2]
+        assert (cd == c + (cd - c)).all() and (dc == (cd - c) - c).all()  # (c, c + d, d - c)
+        d = cd - c
+        assert not fields[:, h:].any() and not fields[channels:].any()  # padding bins, padding channel
+        np.testing.assert_array_equal(c[:channels, :h], plan.spectrum_re)
+        np.testing.assert_array_equal(d[:channels, :h], plan.spectrum_im)
+        ideal = np.conj(np.fft.fft(w_q, axis=-1))[:, :h] / 14 * np.exp2(data["native_fft"]["spectrum_exp"])[:, None]
+    else:
+        sb, m = layout["bits_per_word"] // 2, data["fft_size"]
+        assert layout["rows"] == channels and layout["words_per_row"] == m
+        re = np.array([[_signed(int(w, 16) & ((1 << sb) - 1), sb) for w in row] for row in words])
+        im = np.array([[_signed(int(w, 16) >> sb, sb) for w in row] for row in words])
+        c, d = re, im
+        bitrev = [int(f"{k:0{m.bit_length() - 1}b}"[::-1], 2) for k in range(m)]
+        spectrum = np.conj(np.fft.fft(w_q, n=m, axis=-1))[:, bitrev]
+        ideal = spectrum * np.exp2(data["fft"]["spectrum_exp"])[:, None]
+        h = m
+    assert np.abs(c[:channels, :h] - ideal.real).max() <= 0.5
+    assert np.abs(d[:channels, :h] - ideal.imag).max() <= 0.5

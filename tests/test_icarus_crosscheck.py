@@ -16,10 +16,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("arch,n", [("direct", 14), ("fft", 7)], ids=["direct-N14-8bit", "fft-N7-8bit"])
-def test_icarus_agrees_with_the_golden_model(arch: str, n: int) -> None:
+@pytest.mark.parametrize(
+    "arch,fft_impl,n",
+    [("direct", None, 14), ("fft", "padded", 7), ("fft", "native", 7)],
+    ids=["direct-N14-8bit", "fft-padded-N7-8bit", "fft-native-N7-8bit"],
+)
+def test_icarus_agrees_with_the_golden_model(arch: str, fft_impl: str | None, n: int) -> None:
     result = run_sim(
         arch=arch,
+        fft_impl=fft_impl,
         n=n,
         bits=8,
         channels=3,
