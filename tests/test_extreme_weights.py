@@ -410,8 +410,8 @@ def test_fft_options_within_range_and_bound_are_accepted() -> None:
     from golden.fast_parc_int import ERROR_LIMIT_LSB
     from hw.design import DesignSpec, build_design
 
-    for options in ({"spectrum_bits": 8}, {"fft_size": 32, "guard_bits": 0}, {"twiddle_bits": 27, "input_shift": 0}):
-        options = {**options, "fft_impl": "padded"}
+    for chosen in ({"spectrum_bits": 8}, {"fft_size": 32, "guard_bits": 0}, {"twiddle_bits": 27, "input_shift": 0}):
+        options: dict[str, object] = {**chosen, "fft_impl": "padded"}
         design = build_design(DesignSpec(arch="fft", n=7, bits=8, weights="random", options=options))
         assert design.arch_info["fft"]["error_bound_lsb"] <= ERROR_LIMIT_LSB
 
