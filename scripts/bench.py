@@ -10,7 +10,8 @@ Three tables, all on the same seeded data (`sim.scenarios.stimulus_frames` of th
 random-weights design that `scripts.synth` reports):
 
 1. **Models**: samples/s of the integer golden models (`golden.direct.direct_model`,
-   `golden.fast_parc_int.fast_parc_int_model`) and of two float references computing the same
+   `golden.native_fft.native_model`, `golden.fast_parc_int.fast_parc_int_model`) and of two
+   float references computing the same
    correlation (`scipy.ndimage.correlate1d(mode='wrap')`, `numpy.fft` rfft/irfft), with the
    ratios model / reference (> 1: the model is faster) and the references' largest error
    against the exact integer accumulator.
@@ -20,7 +21,10 @@ random-weights design that `scripts.synth` reports):
 3. **RTL cycles per sample** against the single-stream limit of 1 sample per clock, without
    and with random output backpressure (probability 0.5 that tready is low: the limit is then
    2 cycles per sample), for the direct form with P = N multipliers, a folded direct form
-   (P = ceil(N/4)) and the FFT engine.
+   (P = ceil(N/4)) and the FFT engines.
+
+The engines are the `scripts.synth.VARIANTS` (``--arch``, default direct, fft-native where N
+allows it, fft-padded); direct is always measured, as the reference of tables 1 and 3.
 
 Writes ``OUT/bench.md`` and ``OUT/bench.json`` atomically (default OUT = reports) and prints
 the tables. Timings are best-of-repeats wall clock on a possibly shared machine (the load
@@ -39,6 +43,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +52,7 @@ import numpy as np
 from golden.cli import Parser, UserError, run
 from golden.files import OutputFolder, publish
 from golden.quant import check_n_bits
+from scripts.synth import DEFAULT_VARIANTS, VARIANTS, check_variants, parse_variants
 
 CHANNELS = 4
 BENCH_FILES = ("bench.json", "bench.md")
@@ -71,6 +77,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-time", type=float, default=None, help="seconds each model timing repeats for (default 1; --quick: 0.05)"
     )
+    p.add_argument(
+        "--arch",
+        default=None,
+        help=f"comma list of engines: {', '.join(VARIANTS)} (default: {','.join(DEFAULT_VARIANTS)}, those that "
+        "exist for N); direct is always measured",
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes for tests: N=7, few frames, short timings")
     p.add_argument(
         "--out", type=Path, default=Path("reports"), help="folder for bench.md and bench.json (default reports)"
@@ -93,6 +105,8 @@ class BenchOptions:
     cocotb_frames: int = 200  # frames for the cocotb run
     min_time: float = 1.0  # seconds each model timing repeats for
     progress: bool = True  # tqdm bar on stderr
+    # engine labels (scripts.synth.VARIANTS); () = DEFAULT_VARIANTS that exist for N. direct is always added.
+    archs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for bad, message in (
@@ -105,6 +119,14 @@ class BenchOptions:
                 raise UserError(message)
         check_n_bits(self.n, self.bits)
         object.__setattr__(self, "frames", -(-self.frames // CHANNELS) * CHANNELS)
+        if self.archs:
+            check_variants(tuple(self.archs))
+            for label in self.archs:
+                VARIANTS[label].check(self.n)
+            chosen = ("direct", *self.archs)
+        else:
+            chosen = tuple(a for a in DEFAULT_VARIANTS if VARIANTS[a].applies(self.n))
+        object.__setattr__(self, "archs", tuple(dict.fromkeys(chosen)))
 
     @classmethod
     def quick(cls, **overrides) -> BenchOptions:
@@ -142,10 +164,37 @@ def best_time(fn: Callable[[], object], min_time: float) -> float:
 # ---------------------------------------------------------------------------- 1. models
 
 
+def golden_model(design) -> tuple[str, str, Callable[[np.ndarray], object]]:
+    """(name, kind, call) of the integer golden model that the engine of ``design`` equals bit for bit."""
+    if design.spec.arch == "direct":
+        from golden.direct import direct_model
+
+        q = design.layer
+        return "golden.direct.direct_model", "int64, bit-exact direct engine", lambda x: direct_model(q, x)
+    plan = design.engine.plan
+    if design.arch_info.get("fft_impl") == "native":
+        from golden.native_fft import native_model
+
+        return (
+            "golden.native_fft.native_model",
+            "int64, bit-exact native (prime-factor) FFT engine",
+            lambda x: native_model(plan, x),
+        )
+    from golden.fast_parc_int import fast_parc_int_model
+
+    return (
+        "golden.fast_parc_int.fast_parc_int_model",
+        "int64, bit-exact padded FFT engine",
+        lambda x: fast_parc_int_model(plan, x),
+    )
+
+
 def bench_models(designs: dict, rows: np.ndarray, min_time: float) -> list[dict]:
+    """One row per distinct golden model of ``designs`` (``engines``: whose model it is), then
+    the two float references."""
     from scipy.ndimage import correlate1d
 
-    from golden.direct import accumulate, direct_model
+    from golden.direct import accumulate
 
     q = designs["direct"].layer
     n, c = q.fmt.n, q.channels
@@ -165,31 +214,22 @@ def bench_models(designs: dict, rows: np.ndarray, min_time: float) -> list[dict]
     def fft_ref() -> np.ndarray:
         return np.fft.irfft(np.fft.rfft(xf, axis=-1) * np.conj(np.fft.rfft(wf, axis=-1)), n=n, axis=-1) + off
 
-    entries: list[tuple[str, str, Callable[[], object], Callable[[], np.ndarray] | None]] = [
-        ("golden.direct.direct_model", "int64, bit-exact direct engine", lambda: direct_model(q, x), None),
-    ]
-    if "fft" in designs:
-        from golden.fast_parc_int import fast_parc_int_model
-
-        plan = designs["fft"].engine.plan
-        entries.append(
-            (
-                "golden.fast_parc_int.fast_parc_int_model",
-                "int64, bit-exact FFT engine",
-                lambda: fast_parc_int_model(plan, x),
-                None,
-            )
-        )
-    entries += [
-        ("scipy.ndimage.correlate1d(mode='wrap')", "float64 reference", scipy_ref, scipy_ref),
-        ("numpy.fft rfft * conj(rfft(w)) -> irfft", "float64 reference", fft_ref, fft_ref),
-    ]
+    entries: dict[str, tuple[str, Callable[[], object], Callable[[], np.ndarray] | None, list[str]]] = {}
+    for engine, design in designs.items():
+        name, kind, call = golden_model(design)
+        if name in entries:
+            entries[name][3].append(engine)
+        else:
+            entries[name] = (kind, partial(call, x), None, [engine])
+    entries["scipy.ndimage.correlate1d(mode='wrap')"] = ("float64 reference", scipy_ref, scipy_ref, [])
+    entries["numpy.fft rfft * conj(rfft(w)) -> irfft"] = ("float64 reference", fft_ref, fft_ref, [])
     out = []
-    for name, kind, fn, check in entries:
+    for name, (kind, fn, check, engines) in entries.items():
         seconds = best_time(fn, min_time)
         row: dict[str, Any] = {
             "model": name,
             "kind": kind,
+            "engines": engines,
             "samples": samples,
             "seconds": seconds,
             "samples_per_s": samples / seconds,
@@ -215,48 +255,51 @@ def bench_simulators(
     from sim.scenarios import expected_frames
 
     out = []
-    for arch, design in designs.items():
-        tick(f"batch build {arch}")
+    for engine, design in designs.items():
+        tick(f"batch build {engine}")
         build_batch(design)
         result = run_batch(design, rows)
         exact = bool(np.array_equal(result.output, expected_frames(design, rows)) and result.lasts_ok)
         out.append(
             {
-                "design": label(design),
-                "arch": arch,
+                "design": label(engine, design),
+                "engine": engine,
+                "arch": design.spec.arch,
                 "simulator": "Verilator, C++ batch driver (sim.batch)",
                 "samples": int(rows.size),
                 "seconds": result.wall_seconds,
                 "samples_per_s": rows.size / result.wall_seconds,
                 "bit_exact": exact,
-                "vs_golden": rows.size / result.wall_seconds / golden_rate[arch],
+                "vs_golden": rows.size / result.wall_seconds / golden_rate[engine],
             }
         )
-        tick(f"cocotb {arch}")
+        tick(f"cocotb {engine}")
         sim = simulate(
             design, SimOptions(frames=cocotb_frames, seed=SEED, backpressure=0, bubble=0, scenarios=("stream",))
         )
         seconds = max(sim.sim_seconds, 1e-3)
         out.append(
             {
-                "design": label(design),
-                "arch": arch,
+                "design": label(engine, design),
+                "engine": engine,
+                "arch": design.spec.arch,
                 "simulator": "Verilator, cocotb bench (sim.run, stream)",
                 "samples": sim.samples,
                 "seconds": seconds,
                 "samples_per_s": sim.samples / seconds,
                 "bit_exact": sim.ok,
-                "vs_golden": sim.samples / seconds / golden_rate[arch],
+                "vs_golden": sim.samples / seconds / golden_rate[engine],
             }
         )
     return out
 
 
-def label(design) -> str:
+def label(engine: str, design) -> str:
+    """The design's name in the tables: the engine label; direct forms say their P."""
     p = getattr(design.engine, "parallel", None)
     if design.spec.arch == "direct":
         return f"direct P={p}" + (" (= N)" if p == design.layer.fmt.n else f" (folded, {design.engine.groups} groups)")
-    return design.spec.arch
+    return engine
 
 
 # ---------------------------------------------------------------------------- 3. RTL cycles per sample
@@ -267,11 +310,12 @@ def bench_rtl(designs: dict, folded, rows: np.ndarray, tick: Callable[[str], Non
     from sim.scenarios import expected_frames
 
     out = []
-    chosen = [designs["direct"], folded] + [d for a, d in designs.items() if a != "direct"]
-    for design in chosen:
+    chosen = [("direct", designs["direct"]), ("direct", folded)] + [(e, d) for e, d in designs.items() if e != "direct"]
+    for engine, design in chosen:
         expected = expected_frames(design, rows)
         row = {
-            "design": label(design),
+            "design": label(engine, design),
+            "engine": engine,
             "arch": design.spec.arch,
             "multipliers": getattr(design.engine, "parallel", None) if design.spec.arch == "direct" else None,
             "nominal_cycles_per_sample": float(design.engine.cycles_per_sample),
@@ -342,7 +386,7 @@ def render(report: dict) -> str:
         )
     out += [
         "",
-        "vs NumPy golden = simulator samples/s / integer golden model samples/s of the same architecture "
+        "vs NumPy golden = simulator samples/s / integer golden model samples/s of the same engine "
         "(table 1). Build time excluded (cached); the cocotb figure includes simulator start-up.",
         "",
         "## 3. RTL cycles per output sample (Verilator batch, no input bubbles)",
@@ -374,21 +418,19 @@ def run_bench(options: BenchOptions, command: str = "scripts.bench.run_bench") -
     """Measure the three tables on one seeded data set; ``command`` is recorded in meta."""
     from tqdm import tqdm
 
-    from hw.design import ARCHITECTURES, DesignSpec, build_design
+    from hw.design import build_design
     from sim.scenarios import stimulus_frames
 
     start = time.monotonic()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    archs = ["direct"] + sorted(a for a in ARCHITECTURES if a != "direct")
     designs = {
         a: build_design(
-            DesignSpec(arch=a, n=options.n, bits=options.bits, channels=CHANNELS, weights="random", seed=SEED)
+            VARIANTS[a].spec(n=options.n, bits=options.bits, channels=CHANNELS, weights="random", seed=SEED)
         )
-        for a in archs
+        for a in options.archs
     }
     folded = build_design(
-        DesignSpec(
-            arch="direct",
+        VARIANTS["direct"].spec(
             n=options.n,
             bits=options.bits,
             channels=CHANNELS,
@@ -412,12 +454,7 @@ def run_bench(options: BenchOptions, command: str = "scripts.bench.run_bench") -
 
     tick("models")
     models = bench_models(designs, rows, options.min_time)
-    golden_rate = {"direct": models[0]["samples_per_s"]}
-    for r in models:
-        if "fast_parc_int" in r["model"]:
-            golden_rate["fft"] = r["samples_per_s"]
-    for a in designs:
-        golden_rate.setdefault(a, models[0]["samples_per_s"])
+    golden_rate = {engine: r["samples_per_s"] for r in models for engine in r["engines"]}
     simulators = bench_simulators(designs, rows, golden_rate, options.cocotb_frames, tick)
     rtl = bench_rtl(designs, folded, rows, tick)
     bar.update(1)
@@ -439,6 +476,7 @@ def run_bench(options: BenchOptions, command: str = "scripts.bench.run_bench") -
                 "command": command,
                 "n": options.n,
                 "bits": options.bits,
+                "engines": {a: VARIANTS[a].to_dict() for a in options.archs},
                 "channels": CHANNELS,
                 "seed": SEED,
                 "frames": options.frames,
@@ -492,6 +530,7 @@ def _main(argv: list[str] | None) -> int:
         cocotb_frames=quick.cocotb_frames if args.cocotb_frames is None else args.cocotb_frames,
         min_time=quick.min_time if args.min_time is None else args.min_time,
         progress=not args.no_progress,
+        archs=parse_variants(args.arch),
     )
     bench_folder(args.out)  # refuse a foreign --out before benchmarking
     result = run_bench(

