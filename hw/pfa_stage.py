@@ -86,8 +86,9 @@ class PfaStage(wiring.Component):
     latency : int
         Cycles from a frame's first read to its first write.
     frame_cycles : int
-        Cycles between the starts of back-to-back frames (N reads and one idle cycle),
-        plus up to `max_start_wait`.
+        Cycles between the starts of back-to-back frames: N (the next frame's reads follow
+        without a gap while its source is full and its destination free; after an idle
+        spell, a start waits up to `max_start_wait`).
 
     Ports
     -----
@@ -134,7 +135,7 @@ class PfaStage(wiring.Component):
         # read (1) + read register (1) + serial-to-parallel (r - 1 more words, 1 vector
         # register) + module + parallel-to-serial load (1) + rounding register (1)
         self.latency = 1 + 1 + (self.r - 1) + 1 + self.module_latency + 1 + 1
-        self.frame_cycles = n + 1
+        self.frame_cycles = n
         self.max_start_wait = 0 if start_phase is None else self.r - 1
         ports = {
             "src": Out(read_signature(n, 2 * self.in_bits)),
@@ -180,8 +181,11 @@ class PfaStage(wiring.Component):
             m.d.sync += phase.eq(Mux(phase == r - 1, 0, phase + 1))
             start = start & equals(phase, self.start_phase)
         last_read = busy & (j == n - 1)
+        # back to back: the next frame's first read follows this frame's last one; N is a
+        # multiple of r, so the module slots keep their phase
+        chain = last_read & src.next_ready & dst.free
         m.d.comb += [
-            dst.claim.eq(start),
+            dst.claim.eq(start | chain),
             src.addr.eq(address_table(self.read_table, bits, j)),
             src.en.eq(1),
             src.release.eq(last_read),
@@ -189,8 +193,8 @@ class PfaStage(wiring.Component):
         with m.If(start):
             m.d.sync += [busy.eq(1), j.eq(0)]
         with m.Elif(busy):
-            m.d.sync += j.eq(j + 1)
-            with m.If(j == n - 1):
+            m.d.sync += j.eq(Mux(j == n - 1, 0, j + 1))
+            with m.If(last_read & ~chain):
                 m.d.sync += busy.eq(0)
 
         # --- serial to parallel: r words in, one vector to the module --------------------------

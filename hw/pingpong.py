@@ -64,6 +64,7 @@ def read_signature(depth: int, width: int) -> wiring.Signature:
     return wiring.Signature(
         {
             "ready": In(1),
+            "next_ready": In(1),
             "addr": Out(address_bits(depth)),
             "en": Out(1),
             "data": In(width),
@@ -82,8 +83,10 @@ class PingPongBuffer(wiring.Component):
         ``data``, ``en`` (one bit per lane): a write into the oldest claimed, uncommitted bank.
         ``commit``: that bank is full (the write in the same cycle lands first).
     r : In(read_signature(depth, width))
-        ``ready``: the oldest full bank may be read. ``addr``/``en``: a read in it, ``data``
-        the cycle after. ``release``: the bank is read (the read in the same cycle happens).
+        ``ready``: the oldest full bank may be read; ``next_ready``: so may the one after it (a
+        reader that releases a bank can go on with the next in the same cycle). ``addr``/``en``:
+        a read in it, ``data`` the cycle after. ``release``: the bank is read (the read in the
+        same cycle happens).
     """
 
     def __init__(self, depth: int, width: int, granularity: int | None = None, banks: int = 2) -> None:
@@ -118,6 +121,7 @@ class PingPongBuffer(wiring.Component):
         m.d.comb += [
             w.free.eq(~pick(claimed, claim_bank)),
             r.ready.eq(pick(full, read_bank)),
+            r.next_ready.eq(pick(full, (read_bank + 1)[: len(read_bank)])),
             wp.addr.eq(Cat(w.addr, write_bank)),
             wp.data.eq(w.data),
             wp.en.eq(w.en),

@@ -227,7 +227,8 @@ def test_frames_through_buffers_equal_the_model(
 @pytest.mark.parametrize("r", SIZES)
 def test_back_to_back_frames_take_frame_cycles_and_the_latency_is_measured(r: int) -> None:
     """Nothing holds the stage up (source filled at once, destination released at once): a
-    frame starts every ``frame_cycles`` = N + 1, and each frame's first write comes ``latency``
+    frame starts every ``frame_cycles`` = N (the next frame's reads follow the last read without
+    a gap, `PingPongBuffer`'s ``next_ready``), and each frame's first write comes ``latency``
     cycles after its first read (N reads end with the release). The destination bank of frame
     f is needed again by frame f + 2, so N must cover the latency (N >= latency)."""
     kw = dict(
@@ -236,10 +237,12 @@ def test_back_to_back_frames_take_frame_cycles_and_the_latency_is_measured(r: in
     n = r * math.ceil(latency_of(r, **kw) / r)
     stage = make_stage(r, n, impl="csd", seed=r, **kw)  # type: ignore[arg-type]
     name = label(stage)
-    assert stage.frame_cycles == n + 1
+    assert stage.frame_cycles == n
     rng = np.random.default_rng(r)
     re, im = random_frames(rng, FRAMES, n, IN_BITS)
-    run = run_buffered_stage(stage, source_words(stage, re, im), seed=r, eager=True)
+    # 4 banks: a bank's round trip (the stage's latency, N writes, the reader's N reads) is
+    # longer than 2 frames at one frame per N cycles (the engine gets a pair per 2N cycles)
+    run = run_buffered_stage(stage, source_words(stage, re, im), seed=r, eager=True, banks=4)
     want_re, want_im = stage.model(re, im)
     assert_written_as_model(stage, run, want_re, want_im)
     first_reads = [c - (n - 1) for c in run.src_releases]
@@ -287,18 +290,18 @@ def test_swapped_forward_module_is_the_inverse_module(r: int) -> None:
 @pytest.mark.parametrize("r, phase", [(2, 1), (5, 3), (7, 0), (8, 4)])
 def test_a_start_phase_starts_frames_only_in_its_slot(r: int, phase: int) -> None:
     """With ``start_phase`` a frame starts only when the free-running counter (cycle mod r since
-    reset) equals the phase: back to back, frames start every N + r cycles (``frame_cycles`` +
-    ``max_start_wait``: the next slot after N reads and the idle cycle), with the same latency."""
+    reset) equals the phase; back to back, the next frame follows after N reads
+    (``frame_cycles``), still in the phase since r divides N, with the same latency."""
     kw = dict(inverse=False, stage_shift=0, frac=1, in_bits=IN_BITS, out_bits=None, rounding=Rounding.HALF_UP)
     n = r * math.ceil(latency_of(r, **kw) / r)
     stage = make_stage(r, n, impl="csd", seed=r, start_phase=phase, **kw)  # type: ignore[arg-type]
     name = label(stage)
     assert stage.max_start_wait == r - 1
     re, im = random_frames(np.random.default_rng(r), FRAMES, n, IN_BITS)
-    run = run_buffered_stage(stage, source_words(stage, re, im), seed=r, eager=True)
+    run = run_buffered_stage(stage, source_words(stage, re, im), seed=r, eager=True, banks=4)
     assert_written_as_model(stage, run, *stage.model(re, im))
     assert all(c % r == phase for c in run.dst_claims), f"{name}: frames started in cycles {run.dst_claims}"
-    period = stage.frame_cycles + stage.max_start_wait
+    period = stage.frame_cycles
     assert np.diff(run.dst_claims).tolist() == [period] * (FRAMES - 1), f"{name}: starts {run.dst_claims}"
     first_reads = [c - (n - 1) for c in run.src_releases]
     assert [w[0].cycle - c for w, c in zip(run.writes, first_reads, strict=True)] == [stage.latency] * FRAMES

@@ -242,8 +242,10 @@ class ProtocolChecker(BusModel):
         claim, commit, release = (bool(ctx.get(s)) for s in (w.claim, w.commit, r.release))
         write = bool(ctx.get(w.en))
         where = f"{self.name}, cycle {cycle} (claims {self.claims}, commits {self.commits}, releases {self.releases})"
-        assert free == (self.claims - self.releases < 2), f"{where}: free = {free}"
+        assert free == (self.claims - self.releases < self.buf.banks), f"{where}: free = {free}"
         assert ready == (self.commits > self.releases), f"{where}: ready = {ready}"
+        next_ready = bool(ctx.get(r.next_ready))
+        assert next_ready == (self.commits > self.releases + 1), f"{where}: next_ready = {next_ready}"
         assert not claim or free, f"{where}: claimed a bank that is not free"
         assert not release or ready, f"{where}: released a bank that is not full"
         assert not (write or commit) or self.commits < self.claims + claim, f"{where}: wrote an unclaimed bank"
@@ -335,10 +337,10 @@ class BufferedStages(Elaboratable):
     drives every source's write port and every destination's read port. ``extra`` adds logic
     between the stages (a module they share)."""
 
-    def __init__(self, stages: Sequence[Any], extra: Callable[[Module], None] | None = None) -> None:
+    def __init__(self, stages: Sequence[Any], extra: Callable[[Module], None] | None = None, banks: int = 2) -> None:
         self.stages = list(stages)
-        self.srcs = [PingPongBuffer(s.n, len(s.src.data)) for s in self.stages]
-        self.dsts = [PingPongBuffer(s.n, len(s.dst.data)) for s in self.stages]
+        self.srcs = [PingPongBuffer(s.n, len(s.src.data), banks=banks) for s in self.stages]
+        self.dsts = [PingPongBuffer(s.n, len(s.dst.data), banks=banks) for s in self.stages]
         self.extra = extra
 
     def elaborate(self, platform: object) -> Module:
@@ -436,9 +438,11 @@ def run_buffered_stages(
     return runs
 
 
-def run_buffered_stage(stage: Any, source_words: Sequence[Sequence[int]], *, seed: int, **options: Any) -> StageRun:
-    """One stage between two buffers (`run_buffered_stages`)."""
-    return run_buffered_stages(BufferedStages([stage]), [source_words], seed=seed, **options)[0]
+def run_buffered_stage(
+    stage: Any, source_words: Sequence[Sequence[int]], *, seed: int, banks: int = 2, **options: Any
+) -> StageRun:
+    """One stage between two buffers of ``banks`` banks (`run_buffered_stages`)."""
+    return run_buffered_stages(BufferedStages([stage], banks=banks), [source_words], seed=seed, **options)[0]
 
 
 # --- tests -------------------------------------------------------------------------------------------
