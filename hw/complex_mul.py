@@ -30,6 +30,18 @@ MAX_DEPTH = 4  # operand, products, sums, output registers
 INT64_MODEL_BITS = 62  # widest exact sum the int64 model holds with a bit to spare
 
 
+def multiplier_problem(name: str, a_bits: int, b_bits: int, out_bits: int, shift: int, depth: int) -> str | None:
+    """Why a complex multiplier with these parameters cannot be built (None: it can). Shared by
+    `ComplexMultiplier` and `hw.gauss_mul.GaussMultiplier`, which have the same registers."""
+    if not 1 <= depth <= MAX_DEPTH:
+        return f"{name} depth must be 1..{MAX_DEPTH}; got {depth}"
+    if min(a_bits, b_bits, out_bits) < 2 or shift < 0:
+        return f"{name} needs widths >= 2 and shift >= 0; got {a_bits}, {b_bits}, {out_bits}, {shift}"
+    if a_bits + b_bits + 1 > INT64_MODEL_BITS:
+        return f"{name} sum of {a_bits + b_bits + 1} bits exceeds the int64 model"
+    return None
+
+
 def complex_layout(bits: int) -> data.StructLayout:
     """A complex integer: ``re``, ``im``, both ``signed(bits)``."""
     return data.StructLayout({"re": signed(bits), "im": signed(bits)})
@@ -117,13 +129,7 @@ class ComplexMultiplier(wiring.Component):
         saturate: bool = True,
         depth: int = MAX_DEPTH,
     ) -> None:
-        problem = None
-        if not 1 <= depth <= MAX_DEPTH:
-            problem = f"ComplexMultiplier depth must be 1..{MAX_DEPTH}; got {depth}"
-        elif min(a_bits, b_bits, out_bits) < 2 or shift < 0:
-            problem = f"ComplexMultiplier needs widths >= 2 and shift >= 0; got {a_bits}, {b_bits}, {out_bits}, {shift}"
-        elif a_bits + b_bits + 1 > INT64_MODEL_BITS:
-            problem = f"ComplexMultiplier sum of {a_bits + b_bits + 1} bits exceeds the int64 model"
+        problem = multiplier_problem("ComplexMultiplier", a_bits, b_bits, out_bits, shift, depth)
         if problem:
             self._MustUse__silence = True  # a refused block is not an unused one
             raise ValueError(problem)

@@ -36,7 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 from golden.fft import complex_multiply
 from golden.fixed import IntArray, Rounding, fit
 from hw import fixed as hf
-from hw.complex_mul import INT64_MODEL_BITS, MAX_DEPTH, complex_layout
+from hw.complex_mul import MAX_DEPTH, complex_layout, multiplier_problem
 
 __all__ = ["GaussMultiplier", "gauss_triple", "MAX_DEPTH", "MULTIPLIERS"]
 
@@ -153,13 +153,7 @@ class GaussMultiplier(wiring.Component):
         saturate: bool = True,
         depth: int = MAX_DEPTH,
     ) -> None:
-        problem = None
-        if not 1 <= depth <= MAX_DEPTH:
-            problem = f"GaussMultiplier depth must be 1..{MAX_DEPTH}; got {depth}"
-        elif min(a_bits, h_bits, out_bits) < 2 or shift < 0:
-            problem = f"GaussMultiplier needs widths >= 2 and shift >= 0; got {a_bits}, {h_bits}, {out_bits}, {shift}"
-        elif a_bits + h_bits + 1 > INT64_MODEL_BITS:
-            problem = f"GaussMultiplier sum of {a_bits + h_bits + 1} bits exceeds the int64 model"
+        problem = multiplier_problem("GaussMultiplier", a_bits, h_bits, out_bits, shift, depth)
         if problem:
             self._MustUse__silence = True  # a refused block is not an unused one
             raise ValueError(problem)
