@@ -12,7 +12,7 @@ a zero channel that never leaves the engine)::
       --output: Re O (channel 2p), then Im O (channel 2p + 1), Ruritanian read map
       --> << y_shift[c] + offset ROM[c, i] --> Requantizer --> o
 
-Every ``[..]`` is a `hw.pingpong.PingPongBuffer` (two banks of N complex words, block RAM), so
+Every ``[..]`` is a `hw.pingpong.PingPongBuffer` (2, 4 or 8 banks of N complex words, `banks`), so
 the prime-factor index maps are only read-address tables; no multiplier computes an index.
 Each stage takes a frame when its source bank is full and its destination bank free, then runs
 it without stalling. A pair arrives in 2N clocks and every stage needs about N of them (the
