@@ -261,18 +261,18 @@ class NativeFastParcEngine(wiring.Component):
         n, h = self.n, self.params.bins
         d = len(self.params.factors)
         timing = {"input": (0, 2 * n + 1, 2 * n)}
-        for spec in self.stage_specs[:d]:
-            stage = self._stage(spec)
-            stage.dft._MustUse__silence = True
-            timing[spec["name"]] = (stage.max_start_wait, 1 + stage.latency + n, n)
-        spectral = self._spectral_stage()
-        spectral._MustUse__silence = True
-        mirror_last = 1 if (h - 1 >= 1 and h - 1 <= n - h) else 0
-        timing["spectral"] = (0, 1 + 2 * (h - 1) + spectral.latency + mirror_last + 1, 2 * h)
-        for spec in self.stage_specs[d:]:
-            stage = self._stage(spec)
-            stage.dft._MustUse__silence = True
-            timing[spec["name"]] = (stage.max_start_wait, 1 + stage.latency + n, n)
+        specs = {spec["name"]: spec for spec in self.stage_specs}
+        order = [sp["name"] for sp in self.stage_specs[:d]] + ["spectral"] + [sp["name"] for sp in self.stage_specs[d:]]
+        for name in order:
+            if name == "spectral":
+                spectral = self._spectral_stage()
+                spectral._MustUse__silence = True
+                mirror_last = 1 if (h - 1 >= 1 and h - 1 <= n - h) else 0
+                timing[name] = (0, 1 + 2 * (h - 1) + spectral.latency + mirror_last + 1, 2 * h)
+            else:
+                stage = self._stage(specs[name])
+                stage.dft._MustUse__silence = True
+                timing[name] = (stage.max_start_wait, 1 + stage.latency + n, n)
         timing["output"] = (0, OUTPUT_STAGES, 2 * n)
         return timing
 
@@ -341,7 +341,7 @@ class NativeFastParcEngine(wiring.Component):
             "first output sample, no stalls (a pair's first frame also waits for the second; a stage on a shared "
             "module waits up to r - 1 cycles for its slot, depending on when input starts after reset)",
             "latency_formula": "sum of native_fft.latency_parts: second frame N + commit 1 + per stage (slot wait "
-            "<= r - 1, its reads, pipeline and last write, the commit) + output 3",
+            f"<= r - 1, its reads, pipeline and last write, the commit) + output {OUTPUT_STAGES}",
             "overflow_port": "overflow: sticky, set when a transform stage, the separation, the product or the "
             "recombination saturated",
             "pe_handling": "folded: ROM offset[c,i] = corr(w_q, pe_q)[i] + b_q, aligned to the inverse output and "
@@ -394,32 +394,21 @@ class NativeFastParcEngine(wiring.Component):
             clients.setdefault(spec["r"], []).append(stage)
             return stage
 
+        def chain(stage: PfaStage | SpectralStage, name: str, buffer: str, out_bits: int) -> None:
+            """``source -> stage -> a new buffer``, which becomes the next stage's source."""
+            nonlocal source
+            m.submodules[name] = stage
+            m.submodules[buffer] = buf = PingPongBuffer(n, 2 * out_bits, banks=banks[name])
+            wiring.connect(m, stage.src, source.r)
+            wiring.connect(m, stage.dst, buf.w)
+            overflow.append(stage.overflow)
+            source = buf
+
         for spec in self.stage_specs[:d]:
-            stage = make(spec)
-            m.submodules[spec["name"]] = stage
-            m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(
-                n, 2 * spec["out_bits"], banks=banks[spec["name"]]
-            )
-            wiring.connect(m, stage.src, source.r)
-            wiring.connect(m, stage.dst, buf.w)
-            overflow.append(stage.overflow)
-            source = buf
-        m.submodules.spectral = spectral = self._spectral_stage()
-        m.submodules.buf_rec = buf_rec = PingPongBuffer(n, 2 * plan.widths["rec"], banks=banks["spectral"])
-        wiring.connect(m, spectral.src, source.r)
-        wiring.connect(m, spectral.dst, buf_rec.w)
-        overflow.append(spectral.overflow)
-        source = buf_rec
+            chain(make(spec), spec["name"], f"buf_{spec['name']}", spec["out_bits"])
+        chain(self._spectral_stage(), "spectral", "buf_rec", plan.widths["rec"])
         for spec in self.stage_specs[d:]:
-            stage = make(spec)
-            m.submodules[spec["name"]] = stage
-            m.submodules[f"buf_{spec['name']}"] = buf = PingPongBuffer(
-                n, 2 * spec["out_bits"], banks=banks[spec["name"]]
-            )
-            wiring.connect(m, stage.src, source.r)
-            wiring.connect(m, stage.dst, buf.w)
-            overflow.append(stage.overflow)
-            source = buf
+            chain(make(spec), spec["name"], f"buf_{spec['name']}", spec["out_bits"])
         m.d.comb += self.overflow.eq(reduce(operator.or_, overflow))
         for r, module in modules.items():  # the two stages' slots never coincide (start_phase)
             forward, inverse = clients[r]
