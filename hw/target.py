@@ -18,13 +18,14 @@ the golden models never see the difference.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from amaranth.hdl import Module, Shape, ShapeLike, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["TARGETS", "check_target", "Multiplier", "BlockRam"]
+__all__ = ["TARGETS", "check_target", "sim_model_files", "Multiplier", "BlockRam"]
 
 TARGETS = ("generic", "ecp5", "xc7")
 
@@ -34,6 +35,13 @@ def check_target(target: str) -> str:
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
     return target
+
+
+def sim_model_files(target: str) -> list[Path]:
+    """Verilog files a simulator needs beside the design's own (the behavioural twins of the
+    vendor primitives a target instantiates); synthesis never reads them."""
+    check_target(target)
+    return []
 
 
 class Multiplier(wiring.Component):
