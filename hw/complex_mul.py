@@ -15,18 +15,19 @@ bits); 4 products rather than 3 (Gauss) keep every operand within one DSP port.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from numpy.typing import ArrayLike, NDArray
 
 from golden.fft import complex_multiply
 from golden.fixed import IntArray, Rounding, fit
-from hw import fixed as hf
+from hw.target import Multiplier, check_target
 
-__all__ = ["complex_layout", "ComplexMultiplier", "MAX_DEPTH"]
+__all__ = ["complex_layout", "round_fit", "ComplexMultiplier", "MAX_DEPTH", "HARD_LATENCY"]
 
 MAX_DEPTH = 4  # operand, products, sums, output registers
+HARD_LATENCY = Multiplier.latency + 2  # hard multipliers (input, pipeline, output), sums, output
 INT64_MODEL_BITS = 62  # widest exact sum the int64 model holds with a bit to spare
 
 
@@ -40,6 +41,32 @@ def multiplier_problem(name: str, a_bits: int, b_bits: int, out_bits: int, shift
     if a_bits + b_bits + 1 > INT64_MODEL_BITS:
         return f"{name} sum of {a_bits + b_bits + 1} bits exceeds the int64 model"
     return None
+
+
+def round_fit(value: Value, shift: int, bits: int, rounding: Rounding, saturate: bool) -> tuple[Value, Value]:
+    """``hf.fit(hf.round_shift(value, shift, rounding), bits, saturate)``, the same integers,
+    built for clock rate: one adder (the rounding offset of HALF_EVEN, ``half - 1 + odd``, is
+    wired from the odd bit instead of added) and a fit test on the bits above the result's
+    sign (all equal: it fits) instead of two comparators, which yosys would build as two more
+    carry chains. Returns (fitted value, clipped)."""
+    v = value.as_signed()
+    if rounding is Rounding.TRUNCATE or shift == 0:
+        r = v >> shift
+    elif rounding is Rounding.HALF_UP:
+        r = (v + Const(1 << (shift - 1), signed(shift + 1))) >> shift
+    else:  # HALF_EVEN: half - 1 + odd = odd followed by shift - 1 copies of ~odd
+        odd = v[shift] if shift < len(v) else v[-1]
+        offset = Cat(*([~odd] * (shift - 1)), odd, Const(0, 1)).as_signed()
+        r = (v + offset) >> shift
+    if len(r) <= bits:  # always fits
+        return r, Const(0)
+    top = r[bits - 1 :]
+    fits = top.all() | ~top.any()
+    narrow = r[:bits].as_signed()
+    if not saturate:
+        return narrow, ~fits
+    lo, hi = Const(-(1 << (bits - 1)), signed(bits)), Const((1 << (bits - 1)) - 1, signed(bits))
+    return Mux(fits, narrow, Mux(r[-1], lo, hi)), ~fits
 
 
 def complex_layout(bits: int) -> data.StructLayout:
@@ -61,6 +88,12 @@ class ComplexMultiplier(wiring.Component):
     1     output: round away ``shift`` bits, then     the only rounding; ``clipping`` flags it
           saturate (or wrap) to ``out_bits``
     ====  =========================================  ==========================================
+
+    With ``target`` given, the block is built for clock rate instead: 4 `hw.target.Multiplier`
+    (input, pipeline and output register: the hard multiplier's own), then the sums register,
+    then the output register: ``latency`` = `HARD_LATENCY` (5), ``b`` arrives with its ``a``
+    (``b_delay`` 0) and ``depth`` is ignored. Every carry chain is then one short adder between
+    two registers: a sum of two products, or a rounding add before the saturation check.
 
     Without a register the step is combinational. A register loads only in cycles with ``en``
     high, so the block is a pure pipeline: the caller decides when it advances (the FFT's
@@ -93,13 +126,17 @@ class ComplexMultiplier(wiring.Component):
         (``clipping`` = wrapped; for callers that prove the result fits, e.g. the DIT ``t``).
     depth : int
         Pipeline registers, 1..4 (see the table).
+    target : str, optional
+        `hw.target.TARGETS` entry: build with hard multipliers (see above).
 
     Attributes
     ----------
     latency : int
-        ``depth``: enabled cycles from ``a`` at the port to its product on ``p``.
+        ``depth`` (`HARD_LATENCY` with ``target``): enabled cycles from ``a`` at the port to
+        its product on ``p``.
     b_delay : int
-        Enabled cycles ``b`` arrives after its ``a`` (1 when ``depth == 4``, else 0).
+        Enabled cycles ``b`` arrives after its ``a`` (1 when ``depth == 4`` without
+        ``target``, else 0).
     product_bits, sum_bits : int
         Widths of the exact products and sums.
 
@@ -128,6 +165,7 @@ class ComplexMultiplier(wiring.Component):
         *,
         saturate: bool = True,
         depth: int = MAX_DEPTH,
+        target: str | None = None,
     ) -> None:
         problem = multiplier_problem("ComplexMultiplier", a_bits, b_bits, out_bits, shift, depth)
         if problem:
@@ -135,10 +173,11 @@ class ComplexMultiplier(wiring.Component):
             raise ValueError(problem)
         self.a_bits, self.b_bits, self.out_bits = a_bits, b_bits, out_bits
         self.shift, self.rounding, self.saturate, self.depth = shift, Rounding(rounding), saturate, depth
+        self.target = None if target is None else check_target(target)
         self.product_bits = a_bits + b_bits
         self.sum_bits = self.product_bits + 1
-        self.latency = depth
-        self.b_delay = 1 if depth == MAX_DEPTH else 0
+        self.latency = depth if self.target is None else HARD_LATENCY
+        self.b_delay = 1 if depth == MAX_DEPTH and self.target is None else 0
         super().__init__(
             {
                 "en": In(1),
@@ -172,15 +211,25 @@ class ComplexMultiplier(wiring.Component):
                 m.d.sync += reg.eq(value)
             return reg
 
-        a_re = stage(self.depth >= 4, self.a.re, "op_re")
-        a_im = stage(self.depth >= 4, self.a.im, "op_im")
-        b_re, b_im = self.b.re, self.b.im
-        exact = [a_re * b_re, a_im * b_im, a_re * b_im, a_im * b_re]  # a_bits + b_bits each
-        p = [stage(self.depth >= 3, v, f"prod{k}") for k, v in enumerate(exact)]
-        s_re = stage(self.depth >= 2, p[0] - p[1], "sum_re")  # one more bit: exact
-        s_im = stage(self.depth >= 2, p[2] + p[3], "sum_im")
-        r, cr = hf.fit(hf.round_shift(s_re, self.shift, self.rounding), self.out_bits, self.saturate)
-        i, ci = hf.fit(hf.round_shift(s_im, self.shift, self.rounding), self.out_bits, self.saturate)
+        if self.target is None:
+            a_re = stage(self.depth >= 4, self.a.re, "op_re")
+            a_im = stage(self.depth >= 4, self.a.im, "op_im")
+            b_re, b_im = self.b.re, self.b.im
+            exact = [a_re * b_re, a_im * b_im, a_re * b_im, a_im * b_re]  # a_bits + b_bits each
+            p = [stage(self.depth >= 3, v, f"prod{k}") for k, v in enumerate(exact)]
+            s_re = stage(self.depth >= 2, p[0] - p[1], "sum_re")  # one more bit: exact
+            s_im = stage(self.depth >= 2, p[2] + p[3], "sum_im")
+        else:
+            pairs = [(self.a.re, self.b.re), (self.a.im, self.b.im), (self.a.re, self.b.im), (self.a.im, self.b.re)]
+            p = []
+            for k, (x, y) in enumerate(pairs):
+                m.submodules[f"mul{k}"] = mul = Multiplier(x.shape(), y.shape(), self.target)
+                m.d.comb += [mul.a.eq(x), mul.b.eq(y), mul.en.eq(en)]
+                p.append(mul.p)
+            s_re = stage(True, p[0] - p[1], "sum_re")
+            s_im = stage(True, p[2] + p[3], "sum_im")
+        r, cr = round_fit(s_re, self.shift, self.out_bits, self.rounding, self.saturate)
+        i, ci = round_fit(s_im, self.shift, self.out_bits, self.rounding, self.saturate)
         m.d.comb += self.clipping.eq(cr | ci)
         with m.If(en):
             m.d.sync += [self.p.re.eq(r), self.p.im.eq(i)]

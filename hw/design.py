@@ -28,6 +28,7 @@ from hw.direct import DirectEngine
 from hw.fast_parc import FastParcEngine
 from hw.names import check_top_name
 from hw.native_fast_parc import NativeFastParcEngine
+from hw.target import TARGETS, sim_model_files
 from hw.top import AxisTop
 
 GENERATOR_VERSION = "0.1.0"
@@ -50,6 +51,10 @@ class DesignSpec:
     layer: str | None = None  # the ParC layer of a checkpoint given as ``weights``
     name: str | None = None
     options: dict = field(default_factory=dict)  # architecture-specific (FFT widths, ...)
+    # hw.target.TARGETS: how hard multipliers and block RAMs are written (generic Verilog, ECP5
+    # primitives with their registers on, or Vivado attributes); ports, latency and results are
+    # the same for all. Part of `spec_key` (asdict), so caches of different targets stay apart.
+    target: str = "generic"
 
     @property
     def top_name(self) -> str:
@@ -68,6 +73,12 @@ class Design:
 
     _verilog: str | None = None
 
+    @property
+    def sim_files(self) -> list[Path]:
+        """Verilog a simulator needs beside `verilog` (behavioural twins of the target's vendor
+        primitives, `hw.target.sim_model_files`); synthesis must not read them."""
+        return sim_model_files(self.spec.target)
+
     def verilog(self) -> str:
         """The Verilog text (elaborated once: build caches hash it on every use)."""
         if self._verilog is None:
@@ -82,6 +93,7 @@ class Design:
             "top": self.spec.top_name,
             "verilog": verilog_file,
             "arch": self.spec.arch,
+            "target": self.spec.target,
             "fft_impl": self.arch_info.get("fft_impl"),  # --arch fft: "native" or "padded"; None otherwise
             "n": fmt.n,
             "bits": self.spec.bits,
@@ -224,7 +236,7 @@ class Design:
 
 
 def _direct(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, dict]:
-    return DirectEngine(layer, spec.parallel), {}
+    return DirectEngine(layer, spec.parallel, target=spec.target), {}
 
 
 FFT_OPTIONS = {  # DesignSpec.options key (hw.generate flag, '_' -> '-') -> golden.fast_parc_int.FftParams.default keyword
@@ -279,7 +291,7 @@ def _native(spec: DesignSpec, layer: QuantizedLayer, options: dict) -> tuple[wir
         params = NativeParams.default(
             fmt.n, fmt.data.bits, output_bits=fmt.output.bits, rounding=fmt.rounding, **kwargs
         )
-        engine = NativeFastParcEngine(layer, params)
+        engine = NativeFastParcEngine(layer, params, target=spec.target)
     except ValueError as exc:
         chosen = ", ".join(f"{_flag(k)}={v}" for k, v in options.items()) or "the defaults"
         said = str(exc)
@@ -306,7 +318,7 @@ def _fft(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, dic
     kwargs = {FFT_OPTIONS[k]: int(v) for k, v in options.items()}
     flags = {kw: "--" + key.replace("_", "-") for key, kw in FFT_OPTIONS.items()}
     plan = plan_with_options(layer, kwargs, flags)
-    engine = FastParcEngine(layer, plan.params)
+    engine = FastParcEngine(layer, plan.params, target=spec.target)
     return engine, {"fft_impl": "padded", **engine.info()}
 
 
@@ -374,6 +386,15 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="ParC layer of the --weights checkpoint, e.g. stages.0.0.gcc_H (python -m golden.weights FILE lists them)",
     )
+    p.add_argument(
+        "--target",
+        default="generic",
+        choices=TARGETS,
+        help="how hard multipliers and block RAMs are written: generic (portable Verilog, the default), ecp5 "
+        "(Lattice MULT18X18D / DP16KD instances with their registers on; simulation needs the *_sim.v models "
+        "written beside the Verilog), xc7 (generic plus Vivado use_dsp / ram_style attributes). Same ports, "
+        "latency and results for all",
+    )
 
 
 def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) -> DesignSpec:
@@ -387,6 +408,7 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
         weights=args.weights,
         layer=args.layer,
         seed=seed,
+        target=args.target,
         **extra,
     )
 
@@ -395,6 +417,8 @@ def build_design(spec: DesignSpec) -> Design:
     """Validate the spec, quantize the weights and elaborate the engine inside the AXI top."""
     if spec.arch not in ARCHITECTURES:
         raise ValueError(f"unknown arch {spec.arch!r}; choose from {', '.join(sorted(ARCHITECTURES))}")
+    if spec.target not in TARGETS:
+        raise UserError(f"--target must be one of {', '.join(TARGETS)}; got {spec.target!r}")
     check_n_bits(spec.n, spec.bits)
     if spec.channels is not None and spec.channels < 1:
         raise ValueError(f"channels must be >= 1; got {spec.channels}")

@@ -2,15 +2,21 @@
 
 Dataflow (one frame = N samples of one channel), one named block per step::
 
-    Framer --frame--> Feeder.direct (rotating copy of the frame) --P taps--> x * w
+    RegisterSlice --> Framer --frame--> Feeder.direct (rotating copy of the frame) --P taps--> Multiplier x * w
         --> AdderTree (+ ChannelRom offset) --> [accumulate over G = ceil(N/P) groups]
-        --> Requantizer (round/saturate, per-channel shift) --> o
+        --> Requantizer (round/saturate, per-channel shift) --> CreditBuffer --> o
 
 While the Feeder emits frame k (one output per G cycles), the Framer fills with frame k+1,
-so with P = N the engine sustains 1 sample per clock. Every register after the Feeder
-advances on one enable (``~o.valid | o.ready``, driven into each block's ``o.ready``):
-backpressure freezes the pipeline, valid never depends on ready. Arithmetic is exactly
-`golden.direct.direct_model`.
+so with P = N the engine sustains 1 sample per clock.
+
+Backpressure (issue 14): everything after the Feeder runs free, with no enable at all
+(multipliers with their hard-block registers, one register per tree level, the pipelined
+Requantizer), and ends in a `hw.credit_buffer.CreditBuffer`. The Feeder issues a beat only
+while the buffer's registered ``grant`` says the result will find room, so a stalled output
+stops the Feeder and lets the results in flight drain into the FIFO; ``o.ready`` reaches
+only the FIFO and its credit counter, and valid never depends on ready. The registers that
+still load on a condition are the Framer's buffer, the Feeder's rotating frame, the frame's
+weight word and (folded) the accumulator. Arithmetic is exactly `golden.direct.direct_model`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -26,17 +32,18 @@ from amaranth.lib.wiring import In, Out
 from golden.direct import direct_model
 from golden.quant import QuantizedLayer
 from hw.adder_tree import AdderTree, tree_levels
+from hw.credit_buffer import CreditBuffer
 from hw.feeder import Feeder
 from hw.framer import ERROR_COUNTER_BITS, Framer
-from hw.mux import select
+from hw.mux import equals, select
 from hw.pipeline import delay
 from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
 from hw.rom import ChannelRom, pack_words
-from hw.stream import channel_shape, sample_stream
+from hw.skid import RegisterSlice
+from hw.stream import channel_shape, sample_layout, sample_stream
+from hw.target import Multiplier, check_target
 
 __all__ = ["DirectEngine", "SATURATION_COUNTER_BITS", "select"]
-
-PRODUCT_STAGES = 1  # x * w registered
 
 
 class DirectEngine(wiring.Component):
@@ -48,6 +55,8 @@ class DirectEngine(wiring.Component):
         Weights, folded PE/bias offsets, formats (ROM contents).
     parallel : int, optional
         P multipliers, 1 <= P <= N (default N); the output rate is 1 / ceil(N/P) per clock.
+    target : str, optional
+        One of `hw.target.TARGETS`: how the hard multipliers and RAMs are written.
 
     Attributes
     ----------
@@ -55,6 +64,11 @@ class DirectEngine(wiring.Component):
         G = ceil(N/P): beats (and cycles) per output.
     tree_levels : int
         Register levels of the (P + 1)-leaf adder tree.
+    pipeline : int
+        Cycles from a position's last beat leaving the Feeder to its result entering the
+        output buffer.
+    buffer_depth : int
+        Output FIFO depth: ``CreditBuffer.depth_for(pipeline)``, the least for full rate.
     latency : int
         Cycles from accepting a frame's last sample to its first output, no stalls.
     cycles_per_sample : int
@@ -67,13 +81,14 @@ class DirectEngine(wiring.Component):
     o : Out(stream of {data: signed(out_bits), last})
         Output, same framing.
     frame_errors : Out(16)
-        Malformed input frames (see `hw.framer`).
+        Malformed input frames (see `hw.framer`), one cycle after the Framer counts them.
     saturations : Out(32)
-        Output samples that saturated (or wrapped).
+        Output samples that saturated (or wrapped), one cycle after the Requantizer counts.
     """
 
-    def __init__(self, layer: QuantizedLayer, parallel: int | None = None) -> None:
+    def __init__(self, layer: QuantizedLayer, parallel: int | None = None, *, target: str = "generic") -> None:
         fmt = layer.fmt
+        self.target = check_target(target)
         self.layer = layer
         self.n = fmt.n
         self.parallel = self.n if parallel is None else int(parallel)
@@ -91,10 +106,22 @@ class DirectEngine(wiring.Component):
         )
 
     @property
-    def latency(self) -> int:
-        # framer full, feeder take, product, tree levels, [accumulator], output register
+    def pipeline(self) -> int:
+        """Cycles from a position's last beat leaving the Feeder to its result entering the
+        output buffer."""
         accumulate = 1 if self.groups > 1 else 0
-        return Framer.latency + Feeder.latency + PRODUCT_STAGES + self.tree_levels + accumulate + Requantizer.latency
+        return Multiplier.latency + self.tree_levels + accumulate + Requantizer.latency
+
+    @property
+    def buffer_depth(self) -> int:
+        return CreditBuffer.depth_for(self.pipeline)
+
+    @property
+    def latency(self) -> int:
+        # input slice, framer full, feeder take, the position's G beats, multiplier, tree
+        # levels, [accumulator], requantizer, buffer
+        front = RegisterSlice.latency + Framer.latency + Feeder.latency
+        return front + self.groups - 1 + self.pipeline + CreditBuffer.latency
 
     @property
     def cycles_per_sample(self) -> int:
@@ -117,55 +144,64 @@ class DirectEngine(wiring.Component):
         q, fmt, n, p, groups = self.layer, self.layer.fmt, self.n, self.parallel, self.groups
         channels, wb = q.channels, fmt.weight_bits
         tag = data.StructLayout({"first": 1, "done": 1, "last": 1, "channel": channel_shape(channels)})
+        run = Const(1)  # the enable of every free-running register after the Feeder
 
+        m.submodules.input = entry = RegisterSlice(self.i.payload.shape())
         m.submodules.framer = framer = Framer(n, fmt.data.bits, channels)
-        m.submodules.feeder = feeder = Feeder.direct(n, fmt.data.bits, channels, p)
-        m.submodules.offset_rom = offsets = ChannelRom(q.offset, signed(fmt.acc_bits))
+        m.submodules.feeder = feeder = Feeder.direct(n, fmt.data.bits, channels, p, ready_next=True)
+        m.submodules.offset_rom = offsets = ChannelRom(q.offset, signed(fmt.acc_bits), target=self.target)
         m.submodules.tree = tree = AdderTree([fmt.product_bits] * p + [fmt.acc_bits], tag)
         sum_bits = fmt.acc_bits if groups > 1 else tree.sum_bits
         m.submodules.requantizer = requant = Requantizer(sum_bits, fmt.output.bits, q.shift, fmt.rounding, fmt.saturate)
+        m.submodules.output = output = CreditBuffer(sample_layout(fmt.output.bits), self.buffer_depth)
         words = self.weight_words()
         m.submodules.weight_rom = weight_rom = Memory(shape=unsigned(groups * p * wb), depth=len(words), init=words)
         w_port = weight_rom.read_port()
 
-        # The one pipeline enable: every block after the Feeder gets it as its o.ready.
-        enable = Signal()
-        m.d.comb += enable.eq(~self.o.valid | self.o.ready)
-
-        # Framer -> Feeder; the frame's weight word is read as the Feeder takes the frame.
-        wiring.connect(m, wiring.flipped(self.i), framer.i)
+        # Framer -> Feeder; the frame's weight word is read as the Feeder takes the frame and
+        # holds for the whole frame. The Feeder issues a beat only while the output buffer
+        # grants a credit (a register): nothing after this point ever stalls.
+        wiring.connect(m, wiring.flipped(self.i), entry.i)
+        wiring.connect(m, entry.o, framer.i)
         wiring.connect(m, framer.o, feeder.i)
+        beat = feeder.o.payload
+        issue = feeder.o.valid & feeder.o.ready
+        done = equals(beat.group, groups - 1)
+        # status counters leave through a register: wherever their reader sits, the counters
+        # stay beside the logic that counts
+        m.d.sync += [self.frame_errors.eq(framer.errors), self.saturations.eq(requant.saturations)]
         m.d.comb += [
-            self.frame_errors.eq(framer.errors),
             w_port.addr.eq(framer.o.payload.channel),
             w_port.en.eq(framer.o.valid & framer.o.ready),
+            feeder.o.ready.eq(output.grant),
+            feeder.o_ready_next.eq(output.grant_next),
+            output.take.eq(issue & done),  # one result per position: a credit on its last beat
         ]
 
-        # Product stage: tap j of group g is x = R[g*P + j] (the Feeder's window) times w[g*P + j].
-        beat = feeder.o.payload
+        # Products: tap j of group g is x = R[g*P + j] (the Feeder's window) times w[g*P + j].
         weights = [w_port.data[k * wb : (k + 1) * wb].as_signed() for k in range(groups * p)]
         products = []
         for j in range(p):
-            prod = Signal(signed(fmt.product_bits), name=f"prod_{j}")
-            with m.If(enable):
-                m.d.sync += prod.eq(beat.data[j] * select(weights[j::p], beat.group))
-            products.append(prod)
-        prod_tag = Signal(tag)
+            mul = Multiplier(signed(fmt.data.bits), signed(wb), self.target)
+            m.submodules[f"mul_{j}"] = mul
+            m.d.comb += [mul.a.eq(beat.data[j]), mul.b.eq(select(weights[j::p], beat.group))]
+            products.append(mul.p)
+        beat_tag = Signal(tag)
         m.d.comb += [
-            feeder.o.ready.eq(enable),
-            prod_tag.first.eq(~beat.group.any()),
-            prod_tag.done.eq(beat.group == groups - 1),
-            prod_tag.last.eq(beat.index == n - 1),
-            prod_tag.channel.eq(beat.channel),
+            beat_tag.first.eq(~beat.group.any()),
+            beat_tag.done.eq(done),
+            beat_tag.last.eq(equals(beat.index, n - 1)),
+            beat_tag.channel.eq(beat.channel),
             offsets.channel.eq(beat.channel),
             offsets.index.eq(beat.index),
-            offsets.en.eq(enable),
+            offsets.en.eq(run),
         ]
-        prod_tag = delay(m, prod_tag, PRODUCT_STAGES, enable, "prod_tag")
+        prod_tag = delay(m, beat_tag, Multiplier.latency, run, "prod_tag")
+        offset = delay(m, offsets.data, Multiplier.latency - offsets.latency, run, "offset")
         m.d.comb += [
-            tree.i.valid.eq(delay(m, feeder.o.valid, PRODUCT_STAGES, enable, "prod_valid")),
+            tree.i.valid.eq(delay(m, issue, Multiplier.latency, run, "prod_valid")),
             tree.i.payload.tag.eq(prod_tag),
-            tree.i.payload.leaves[f"leaf{p}"].eq(Mux(prod_tag.first, offsets.data, 0)),  # offset on group 0
+            tree.i.payload.leaves[f"leaf{p}"].eq(Mux(prod_tag.first, offset, 0)),  # offset on group 0
         ]
         m.d.comb += [tree.i.payload.leaves[f"leaf{j}"].eq(prod) for j, prod in enumerate(products)]
 
@@ -173,26 +209,24 @@ class DirectEngine(wiring.Component):
         out_tag = tree.o.payload.tag
         if groups > 1:
             acc = Signal(signed(fmt.acc_bits), name="acc")
-            with m.If(enable & tree.o.valid):
+            with m.If(tree.o.valid):
                 m.d.sync += acc.eq(Mux(out_tag.first, 0, acc) + tree.o.payload.sum)
-            acc_valid = delay(m, tree.o.valid, 1, enable, "acc_valid")
-            out_tag = delay(m, out_tag, 1, enable, "acc_tag")
+            acc_valid = delay(m, tree.o.valid, 1, run, "acc_valid")
+            out_tag = delay(m, out_tag, 1, run, "acc_tag")
             value, emit = acc, acc_valid & out_tag.done
         else:
             value, emit = tree.o.payload.sum, tree.o.valid
         m.d.comb += [
-            tree.o.ready.eq(enable),
+            tree.o.ready.eq(run),
             requant.i.valid.eq(emit),
             requant.i.payload.value.eq(value),
             requant.i.payload.channel.eq(out_tag.channel),
             requant.i.payload.last.eq(out_tag.last),
+            requant.o.ready.eq(run),
         ]
 
-        # Output: per-channel shift, rounding, saturation; the output register is the last stage.
-        m.d.comb += [
-            requant.o.ready.eq(enable),
-            self.o.valid.eq(requant.o.valid),
-            self.o.payload.eq(requant.o.payload),
-            self.saturations.eq(requant.saturations),
-        ]
+        # Output: per-channel shift, rounding, saturation, then the credit-counted FIFO.
+        # (not wiring.connect: that would drive requant.o.ready with the FIFO's w_rdy, an enable)
+        m.d.comb += [output.i.valid.eq(requant.o.valid), output.i.payload.eq(requant.o.payload)]
+        wiring.connect(m, output.o, wiring.flipped(self.o))
         return m

@@ -4,58 +4,66 @@ The arithmetic is `golden.fast_parc_int` (one `FastParcPlan` drives both): `Fast
 calls `fast_parc_int_model`, and the two FFTs are `hw.fft.StreamingFft` built from the plan's
 `FftConfig`s. Dataflow of one frame (N samples of channel c, ``M = plan.params.m``)::
 
-    Framer --frame--> Feeder.fft --M points--> StreamingFft(DIF, fwd) --X, bit-reversed-->
-      ComplexMultiplier (X * Hq[c], spectrum ROM) --> SkidBuffer --> StreamingFft(DIT, inv)
-      --O, natural--> keep Re O[0..N-1] --> kept FIFO (N) --> + ChannelRom offset[c, i]
+    Framer --frame--> Feeder.fft --M points--> StreamingFft(DIF, fwd, leader) --X, bit-reversed-->
+      ComplexMultiplier (X * Hq[c], spectrum ROM) --> StreamingFft(DIT, inv, follower)
+      --O, natural--> keep Re O[0..N-1] --> kept FIFO --> + ChannelRom offset[c, i]
       --> Requantizer --> o
 
 - Feeder (`hw.feeder.Feeder.fft`): copies the framed row ``u`` into a rotating register (the
   same block `hw.direct` uses) and emits the M-point frame ``[u, u[:N-1], 0, ..., 0]``, one
-  point per clock; the engine shifts it left by ``input_shift`` (imag 0);
-- product (`hw.complex_mul.ComplexMultiplier`, 4 pipeline registers: operands + spectrum ROM
-  read, 4 products, 2 sums, round/saturate to the inverse FFT input width); the ROM holds
-  ``Hq`` of every channel in bit-reversed order at address ``c * M + k``, so no reorder buffer
-  exists anywhere;
-- output: O[N..M-1] (linear-correlation tails) are consumed as they come and never stall;
-  O[0..N-1].re go through a FIFO of N entries, then 3 pipeline registers: offset ROM read
+  point per clock, without bubbles; the engine shifts it left by ``input_shift`` (imag 0);
+- product: the spectrum ROM (`hw.target.BlockRam`, ``Hq`` of every channel in bit-reversed
+  order at address ``c * M + k``, so no reorder buffer exists anywhere) is read while X waits
+  two registers, then the hard-block `hw.complex_mul.ComplexMultiplier` (5 registers: the
+  multipliers' three, sums, round/saturate to the inverse FFT input width);
+- output: O[N..M-1] (linear-correlation tails) are dropped; O[0..N-1].re go into the kept
+  FIFO with their index and channel, then a register, the offset ROM read
   (`hw.rom.ChannelRom`), ``v = Y << y_shift[c] + offset[c, i] << offset_shift[c]`` (the ROM
   holds the offsets already shifted), `hw.requantizer.Requantizer` (the layer's rounding and
   saturation, counted) into ``o``.
 
-Frame tags: the channel of a frame (``Framer.o.payload.channel``, 0..C-1 in turn) is pushed
-into a tag FIFO when the Feeder takes the frame (a frame waits in the Framer while that FIFO is
-full), read by the product stage (spectrum ROM address) while the frame leaves the forward FFT,
-and moved to a second tag FIFO with the frame's last point; the output stage reads it there
-(offset ROM address, per-channel shifts) and pops it with the frame's N-th output. The FFTs
-keep frame order and lose nothing, so the head of each FIFO is the frame passing that point.
-Depths (`tag_depths`) cover every frame that can be between the two points; the writers also
-wait on a full FIFO, so correctness never rests on that count.
+Frame tags: the channel of a frame rides with it: `StreamingFft` carries a per-frame tag
+(``i_tag`` -> ``o_tag``), the product pipeline delays it beside the data, and the kept FIFO
+stores it with each kept sample. No tag FIFO, nothing to size.
 
-Flow control: every stage is a pipeline advanced by one enable (``~out.valid | out.ready``);
-valid never depends on ready. The output stage's enable is the Requantizer's ``o.ready``, as in
-`hw.direct`. The skid buffer and the kept FIFO give the two FFTs ready inputs that are
-registers, so no combinational ready path runs through both FFTs; the kept FIFO also absorbs
-output backpressure during a frame's N outputs (M - N tail slots drain it), so random
-backpressure up to ~1 - N/M costs no throughput. The FFTs drain themselves with filler frames:
-the last frame comes out without a following frame. Reset is synchronous for every register
-(tags, counters, FFT frame state); memory contents need no reset.
+Flow control: free-running from the feeder to the kept FIFO, credits for backpressure
+-------------------------------------------------------------------------------------
+No register between the Feeder and the kept FIFO has an enable (the datapath of both FFTs and
+the product runs every cycle), so backpressure never fans out to the arithmetic. The forward
+FFT is the *leader*: it starts a frame at its slot position 0 when the Feeder has one and
+``admit`` is high, and it holds its slot counters when the whole chain is empty (so a frame
+after an idle spell starts at once: the latency is exact). The inverse FFT is its *follower*
+(`StreamingFft` ``follower``): it takes the leader's ``step``, ``phase`` = L_fwd + product
+slots behind, so each product frame reaches it exactly at its own position 0; the leader runs
+on (filler frames) while a real slot is in the product pipeline or the inverse FFT (``keep``).
+
+Credits: the kept FIFO has `kept_depth` words; a counter of free words not yet promised
+(``room``) loses N when the leader starts a frame and gains one per word read out; ``admit``
+is ``room >= N``, which the leader loads into its ``i.ready`` register. So the FIFO never overflows whatever the output does, and
+with no backpressure every frame finds its room: `kept_depth` covers every frame between its
+start and its last word read. The output stage (FIFO read, register, offset ROM, sum,
+Requantizer) is a short pipeline advanced by ``~o.valid | o.ready`` (valid never depends on
+ready), as in `hw.direct`. Backpressure up to ~1 - N/M costs no throughput. Reset is
+synchronous for every control register; memory contents need no reset.
 
 Latency (input transfer of a frame's last sample to its first output, no stalls)::
 
-    latency = 2 (framer full, feeder take) + L_fwd + 4 (product) + L_inv + 1 (kept FIFO) + 3
+    latency = 2 (framer full, feeder take) + L_fwd + 7 (product) + L_inv + 2 (kept FIFO)
+              + 4 (register, offset ROM read, sum) + Requantizer.latency
 
-``L_fwd``/``L_inv`` = `StreamingFft.latency` = ``(M - 1) + S + 3 (S - 2)`` (DIF) and
-``(M - 1) + S + 4 (S - 2)`` (DIT), ``S = log2 M``: N = 56, M = 128: 2 + 149 + 4 + 154 + 1 + 3
-= 313 cycles (N = 7/14/28: 62/103/176). One frame every M clocks: ``cycles_per_sample = M / N``
-= 16/7 = 2.29 for every paper size (M = 16, 32, 64, 128 for N = 7, 14, 28, 56).
+``L_fwd``/``L_inv`` = `StreamingFft.latency` = ``1 + (M - 1) + S + 3 + (S - 2) * 4`` (DIF) and
+``... * 6`` (DIT), ``S = log2 M``: N = 56, M = 128: 2 + 158 + 7 + 168 + 2 + 4 + 4 = 345 cycles
+(the constants come from the blocks' class attributes). One frame every M clocks:
+``cycles_per_sample = M / N`` = 16/7 = 2.29 for every paper size (M = 16, 32, 64, 128 for
+N = 7, 14, 28, 56).
 
 Resources (N = 56, 8 bits): 44 multipliers (4 per FFT stage with non-trivial twiddles,
 2 (S - 2) = 10 stages, plus 4 in the product; operands <= 25 x 18 up to 16-bit data, i.e. one
-DSP48 each), FFT delay lines of M - 1 complex words each (RAM), twiddle ROMs, spectrum ROM of
-``C * M`` words of ``2 * spectrum_bits`` (36) bits, offset ROM of ``C * 2**ceil(log2 N)`` words
-(rows padded: no address multiplier), the Framer's and the feeder's N-word registers, an
-N-entry kept FIFO and two small tag FIFOs. yosys, C = 4: Xilinx 7 44 DSP48E1, 4.8 k LUT,
-2.9 k FF, 1 RAMB18; ECP5 44 MULT18X18D, 6.8 k LUT4, 5.1 k FF, 8 DP16KD (`scripts.synth`).
+DSP48 each), FFT delay lines of M - 1 complex words each (LUT RAM, block RAM from L = 16),
+twiddle ROMs, spectrum ROM of ``C * M`` words of ``2 * spectrum_bits`` (36) bits, offset ROM
+of ``C * 2**ceil(log2 N)`` words (rows padded: no address multiplier), the Framer's and the
+feeder's N-word registers, the kept FIFO (`kept_depth` words). See `scripts.synth` for the
+yosys/nextpnr figures.
 """
 
 from __future__ import annotations
@@ -63,32 +71,32 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFO
-from amaranth.lib.memory import Memory
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.fast_parc_int import FastParcPlan, FastParcTrace, FftParams, fast_parc_int_model, plan_fast_parc
 from golden.quant import QuantizedLayer
-from hw.complex_mul import ComplexMultiplier
+from hw.complex_mul import HARD_LATENCY, ComplexMultiplier
 from hw.feeder import Feeder
-from hw.fft import StreamingFft, complex_sample_layout
+from hw.fft import StreamingFft
 from hw.framer import ERROR_COUNTER_BITS, Framer
 from hw.mux import per_channel
 from hw.pipeline import delay
 from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
 from hw.rom import ChannelRom, pack_complex
-from hw.skid import SkidBuffer
 from hw.stream import sample_stream
+from hw.target import BlockRam, check_target
 
-__all__ = ["FastParcEngine", "SkidBuffer", "FEED_STAGES", "PRODUCT_STAGES", "KEPT_STAGES", "OUTPUT_STAGES"]
+__all__ = ["FastParcEngine", "FEED_STAGES", "PRODUCT_STAGES", "KEPT_STAGES", "OUTPUT_STAGES"]
 
 FEED_STAGES = Framer.latency + Feeder.latency  # framer full -> feeder take -> first point on the FFT
-PRODUCT_STAGES = 4  # ComplexMultiplier: operands + ROM read, products, sums, round/saturate
-KEPT_STAGES = 1  # the kept-sample FIFO (written, then readable the next cycle)
-OFFSET_STAGES = 2  # offset ROM read + Y, aligned sum
+PRODUCT_STAGES = BlockRam.read_latency + HARD_LATENCY  # spectrum ROM read (X waits), hard ComplexMultiplier
+KEPT_STAGES = 2  # the kept-sample FIFO (SyncFIFOBuffered: written, readable two cycles later)
+OFFSET_STAGES = 1 + BlockRam.read_latency + 1  # kept word register, offset ROM read (a target ChannelRom), sum
 OUTPUT_STAGES = OFFSET_STAGES + Requantizer.latency
+CREDIT_SLACK = 4  # cycles from a kept write to its credit's return, beyond KEPT_STAGES
 
 
 class FastParcEngine(wiring.Component):
@@ -101,6 +109,8 @@ class FastParcEngine(wiring.Component):
     params : golden.fast_parc_int.FftParams, optional
         FFT size, widths, scaling schedules, twiddle/spectrum bits (default
         ``FftParams.default(N, bits, output_bits=..., rounding=layer rounding)``).
+    target : str
+        `hw.target.TARGETS` entry: how the hard multipliers and block RAMs are written.
 
     Attributes
     ----------
@@ -118,15 +128,16 @@ class FastParcEngine(wiring.Component):
     overflow : Out(1)         sticky: a forward/inverse FFT stage or the product saturated.
     """
 
-    def __init__(self, layer: QuantizedLayer, params: FftParams | None = None) -> None:
+    def __init__(self, layer: QuantizedLayer, params: FftParams | None = None, *, target: str = "generic") -> None:
+        self.target = check_target(target)
         self.layer = layer
         self.plan: FastParcPlan = plan_fast_parc(layer, params)
         self.params = self.plan.params
         self.n = layer.fmt.n
         self.m = self.params.m
         # the FFT blocks (latency, model); `elaborate` builds fresh instances of the same configs
-        self.forward = StreamingFft(self.params.forward)
-        self.inverse = StreamingFft(self.params.inverse)
+        self.forward = StreamingFft(self.params.forward, target=self.target)
+        self.inverse = StreamingFft(self.params.inverse, target=self.target)
         for fft in (self.forward, self.inverse):
             fft._MustUse__silence = True
         super().__init__(
@@ -145,25 +156,16 @@ class FastParcEngine(wiring.Component):
 
     @property
     def kept_depth(self) -> int:
-        """Kept-sample FIFO depth: one frame's N outputs, so output backpressure is absorbed
-        while the inverse FFT keeps running (the frame's M - N tail slots drain it)."""
-        return self.n
+        """Kept-sample FIFO depth: room for the N results of every frame that can hold a
+        credit at once with no backpressure (from its start on the forward FFT to its last
+        result read), plus one frame: frames start one every M clocks and the output rides
+        out backpressure up to ~1 - N/M."""
+        chain = self.forward.latency + PRODUCT_STAGES + self.inverse.latency + KEPT_STAGES + CREDIT_SLACK
+        return self.n * (math.ceil((chain + self.n) / self.m) + 1)
 
     @property
     def cycles_per_sample(self) -> float:
         return self.m / self.n
-
-    @property
-    def tag_depths(self) -> tuple[int, int]:
-        """Tag FIFO depths: frames between feeder take and the product stage, and between the
-        product stage and the output stage (pipeline slots / M, rounded up, plus the frame in
-        the feeder and a partly filled frame at each end)."""
-        m = self.m
-        first = math.ceil(self.forward.latency / m) + 2
-        second = (
-            math.ceil((PRODUCT_STAGES + 1 + self.inverse.latency) / m) + 1 + math.ceil(self.kept_depth / self.n) + 1
-        )
-        return first, second
 
     def model(self, x: np.ndarray) -> np.ndarray:
         """Integers the engine emits for integer frames ``x`` of shape (..., C, N)."""
@@ -198,7 +200,8 @@ class FastParcEngine(wiring.Component):
                 "error_bound_lsb": round(plan.error_bound(), 3),
                 "notes": dict(plan.notes),
             },
-            "latency_formula": "2 + L_fwd + 4 + L_inv + 1 + 3 (L = StreamingFft.latency: (M-1) + S + 3(S-2) DIF, (M-1) + S + 4(S-2) DIT)",
+            "latency_formula": f"{FEED_STAGES} + L_fwd + {PRODUCT_STAGES} + L_inv + {KEPT_STAGES} + {OUTPUT_STAGES} "
+            "(L = StreamingFft.latency: 1 + (M-1) + S + 3 + (S-2) * (4 DIF, 6 DIT))",
             "overflow_port": "overflow: sticky, set when a forward/inverse FFT stage or the spectrum product saturated",
             "pe_handling": "folded: ROM offset[c,i] = corr(w_q, pe_q)[i] + b_q, aligned to the IFFT output and added before requantizing",
         }
@@ -222,114 +225,115 @@ class FastParcEngine(wiring.Component):
 
         m.submodules.framer = framer = Framer(n, fmt.data.bits, C)
         m.submodules.feeder = feeder = Feeder.fft(n, fmt.data.bits, C, M)
-        m.submodules.fft_fwd = fwd = StreamingFft(fwd_cfg)
-        m.submodules.fft_inv = inv = StreamingFft(inv_cfg)
-        depth1, depth2 = self.tag_depths
         ch_bits = len(framer.o.payload.channel)
-        m.submodules.tags_fwd = tags1 = SyncFIFO(width=ch_bits, depth=depth1)
-        m.submodules.tags_inv = tags2 = SyncFIFO(width=ch_bits, depth=depth2)
+        m.submodules.fft_fwd = fwd = StreamingFft(fwd_cfg, tag_bits=ch_bits, target=self.target)
+        m.submodules.fft_inv = inv = StreamingFft(
+            inv_cfg, tag_bits=ch_bits, follower=True, phase=self.forward.latency + PRODUCT_STAGES, target=self.target
+        )
 
-        # --- framer -> feeder: a frame enters only when its channel tag has room ---------------
+        # --- framer -> feeder -> forward FFT: [u, u[:N-1], 0...] << input_shift -----------------
         wiring.connect(m, wiring.flipped(self.i), framer.i)
-        take = framer.o.valid & framer.o.ready
+        wiring.connect(m, framer.o, feeder.i)
         m.d.comb += [
             self.frame_errors.eq(framer.errors),
-            feeder.i.valid.eq(framer.o.valid & tags1.w_rdy),
-            feeder.i.payload.eq(framer.o.payload),
-            framer.o.ready.eq(feeder.i.ready & tags1.w_rdy),
-            tags1.w_en.eq(take),
-            tags1.w_data.eq(framer.o.payload.channel),
-        ]
-
-        # --- feeder -> forward FFT: [u, u[:N-1], 0...] << input_shift, one point per transfer ---
-        m.d.comb += [
             fwd.i.valid.eq(feeder.o.valid),
             fwd.i.payload.data.re.eq(feeder.o.payload.data[0] << p.input_shift),
             fwd.i.payload.data.im.eq(0),
             fwd.i.payload.last.eq(feeder.o.payload.last),
+            fwd.i_tag.eq(feeder.o.payload.channel),
             feeder.o.ready.eq(fwd.i.ready),
         ]
 
-        # --- product: P = sat(R(X * Hq[c], product_shift)) ------------------------------------
-        sb, pw = p.spectrum_bits, p.inverse_input_bits
-        m.submodules.spectrum_rom = spectrum_rom = Memory(
-            shape=unsigned(2 * sb), depth=C * M, init=self.spectrum_words()
-        )
-        h_port = spectrum_rom.read_port()
-        m.submodules.product = mul = ComplexMultiplier(
-            fwd_cfg.output_bits, sb, pw, plan.product_shift, p.rounding, saturate=True, depth=PRODUCT_STAGES
-        )
-        m.submodules.skid_product = skid_a = SkidBuffer(complex_sample_layout(pw))
-        en_p = Signal()
-        k = Signal(range(M))  # bin index (bit-reversed order) of the point on fwd.o
-        x_last = fwd.o.payload.last
-        # a frame's last point moves its tag on: wait if the second tag FIFO is full (never
-        # happens with `tag_depths`, but correctness does not rest on that count)
+        # --- credits: a frame starts only when the kept FIFO has room for its N results ------
+        depth = self.kept_depth
+        room = Signal(range(depth + 1), init=depth)
+        frame_start = Signal()
+        returned = Signal()
+        room_next = Signal.like(room)
         m.d.comb += [
-            en_p.eq(~skid_a.i.valid | skid_a.i.ready),
-            fwd.o.ready.eq(en_p & (tags2.w_rdy | ~x_last)),
-            h_port.addr.eq(Cat(k, tags1.r_data)),
-            h_port.en.eq(en_p),
+            frame_start.eq(fwd.i.valid & fwd.i.ready & ~feeder.o.payload.index.any()),
+            room_next.eq(room - Mux(frame_start, n, 0) + returned),
         ]
-        take_x = fwd.o.valid & fwd.o.ready
-        m.d.comb += [
-            tags1.r_en.eq(take_x & x_last),
-            tags2.w_en.eq(take_x & x_last),
-            tags2.w_data.eq(tags1.r_data),
-        ]
-        with m.If(take_x):
-            m.d.sync += k.eq(k + 1)
-        # Hq[c, k] is read by the same enable one cycle after X: the multiplier's b operand
-        m.d.comb += [
-            mul.en.eq(en_p),
-            mul.a.eq(fwd.o.payload.data),
-            mul.b.re.eq(h_port.data[:sb].as_signed()),
-            mul.b.im.eq(h_port.data[sb:].as_signed()),
-        ]
-        valid_entering_p = delay(m, take_x, PRODUCT_STAGES - 1, en_p, "prod_valid")  # the slot in the sum registers
-        m.d.comb += [
-            skid_a.i.valid.eq(delay(m, valid_entering_p, 1, en_p, "prod_valid_out")),
-            skid_a.i.payload.last.eq(delay(m, x_last, PRODUCT_STAGES, en_p, "prod_last")),
-            skid_a.i.payload.data.eq(mul.p),
-        ]
-        product_sat = Signal()
-        with m.If(en_p & valid_entering_p & mul.clipping):
-            m.d.sync += product_sat.eq(1)
-        wiring.connect(m, skid_a.o, inv.i)
+        m.d.sync += room.eq(room_next)
+        # fwd.i.ready is a register loaded from admit: a frame starting one cycle later finds
+        # at least this room (a start cannot come in between: the cycle after a start is inside
+        # its frame)
+        m.d.comb += fwd.admit.eq(room >= n)
 
-        # --- inverse FFT output: keep O[0..N-1].re, consume the tails at once --------------------
+        # --- product: P = sat(R(X * Hq[c], product_shift)), free-running --------------------------
+        sb, pw = p.spectrum_bits, p.inverse_input_bits
+        m.submodules.spectrum_rom = spectrum_rom = BlockRam(
+            2 * sb, C * M, self.spectrum_words(), writable=False, target=self.target
+        )
+        m.submodules.product = mul = ComplexMultiplier(
+            fwd_cfg.output_bits, sb, pw, plan.product_shift, p.rounding, saturate=True, target=self.target
+        )
+        k = Signal(range(M))  # bin index (bit-reversed order) of the point on fwd.o
+        with m.If(fwd.o.valid):
+            m.d.sync += k.eq(k + 1)  # M is a power of two: the width wraps it
+        on = Const(1)
+        lead = BlockRam.read_latency
+        m.d.comb += [
+            spectrum_rom.r_addr.eq(Cat(k, fwd.o_tag[: (C - 1).bit_length()])),
+            mul.en.eq(1),
+            mul.a.eq(delay(m, fwd.o.payload.data, lead, on, "prod_x")),
+            mul.b.re.eq(spectrum_rom.r_data[:sb].as_signed()),
+            mul.b.im.eq(spectrum_rom.r_data[sb:].as_signed()),
+        ]
+        valids = [fwd.o.valid]  # the slots in the product pipeline: which are real
+        for d in range(1, PRODUCT_STAGES + 1):
+            valids.append(delay(m, valids[-1], 1, on, f"prod_valid{d}"))
+        valid_entering_p, prod_valid = valids[-2], valids[-1]
+        product_sat = Signal()
+        with m.If(valid_entering_p & mul.clipping):
+            m.d.sync += product_sat.eq(1)
+        m.d.comb += [
+            inv.i.valid.eq(prod_valid),
+            inv.i.payload.data.eq(mul.p),
+            inv.i.payload.last.eq(delay(m, fwd.o.payload.last, PRODUCT_STAGES, on, "prod_last")),
+            inv.i_tag.eq(delay(m, fwd.o_tag, PRODUCT_STAGES, on, "prod_tag")),
+            inv.step.eq(fwd.step),
+        ]
+        # the leader runs on while any real slot is past it: in the product or the inverse FFT
+        m.d.comb += fwd.keep.eq(Cat(*valids).any() | inv.busy)
+
+        # --- inverse FFT output: keep O[0..N-1].re, drop the tails ------------------------------
         idx_shape = unsigned(max((n - 1).bit_length(), 1))
-        kept = data.StructLayout({"re": signed(inv_cfg.output_bits), "index": idx_shape})
-        m.submodules.kept_fifo = kept_fifo = SyncFIFO(width=kept.size, depth=self.kept_depth)
+        kept = data.StructLayout(
+            {"re": signed(inv_cfg.output_bits), "index": idx_shape, "channel": unsigned(max(ch_bits, 1))}
+        )
+        m.submodules.kept_fifo = kept_fifo = SyncFIFOBuffered(width=kept.size, depth=depth)
         j = Signal(range(M))
-        keep = j < n
         kept_in = Signal(kept)
         m.d.comb += [
             kept_in.re.eq(inv.o.payload.data.re),
             kept_in.index.eq(j),
+            kept_in.channel.eq(inv.o_tag),
             kept_fifo.w_data.eq(kept_in),
-            kept_fifo.w_en.eq(inv.o.valid & keep),
-            inv.o.ready.eq(kept_fifo.w_rdy | ~keep),
+            kept_fifo.w_en.eq(inv.o.valid & (j < n)),  # never full: the room reserved the room
         ]
-        with m.If(inv.o.valid & inv.o.ready):
+        with m.If(inv.o.valid):
             m.d.sync += j.eq(j + 1)
 
         # --- output: v = Y << y_shift[c] + aligned offset; requantize ----------------------------
         y_shift, _, final_shift = plan.align
-        m.submodules.offset_rom = offsets = ChannelRom(self.offset_values())
+        m.submodules.offset_rom = offsets = ChannelRom(self.offset_values(), target=self.target)
         en_o = Signal()  # the output pipeline's one enable
         m.d.comb += en_o.eq(~self.o.valid | self.o.ready)
-        y_in = data.View(kept, kept_fifo.r_data)
+        # the FIFO's block RAM drives only a register (its clock-to-out is most of a cycle)
+        y_in = data.View(kept, delay(m, kept_fifo.r_data, 1, en_o, "out_kept"))
+        y_valid = delay(m, kept_fifo.r_rdy, 1, en_o, "out_kept_valid")
         y_last = y_in.index == n - 1
         m.d.comb += [
             kept_fifo.r_en.eq(en_o),
-            offsets.channel.eq(tags2.r_data),
+            returned.eq(en_o & kept_fifo.r_rdy),
+            offsets.channel.eq(y_in.channel),
             offsets.index.eq(y_in.index),
             offsets.en.eq(en_o),
-            tags2.r_en.eq(kept_fifo.r_rdy & en_o & y_last),
         ]
-        a_y = delay(m, y_in.re, 1, en_o, "out_y")  # beside the offset ROM read
-        a_ch = delay(m, tags2.r_data, 1, en_o, "out_channel")
+        rom_latency = offsets.latency
+        a_y = delay(m, y_in.re, rom_latency, en_o, "out_y")  # beside the offset ROM read
+        a_ch = delay(m, y_in.channel, rom_latency, en_o, "out_channel")
         shifted = a_y << per_channel(y_shift, a_ch)
         b_v = Signal(signed(max(len(shifted), len(offsets.data)) + 1), name="out_v")
         with m.If(en_o):
@@ -338,10 +342,10 @@ class FastParcEngine(wiring.Component):
             len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate
         )
         m.d.comb += [
-            requant.i.valid.eq(delay(m, kept_fifo.r_rdy, OFFSET_STAGES, en_o, "out_valid")),
+            requant.i.valid.eq(delay(m, y_valid, rom_latency + 1, en_o, "out_valid")),
             requant.i.payload.value.eq(b_v),
             requant.i.payload.channel.eq(delay(m, a_ch, 1, en_o, "out_channel_v")),
-            requant.i.payload.last.eq(delay(m, y_last, OFFSET_STAGES, en_o, "out_last")),
+            requant.i.payload.last.eq(delay(m, y_last, rom_latency + 1, en_o, "out_last")),
             requant.o.ready.eq(en_o),
             self.o.valid.eq(requant.o.valid),
             self.o.payload.eq(requant.o.payload),

@@ -25,7 +25,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.mux import select
+from hw.mux import equals, select
 from hw.stream import channel_shape, frame_layout
 
 
@@ -61,6 +61,11 @@ class Feeder(wiring.Component):
         Rotation positions per frame (the register wraps around after N).
     live : int, optional
         Positions that carry samples; later ones emit zeros (default: all).
+    ready_next : bool, optional
+        The consumer's ``o.ready`` is a register whose next value it offers on
+        ``o_ready_next``: then ``i.ready`` is a register too (computed a cycle ahead), so the
+        producer's accept logic (the Framer's, whose load enable spans the frame) waits for
+        no logic here.
 
     Attributes
     ----------
@@ -77,12 +82,23 @@ class Feeder(wiring.Component):
     o : Out(stream.Signature({data: ArrayLayout(signed(bits), width), channel, index, group, last}))
         The beats; ``o.valid`` is a register, the payload comes from registers through one
         ``groups``-way multiplexer per output sample.
+    o_ready_next : In(1), only with ``ready_next``
+        The value ``o.ready`` will have in the next cycle.
     """
 
     latency = 1
 
     def __init__(
-        self, n: int, bits: int, channels: int, *, width: int, groups: int, positions: int, live: int | None = None
+        self,
+        n: int,
+        bits: int,
+        channels: int,
+        *,
+        width: int,
+        groups: int,
+        positions: int,
+        live: int | None = None,
+        ready_next: bool = False,
     ) -> None:
         if not 1 <= width <= n:
             raise ValueError(f"feeder width must be in 1..N={n}; got {width}")
@@ -91,6 +107,7 @@ class Feeder(wiring.Component):
         self.n, self.bits, self.channels = n, bits, channels
         self.width, self.groups, self.positions = width, groups, positions
         self.live = positions if live is None else int(live)
+        self.ready_next = ready_next
         layout = data.StructLayout(
             {
                 "data": data.ArrayLayout(signed(bits), width),
@@ -100,17 +117,16 @@ class Feeder(wiring.Component):
                 "last": 1,
             }
         )
-        super().__init__(
-            {
-                "i": In(stream.Signature(frame_layout(n, bits, channels))),
-                "o": Out(stream.Signature(layout)),
-            }
-        )
+        ports = {"i": In(stream.Signature(frame_layout(n, bits, channels))), "o": Out(stream.Signature(layout))}
+        if ready_next:
+            ports["o_ready_next"] = In(1)
+        super().__init__(ports)
 
     @classmethod
-    def direct(cls, n: int, bits: int, channels: int, parallel: int) -> Feeder:
+    def direct(cls, n: int, bits: int, channels: int, parallel: int, *, ready_next: bool = False) -> Feeder:
         """The direct engine's pattern: N outputs, each ``ceil(N/P)`` groups of P taps."""
-        return cls(n, bits, channels, width=parallel, groups=math.ceil(n / parallel), positions=n)
+        groups = math.ceil(n / parallel)
+        return cls(n, bits, channels, width=parallel, groups=groups, positions=n, ready_next=ready_next)
 
     @classmethod
     def fft(cls, n: int, bits: int, channels: int, size: int) -> Feeder:
@@ -150,13 +166,38 @@ class Feeder(wiring.Component):
         group = Signal.like(self.o.payload.group, name="group")
         channel = Signal.like(self.o.payload.channel, name="channel")
 
-        position_done = group == groups - 1
-        frame_done = position_done & (index == self.positions - 1)
+        # Flags for "this beat ends its position / the frame", kept as registers beside index
+        # and group: the rotating register's load enable (N * bits flip-flops) and i.ready
+        # then wait for no compare.
+        position_done = Signal(init=groups == 1, name="position_done")
+        frame_done = Signal(init=groups == 1 and self.positions == 1, name="frame_done")
         send = self.o.valid & self.o.ready
         take = self.i.valid & self.i.ready
+        last_index = self.positions - 1
+        if self.ready_next:
+            # i.ready as a register: its next value from the next values of busy, frame_done
+            # and o.ready (the same rules as the updates below)
+            ready = Signal(init=1, name="ready")
+            next_done = Mux(
+                take,
+                (groups == 1) & (last_index == 0),
+                Mux(
+                    send,
+                    Mux(
+                        position_done,
+                        (groups == 1) & equals(index, last_index - 1),
+                        equals(group, groups - 2) & equals(index, last_index),
+                    ),
+                    frame_done,
+                ),
+            )
+            next_busy = take | (busy & ~(send & frame_done))
+            m.d.sync += ready.eq(~next_busy | (self.o_ready_next & next_done))
+            m.d.comb += self.i.ready.eq(ready)
+        else:
+            m.d.comb += self.i.ready.eq(~busy | (self.o.ready & frame_done))
         m.d.comb += [
             self.o.valid.eq(busy),
-            self.i.ready.eq(~busy | (self.o.ready & frame_done)),
             self.o.payload.channel.eq(channel),
             self.o.payload.index.eq(index),
             self.o.payload.group.eq(group),
@@ -173,6 +214,15 @@ class Feeder(wiring.Component):
             m.d.sync += group.eq(Mux(position_done, 0, group + 1))
             with m.If(position_done):
                 m.d.sync += [index.eq(index + 1), rot.eq(rot.as_value().rotate_right(self.bits))]
+                m.d.sync += [
+                    position_done.eq(groups == 1),
+                    frame_done.eq((groups == 1) & equals(index, last_index - 1)),
+                ]
+            with m.Else():
+                m.d.sync += [
+                    position_done.eq(equals(group, groups - 2)),
+                    frame_done.eq(equals(group, groups - 2) & equals(index, last_index)),
+                ]
             with m.If(frame_done):
                 m.d.sync += busy.eq(0)
         with m.If(take):
@@ -180,6 +230,8 @@ class Feeder(wiring.Component):
                 busy.eq(1),
                 index.eq(0),
                 group.eq(0),
+                position_done.eq(groups == 1),
+                frame_done.eq((groups == 1) & (last_index == 0)),
                 rot.eq(self.i.payload.frame),
                 channel.eq(self.i.payload.channel),
             ]

@@ -6,51 +6,51 @@ shift schedule, rounding and saturation. `StreamingFft.model` is `golden.fft.fft
 
 Pipeline structure (S = log2 M stages, stage s pairs samples L apart)
 --------------------------------------------------------------------
-A chain of S `hw.sdf.SdfStage` blocks (one class for DIF and DIT), all driven by one enable:
+An input register, then a chain of S `hw.sdf.SdfStage` blocks (one class for DIF and DIT).
+Every path between two registers holds one carry chain at most (butterfly register, rotation
+register, hard multipliers with their own registers, sums register; see `hw.sdf`), so the
+clock rate is set by one adder, not by a stage.
 
-DIF stage:  SDF(L) -> [x twiddle: ComplexMultiplier operands | products | sums] -> round/shift/saturate register
-DIT stage:  [x twiddle: ComplexMultiplier operands | products | sums | round to t] -> SDF(L) -> round/sat register
+Latency (input transfer to output slot, `StreamingFft.latency`): ``1 + (M - 1) + S + 3 +
+(S - 2) * (4 for DIF, 6 for DIT)``: the input register, the delay lines, every stage's output
+register, the butterfly registers of the two trivial stages and the rotation register of the
+L = 2 one, and per multiplier stage the multipliers' input, pipeline and output registers and
+the sums register (DIT: plus the rounded ``t`` and the butterfly register); DIF/DIT 31/35 at
+M = 16, 89/97 at 64, 158/168 at 128. Resources: 4 multipliers per multiplier stage, delay
+lines of M - 1 words in total, twiddle ROMs of 2L words per multiplier stage.
 
-An SDF(L) is a delay line of L words (registers for L <= 2, else a RAM with a registered
-read port) and one adder/subtractor (see `hw.sdf`). Stages whose twiddles are all 1 or -j
-(DIF: L <= 2; DIT: s <= 1) have no multiplier and no multiplier registers (a -j rotation is a
-swap and a negation), which yields the same integers as multiplying by the exact ROM value,
-so the model needs no special case. `StreamingFft` adds only the frame bookkeeping below.
+Flow control: a free-running datapath
+-------------------------------------
+No register of the datapath has an enable: every cycle each slot moves one step. What the
+block controls is which slots are *real*: a real frame is M consecutive input transfers that
+start at slot position 0 (``in_pos``); the slots between real frames are *filler* (zeros in,
+garbage out, never valid: an SDF butterfly only combines samples of one block, so fillers and
+real frames never mix). Each output slot's real/filler tag (and the frame's ``tag``) comes
+from a short history of input frames (no per-slot valid bits in the delay lines).
 
-Latency (input transfer to output transfer with no stalls, `StreamingFft.latency`):
-``(M - 1) + S + sum over stages with a multiplier of (3 for DIF, 4 for DIT)``
-(delay lines + one output register per stage + operand/product/sum registers, and for DIT
-the register holding the rounded ``t = R(b * W, F)``); DIF/DIT: 25/27 at M = 16, 81/85 at 64,
-149/154 at 128, 1057/1065 at 1024. Resources: 4 multipliers per stage with a multiplier
-(S - 2 stages; e.g. 20 DSP48E1 for M = 128 with yosys synth_xilinx), delay lines of M - 1
-words in total, twiddle ROMs of 2L words per multiplier stage.
+- *Leader* (default): ``i.ready`` (a register) is ``admit`` of the cycle before at position 0
+  and high inside a real frame. A
+  real frame must come without bubbles: a missing sample inside one enters as 0 and sets
+  the sticky ``frame_error`` (the engine's `hw.feeder.Feeder` never leaves one).
+- The slot counters (``in_pos``, the stages' counters, the frame history) advance on
+  ``step``: always inside a frame; at position 0 only when a frame starts, a real frame is
+  still inside (``busy``: filler frames drain it), or ``keep`` asks. So an idle block holds
+  its counters at position 0, exactly as after reset, and a frame that comes after an idle
+  spell starts at once: its latency is exact.
+- *Follower* (``follower=True``): ``step`` is an input (the leader's). A second FFT placed a
+  fixed ``phase`` slots behind a leader (the engine's inverse FFT) steps in lock with it, so
+  the leader's frame boundaries reach it exactly at its own position 0; ``i.ready`` is 1.
 
-Flow control: one global pipeline enable
-----------------------------------------
-Every register, delay line and counter advances together (``adv``), so the pipeline is a
-chain of ``latency`` slots. A slot is advanced in when the output register is free (empty, or
-being consumed this cycle) and there is something to put in:
-
-- a *real* sample: an input transfer. Frames are aligned to slot positions 0..M-1; a real frame
-  only starts at slot position 0; input bubbles inside a real frame simply stall everything
-  (``i.valid`` low = no advance), so bubbles cost nothing and change no result.
-- a *filler* zero, to drain: when the input is idle at a frame boundary while earlier real
-  frames are still inside the pipeline, the block runs a whole filler frame of zeros (fillers
-  never mix with real frames: an SDF butterfly only combines samples of one frame). A new real
-  frame waits for the filler frame to end (at most M-1 cycles, only after an idle input).
-  Draining the last frame takes ``ceil((latency - 1) / M)`` filler frames; its last output
-  leaves ``latency`` cycles after its last input, as in steady state.
-
-So the last frame comes out without a following frame, ``o.valid`` is a register that never
-depends on ``o.ready``, and ``i.ready`` depends only on ``o.valid``/``o.ready`` and the frame
-state (never on ``i.valid``). Each output slot's real/filler tag comes from a short history of
-input frame tags (no per-slot valid bits in the delay lines).
+``o`` has no ready (``always_ready``): its consumer takes every valid beat. An engine with
+output backpressure therefore admits a frame (``admit``) only when it holds room for all
+its results (`hw.fast_parc`: a credit-counted FIFO).
 
 Frames: ``o.payload.last`` marks output index M-1 of every real frame. ``i.payload.last`` is
 not needed (frames are counted); a transfer whose ``last`` disagrees with the count sets the
-sticky ``frame_error``. ``overflow`` is sticky: set when any stage saturates on a slot of a
-real frame (exactly the model's per-frame flag: filler slots, and words left in the delay
-lines by a reset in mid-frame, are ignored), cleared by ``overflow_clear``.
+sticky ``frame_error``. ``overflow`` is sticky: set (one cycle after the slot's output
+register loads) when any stage saturates on a slot of a real frame (exactly the model's
+per-frame flag: filler slots, and words left in the delay lines by a reset in mid-frame, are
+ignored), cleared by ``overflow_clear``.
 """
 
 from __future__ import annotations
@@ -62,8 +62,11 @@ from amaranth.lib.wiring import In, Out
 from golden.fft import FftConfig, fft_model
 from hw.complex_mul import complex_layout
 from hw.sdf import SdfStage
+from hw.target import check_target
 
-__all__ = ["complex_layout", "complex_sample_layout", "StreamingFft"]
+__all__ = ["complex_layout", "complex_sample_layout", "StreamingFft", "INPUT_REGISTERS"]
+
+INPUT_REGISTERS = 1  # the input register in front of stage 0
 
 
 def complex_sample_layout(bits: int) -> data.StructLayout:
@@ -72,54 +75,90 @@ def complex_sample_layout(bits: int) -> data.StructLayout:
 
 
 class StreamingFft(wiring.Component):
-    """Streaming R2SDF FFT of size M, 1 complex sample per clock, frames back to back.
+    """Streaming R2SDF FFT of size M, 1 complex sample per clock, free-running datapath.
 
     Parameters
     ----------
     config : golden.fft.FftConfig
         Size, input width, per-stage widths and shifts, twiddle width, rounding, decimation
         ("dif": natural in, bit-reversed out; "dit": bit-reversed in, natural out), inverse.
+    tag_bits : int
+        Width of the per-frame tag carried from ``i_tag`` (sampled with a frame's first
+        point) to ``o_tag`` (held with the frame's outputs); 0: no tag ports.
+    follower : bool
+        Take ``step`` from a leader instead of deciding it (see the module docstring).
+    phase : int
+        Follower only: slots by which this block's input lags its leader's input.
+    target : str
+        `hw.target.TARGETS` entry for the multipliers and twiddle ROMs.
 
     Attributes
     ----------
     config : FftConfig
     latency : int
-        Cycles from an input transfer to the transfer of the output slot it starts, with no
-        stalls (the number of slots in the pipeline: the sum of the stages'
-        `hw.sdf.SdfStage.latency`); see the module docstring.
+        Cycles from an input transfer to the output of the slot it starts (the number of
+        registers on the path); see the module docstring.
 
     Ports
     -----
     i : In(stream.Signature(complex_sample_layout(config.input_bits)))
-        Input samples; ``payload.data.re/im`` signed, ``payload.last`` checked only.
-    o : Out(stream.Signature(complex_sample_layout(config.output_bits)))
+        Input samples; ``payload.last`` checked only. Real frames come without bubbles.
+    o : Out(stream.Signature(complex_sample_layout(config.output_bits), always_ready=True))
         Output samples in the config's output order; ``payload.last`` on index M-1.
+    i_tag, o_tag : In/Out(tag_bits), only when ``tag_bits``
+        Frame tags.
+    admit : In(1), init 1
+        Leader: a real frame may start at position 0 in the next cycle (``i.ready`` is a
+        register loaded from it).
+    keep : In(1)
+        Leader: step on through position 0 (a follower is still busy).
+    step : Out(1), or In(1) for a follower
+        The slot counters advance in this cycle.
+    busy : Out(1)
+        A real frame may be inside: one of the last ``latency / M + 2`` input frames was real
+        (a follower's leader keeps stepping while it is high).
     overflow : Out(1)
         Sticky: some stage saturated since reset or the last ``overflow_clear``.
     overflow_clear : In(1)
         Clears ``overflow`` (a saturation in the same cycle wins).
     frame_error : Out(1)
-        Sticky: an input transfer's ``last`` disagreed with the frame count.
+        Sticky: an input transfer's ``last`` disagreed with the frame count, a real frame
+        missed a sample, or (follower) a sample came outside a real frame.
     """
 
-    def __init__(self, config: FftConfig) -> None:
+    def __init__(
+        self,
+        config: FftConfig,
+        *,
+        tag_bits: int = 0,
+        follower: bool = False,
+        phase: int = 0,
+        target: str = "generic",
+    ) -> None:
         self.config = config
+        self.target = check_target(target)
+        self.tag_bits, self.follower, self.phase = tag_bits, follower, phase if follower else 0
         cfg = config
         self._stage_delay: list[int] = []  # slot delay from the block input to each stage input
-        delay = 0
+        delay = INPUT_REGISTERS
         for s in range(cfg.stages):
             self._stage_delay.append(delay)
             delay += SdfStage.latency_of(cfg, s)
         self.latency = delay
-        super().__init__(
-            {
-                "i": In(stream.Signature(complex_sample_layout(cfg.input_bits))),
-                "o": Out(stream.Signature(complex_sample_layout(cfg.output_bits))),
-                "overflow": Out(1),
-                "overflow_clear": In(1),
-                "frame_error": Out(1),
-            }
-        )
+        ports = {
+            "i": In(stream.Signature(complex_sample_layout(cfg.input_bits))),
+            "o": Out(stream.Signature(complex_sample_layout(cfg.output_bits), always_ready=True)),
+            "admit": In(1, init=1),
+            "keep": In(1),
+            "step": In(1) if follower else Out(1),
+            "busy": Out(1),
+            "overflow": Out(1),
+            "overflow_clear": In(1),
+            "frame_error": Out(1),
+        }
+        if tag_bits:
+            ports.update({"i_tag": In(tag_bits), "o_tag": Out(tag_bits)})
+        super().__init__(ports)
 
     def model(self, re, im=None):
         """What the block outputs for frames (..., M): ``(re, im, overflow per frame)``."""
@@ -132,68 +171,92 @@ class StreamingFft(wiring.Component):
         cfg = self.config
         M = cfg.size
 
-        # Frame bookkeeping: slot position, filler frames, tags of recent input frames.
+        # Frame bookkeeping: slot position, tags of recent input frames.
         D1 = self.latency - 1
         a, b = divmod(D1, M)
         n_pending = a + (b > 0)  # input frames (newest first) that may still be inside
-        in_pos = Signal(range(M))
-        filling = Signal()
+        in_pos = Signal(range(M), init=(-self.phase) % M)
         hist = Signal(a + 2)  # hist[k] = 1 if the k-th newest input frame is real
+        tags = [Signal(max(self.tag_bits, 1), name=f"tag{k}") for k in range(a + 2)]
         o_valid = Signal()
         o_last = Signal()
-        adv = Signal()
+        o_tag = Signal(max(self.tag_bits, 1))
+        step = Signal()
 
         at_boundary = ~in_pos.any()  # not "== 0": Amaranth emits !vector, which lint flags
-        out_free = ~o_valid | self.o.ready
-        real_ok = at_boundary | ~filling
-        take_real = Signal()
-        fill = Signal()
-        pending = hist[:n_pending].any()
-        m.d.comb += [
-            self.i.ready.eq(out_free & real_ok),
-            take_real.eq(self.i.valid & real_ok),
-            fill.eq(Mux(at_boundary, ~self.i.valid & pending, filling)),
-            adv.eq((take_real | fill) & out_free),
-        ]
+        in_real = hist[0]  # inside a frame: the frame being input is real
+        start = Signal()  # a real frame starts in this cycle
+        take = Signal()  # a real sample is due in this cycle
+        pending = hist[:n_pending].any() if n_pending else 0
+        if self.follower:
+            m.d.comb += [
+                step.eq(self.step),
+                self.i.ready.eq(1),
+                start.eq(at_boundary & self.i.valid & step),
+                take.eq(start | (~at_boundary & in_real & step)),
+            ]
+        else:
+            # i.ready is a register (a source's ready logic never waits on the slot counter):
+            # next cycle's position 0 takes ``admit`` as it is now, a position inside a frame
+            # follows that frame's realness
+            ready = Signal()
+            pos_next = Mux(step, Mux(in_pos == M - 1, 0, in_pos + 1), in_pos)
+            real_next = Mux(step & at_boundary, start, in_real)
+            m.d.sync += ready.eq(Mux(pos_next.any(), real_next, self.admit))
+            m.d.comb += [
+                self.i.ready.eq(ready),
+                start.eq(at_boundary & self.i.valid & ready),
+                take.eq(start | (~at_boundary & in_real)),
+                step.eq(~at_boundary | start | pending | self.keep),
+                self.step.eq(step),
+            ]
+        m.d.comb += self.busy.eq(hist.any())  # every frame that may be inside, and a few more
 
-        x_re = Signal(signed(cfg.input_bits))
-        x_im = Signal(signed(cfg.input_bits))
-        m.d.comb += [
-            x_re.eq(Mux(take_real, self.i.payload.data.re, 0)),
-            x_im.eq(Mux(take_real, self.i.payload.data.im, 0)),
+        x_re = Signal(signed(cfg.input_bits), name="x_re")  # the input register
+        x_im = Signal(signed(cfg.input_bits), name="x_im")
+        m.d.sync += [
+            x_re.eq(Mux(take & self.i.valid, self.i.payload.data.re, 0)),
+            x_im.eq(Mux(take & self.i.valid, self.i.payload.data.im, 0)),
         ]
 
         flags = []
         for s in range(cfg.stages):
-            m.submodules[f"s{s}"] = stage = SdfStage(cfg, s, self._stage_delay[s])
-            m.d.comb += [stage.en.eq(adv), stage.x.re.eq(x_re), stage.x.im.eq(x_im)]
+            m.submodules[f"s{s}"] = stage = SdfStage(cfg, s, self.phase + self._stage_delay[s], target=self.target)
+            m.d.comb += [stage.step.eq(step), stage.x.re.eq(x_re), stage.x.im.eq(x_im)]
             x_re, x_im = stage.y.re, stage.y.im
             flags.append(stage.clipping)
 
-        # The output register (last stage) holds slot K - D1 after advance K; its frame is
+        # The output register (last stage) holds slot K - D1 after step K; its frame is
         # hist_next[a + (in_pos < b)] and its position (in_pos - D1) mod M. The same rule
         # tells whether the value entering any stage's output register belongs to a real frame.
         hist_next = Signal(a + 2)
-        m.d.comb += hist_next.eq(Mux(at_boundary, Cat(take_real, hist[:-1]), hist))
+        tags_next = [Signal.like(t, name=f"tag_next{k}") for k, t in enumerate(tags)]
+        m.d.comb += hist_next.eq(Mux(at_boundary, Cat(start, hist[:-1]), hist))
+        for k, t in enumerate(tags_next):
+            newer = tags[k - 1] if k else (self.i_tag if self.tag_bits else 0)
+            m.d.comb += t.eq(Mux(at_boundary, newer, tags[k]))
 
-        def real_slot(d: int):
-            """The slot ``d`` advances behind the one entering now is part of a real frame."""
+        def frame_of(d: int, history):
+            """Entry of ``history`` for the slot ``d`` steps behind the one entering now."""
             fa, fb = divmod(d, M)
-            return Mux(in_pos < fb, hist_next[fa + 1], hist_next[fa]) if fb else hist_next[fa]
+            return Mux(in_pos < fb, history[fa + 1], history[fa]) if fb else history[fa]
 
-        tag = real_slot(D1)
-        ends = self._stage_delay[1:] + [self.latency]  # slot delay after each stage
-        real_flags = [flag & real_slot(end - 1) for flag, end in zip(flags, ends, strict=True)]
-        with m.If(adv):
+        ends = [*self._stage_delay[1:], self.latency]  # slot delay after each stage
+        flag_regs = Signal(len(flags))  # a real slot saturated: registered, then made sticky
+        m.d.sync += flag_regs.eq(
+            Cat(*[flag & frame_of(end - 1, hist_next) & step for flag, end in zip(flags, ends, strict=True)])
+        )
+        with m.If(step):
             m.d.sync += [
                 in_pos.eq(Mux(in_pos == M - 1, 0, in_pos + 1)),
                 hist.eq(hist_next),
-                o_valid.eq(tag),
+                o_valid.eq(frame_of(D1, hist_next)),
                 o_last.eq(in_pos == (D1 - 1) % M),
+                o_tag.eq(frame_of(D1, tags_next)),
             ]
             with m.If(at_boundary):
-                m.d.sync += filling.eq(fill)
-        with m.Elif(self.o.ready):
+                m.d.sync += [t.eq(n) for t, n in zip(tags, tags_next, strict=True)]
+        with m.Else():
             m.d.sync += o_valid.eq(0)
 
         m.d.comb += [
@@ -202,11 +265,16 @@ class StreamingFft(wiring.Component):
             self.o.payload.data.im.eq(x_im),
             self.o.payload.last.eq(o_last),
         ]
+        if self.tag_bits:
+            m.d.comb += self.o_tag.eq(o_tag)
 
-        with m.If(adv & Cat(*real_flags).any()):  # fillers, and stale delay-line words after a reset, never count
+        with m.If(flag_regs.any()):  # fillers, and stale delay-line words after a reset, never count
             m.d.sync += self.overflow.eq(1)
         with m.Elif(self.overflow_clear):
             m.d.sync += self.overflow.eq(0)
-        with m.If(take_real & adv & (self.i.payload.last != (in_pos == M - 1))):
+        bad_last = take & self.i.valid & (self.i.payload.last != (in_pos == M - 1))
+        missing = take & ~self.i.valid
+        stray = (self.i.valid & ~take) if self.follower else 0
+        with m.If(bad_last | missing | stray):
             m.d.sync += self.frame_error.eq(1)
         return m

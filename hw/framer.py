@@ -19,6 +19,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.mux import equals
 from hw.stream import frame_layout, sample_stream
 
 ERROR_COUNTER_BITS = 16
@@ -53,7 +54,7 @@ class Framer(wiring.Component):
         Whole frames: ``payload.frame[k]`` is the k-th sample, ``payload.channel`` its channel.
         ``o.valid`` is a register; ``i.ready`` depends on ``o.ready`` (a take frees the buffer).
     errors : Out(16)
-        Malformed frames seen (wraps).
+        Malformed frames seen (wraps), counted the cycle after the sample that shows it.
     """
 
     latency = 1
@@ -73,33 +74,42 @@ class Framer(wiring.Component):
         n, bits = self.n, self.bits
         buffer = Signal(self.o.payload.frame.shape(), name="buffer")
         channel = Signal.like(self.o.payload.channel, name="channel")
-        count = Signal(range(n + 1))
+        # Control kept so that no decision waits for an adder or a compare behind ``o.ready``
+        # (a take): the buffer's load enable fans out to N * bits registers. ``count`` counts
+        # the samples of the frame being filled (0 while a whole frame waits: accepting then
+        # implies a take), the flags beside it are registers.
+        count = Signal(range(n))
+        full = Signal()  # a whole frame waits: o.valid
+        almost = Signal(init=n == 1)  # count == n - 1: the next sample completes a frame
         skipping = Signal()  # discarding the tail of a frame whose last was missing
-        take = self.o.valid & self.o.ready
+        error = Signal()  # a malformed frame this cycle: counted in the next (off the take path)
+        take = full & self.o.ready
         m.d.comb += [
-            self.o.valid.eq(count == n),
+            self.o.valid.eq(full),
             self.o.payload.frame.eq(buffer),
             self.o.payload.channel.eq(channel),
-            self.i.ready.eq(skipping | (count != n) | take),
+            self.i.ready.eq(skipping | ~full | take),
         ]
         accept = self.i.valid & self.i.ready
         sample, last = self.i.payload.data, self.i.payload.last
-        base = Mux(take, 0, count)  # a taken frame frees the buffer this very cycle
-        with m.If(take):
-            m.d.sync += count.eq(0)
-            m.d.sync += channel.eq(Mux(channel == self.channels - 1, 0, channel + 1))
+        m.d.sync += error.eq(0)  # unless set below
+        with m.If(take):  # the consumer copies the buffer: it is free this very cycle
+            m.d.sync += [full.eq(0), channel.eq(Mux(channel == self.channels - 1, 0, channel + 1))]
         with m.If(accept):
             with m.If(skipping):
                 m.d.sync += skipping.eq(~last)
             with m.Else():
                 m.d.sync += buffer.eq(Cat(buffer.as_value()[bits:], sample))  # shift in at the top
-                filled = base + 1
-                with m.If((filled != n) & last):  # early last: drop the partial frame
-                    m.d.sync += [count.eq(0), self.errors.eq(self.errors + 1)]
+                with m.If(almost):  # the N-th sample: a whole frame
+                    m.d.sync += [count.eq(0), almost.eq(n == 1), full.eq(1)]
+                    with m.If(~last):  # missing last: keep the frame, resync
+                        m.d.sync += [skipping.eq(1), error.eq(1)]
+                with m.Elif(last):  # early last: drop the partial frame
+                    m.d.sync += [count.eq(0), almost.eq(n == 1), error.eq(1)]
                 with m.Else():
-                    m.d.sync += count.eq(filled)
-                    with m.If((filled == n) & ~last):  # missing last: keep frame, resync
-                        m.d.sync += [skipping.eq(1), self.errors.eq(self.errors + 1)]
+                    m.d.sync += [count.eq(count + 1), almost.eq(equals(count, n - 2))]
+        with m.If(error):
+            m.d.sync += self.errors.eq(self.errors + 1)
         return m
 
     @staticmethod

@@ -28,7 +28,7 @@ products, no widening) stays the default there.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, Signal, Value, signed
+from amaranth.hdl import Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from numpy.typing import ArrayLike, NDArray
@@ -37,10 +37,13 @@ from golden.fft import complex_multiply
 from golden.fixed import IntArray, Rounding, fit
 from hw import fixed as hf
 from hw.complex_mul import MAX_DEPTH, complex_layout, multiplier_problem
+from hw.pipeline import delay
+from hw.target import TARGETS, Multiplier
 
-__all__ = ["GaussMultiplier", "gauss_triple", "MAX_DEPTH", "MULTIPLIERS"]
+__all__ = ["GaussMultiplier", "gauss_triple", "MAX_DEPTH", "MULTIPLIERS", "HARD_LATENCY"]
 
 MULTIPLIERS = 3  # real products per complex product: the point of the block
+HARD_LATENCY = 1 + Multiplier.latency + 4  # operands, Multiplier, join, sums, rounding, fit
 
 
 def gauss_triple(c: ArrayLike, d: ArrayLike) -> tuple[IntArray, IntArray, IntArray]:
@@ -72,6 +75,24 @@ class GaussMultiplier(wiring.Component):
                                                       more (the same width as ComplexMultiplier)
     1     output: round away ``shift`` bits, then     the only rounding; ``clipping`` flags it
           saturate (or wrap) to ``out_bits``
+    ====  =========================================  ==========================================
+
+    With ``target`` (one of `hw.target.TARGETS`) the block is built for clock rate instead,
+    every product a `hw.target.Multiplier` (its input, pipeline and output registers: a hard
+    multiplier's), ``depth`` ignored, `HARD_LATENCY` registers:
+
+    ====  =========================================  ==========================================
+    1     operand register: ``ar``, ``ai``, and       ``s_hi`` has ``a_bits`` bits, so every
+          ``s = ar + ai`` split as ``s_hi = s >> 1``  product operand is as narrow as the data:
+          and ``s_lo = s & 1``                        ``a_bits, triple_bits <= 18`` fit one
+                                                      18 x 18 DSP each (ECP5 MULT18X18D)
+    2-4   `Multiplier`: ``kh = c*s_hi``,              the triple arrives one enabled cycle after
+          ``k2 = ar*(d-c)``, ``k3 = ai*(c+d)``        ``a`` (``h_delay``), with the operands
+    5     ``k1 = 2 kh + (s_lo ? c : 0)``, the same    ``= c*s`` exactly
+          integer as ``c*s``; k2, k3 wait
+    6     sums ``k1 - k3``, ``k1 + k2``               exact
+    7     round away ``shift`` bits                   one carry chain per register
+    8     output: saturate (or wrap) to ``out_bits``  ``clipping`` flags it
     ====  =========================================  ==========================================
 
     Without a register the step is combinational, through a named wire (with ``depth < 4`` the
@@ -109,12 +130,19 @@ class GaussMultiplier(wiring.Component):
         True: clamp to ``out_bits`` (``clipping`` = saturated); False: two's-complement wrap
         (``clipping`` = wrapped).
     depth : int
-        Pipeline registers, 1..4 (see the table).
+        Pipeline registers, 1..4 (see the table); without ``target`` only.
+    target : str, optional
+        Build the clock-rate pipeline (second table) on `hw.target.Multiplier` of this target.
+    triple_bits : int, optional
+        (with ``target``) Signed width that ``c + d`` and ``d - c`` occupy (default
+        ``h_bits + 1``; a ROM whose triple fields are ``h_bits`` wide passes ``h_bits``): the
+        width of their multiplier operands.
 
     Attributes
     ----------
     latency : int
-        ``depth``: enabled cycles from ``a`` at the port to its product on ``p``.
+        ``depth`` (`HARD_LATENCY` with ``target``): enabled cycles from ``a`` at the port to its
+        product on ``p``.
     h_delay, b_delay : int
         Enabled cycles the triple arrives after its ``a`` (1 when ``depth == 4``, else 0);
         ``b_delay`` is the same under `ComplexMultiplier`'s name.
@@ -152,25 +180,33 @@ class GaussMultiplier(wiring.Component):
         *,
         saturate: bool = True,
         depth: int = MAX_DEPTH,
+        target: str | None = None,
+        triple_bits: int | None = None,
     ) -> None:
         problem = multiplier_problem("GaussMultiplier", a_bits, h_bits, out_bits, shift, depth)
+        if problem is None and target is not None and target not in TARGETS:
+            problem = f"GaussMultiplier target must be one of {', '.join(TARGETS)}; got {target!r}"
+        triple_bits = h_bits + 1 if triple_bits is None else int(triple_bits)
+        if problem is None and not h_bits <= triple_bits <= h_bits + 1:
+            problem = f"GaussMultiplier triple_bits must be h_bits or h_bits + 1; got {triple_bits}"
         if problem:
             self._MustUse__silence = True  # a refused block is not an unused one
             raise ValueError(problem)
         self.a_bits, self.h_bits, self.out_bits = a_bits, h_bits, out_bits
         self.shift, self.rounding, self.saturate, self.depth = shift, Rounding(rounding), saturate, depth
+        self.target, self.triple_bits = target, triple_bits
         self.pre_add_bits = a_bits + 1
         self.product_bits = a_bits + h_bits + 1  # every product: (a_bits + 1) x h_bits or a_bits x (h_bits + 1)
         self.sum_bits = a_bits + h_bits + 1
-        self.latency = depth
-        self.h_delay = self.b_delay = 1 if depth == MAX_DEPTH else 0
+        self.latency = depth if target is None else HARD_LATENCY
+        self.h_delay = self.b_delay = 1 if depth == MAX_DEPTH or target is not None else 0
         super().__init__(
             {
                 "en": In(1),
                 "a": In(complex_layout(a_bits)),
                 "c": In(signed(h_bits)),
-                "c_plus_d": In(signed(h_bits + 1)),
-                "d_minus_c": In(signed(h_bits + 1)),
+                "c_plus_d": In(signed(triple_bits)),
+                "d_minus_c": In(signed(triple_bits)),
                 "p": Out(complex_layout(out_bits)),
                 "clipping": Out(1),
             }
@@ -188,8 +224,48 @@ class GaussMultiplier(wiring.Component):
         i, ci = fit(im, self.out_bits, self.saturate)
         return r, i, cr | ci
 
+    def _elaborate_hard(self, m: Module) -> None:
+        """The clock-rate pipeline of the second table (``target`` given)."""
+        en, target = self.en, self.target
+        assert target is not None
+
+        def reg(value: Value, name: str) -> Signal:
+            r = Signal(value.shape(), name=name)
+            with m.If(en):
+                m.d.sync += r.eq(value)
+            return r
+
+        total = self.a.re + self.a.im  # a_bits + 1: exactly 2 * s_hi + s_lo
+        a_re, a_im = reg(self.a.re, "op_re"), reg(self.a.im, "op_im")
+        s_hi = reg(total[1:].as_signed(), "op_sum_hi")  # floor(s / 2): a_bits
+        s_lo = reg(total[0], "op_sum_lo")
+        products = []
+        for name, x, h in (("kh", s_hi, self.c), ("k2", a_re, self.d_minus_c), ("k3", a_im, self.c_plus_d)):
+            mul = Multiplier(x.shape(), h.shape(), target)
+            m.submodules[name] = mul
+            m.d.comb += [mul.en.eq(en), mul.a.eq(x), mul.b.eq(h)]
+            products.append(mul.p)
+        kh, k2, k3 = products
+        lat = Multiplier.latency
+        c_late = delay(m, self.c, lat, en, "c_late")  # c beside kh (both a cycle behind s_lo)
+        lo_late = delay(m, s_lo, lat, en, "lo_late")
+        k1 = reg(((kh << 1) + Mux(lo_late, c_late, 0))[: self.sum_bits].as_signed(), "k1")
+        k2_d, k3_d = reg(k2, "k2_d"), reg(k3, "k3_d")
+        s_re = reg((k1 - k3_d)[: self.sum_bits].as_signed(), "sum_re")
+        s_im = reg((k1 + k2_d)[: self.sum_bits].as_signed(), "sum_im")
+        r_re = reg(hf.round_shift(s_re, self.shift, self.rounding), "rounded_re")
+        r_im = reg(hf.round_shift(s_im, self.shift, self.rounding), "rounded_im")
+        r, cr = hf.fit(r_re, self.out_bits, self.saturate)
+        i, ci = hf.fit(r_im, self.out_bits, self.saturate)
+        m.d.comb += self.clipping.eq(cr | ci)
+        with m.If(en):
+            m.d.sync += [self.p.re.eq(r), self.p.im.eq(i)]
+
     def elaborate(self, platform: object) -> Module:
         m = Module()
+        if self.target is not None:
+            self._elaborate_hard(m)
+            return m
         en = self.en
 
         def stage(present: bool, value: Value, name: str) -> Value:

@@ -6,6 +6,7 @@ Example::
     python -m hw.generate --n=28 --bits=12 --arch fft --out build/fft28   # native prime-factor FFT (28 = 4 x 7)
     python -m hw.generate --n=28 --bits=12 --arch fft --fft-impl padded --out build/fft28p  # radix-2, M = 64
     python -m hw.generate --n=14 --bits=8 --weights my_layer.npz --parallel 7
+    python -m hw.generate --n=56 --bits=8 --target ecp5 --out build/ecp5   # MULT18X18D / DP16KD instances
 
 Bad options are one line on stderr and exit status 2; nothing is written unless all of it
 is written (files are staged, then renamed into place). ``--out`` must be a new folder, an
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ from golden.files import OutputFolder
 from hw.design import FFT_IMPLS, Design, DesignSpec, add_design_arguments, build_design, spec_from_arguments
 from hw.lint import waiver_text
 from hw.native_fast_parc import NativeFastParcEngine
+from hw.target import check_target, sim_model_files
 
 FFT_IMPL_HELP = (
     "which --arch fft engine: native = the prime-factor engine (1 cycle/sample), for N that factors into "
@@ -113,33 +116,47 @@ def legacy_files(manifest: dict) -> list[str] | None:
     return [f for f in files if isinstance(f, str)] if all(isinstance(f, str) for f in files) else None
 
 
-def output_folder(out_dir: str | os.PathLike, top: str = "") -> OutputFolder:
+def output_folder(out_dir: str | os.PathLike, top: str = "", target: str = "generic") -> OutputFolder:
     """`--out` checked against the never-destroy rule (`golden.files`) before anything is written."""
     expect = [f"{top}.v", f"{top}.vlt", "rom_weights.hex", "rom_offsets.hex"] if top else []
+    expect += [path.name for path in sim_model_files(target)]
     return OutputFolder(out_dir, tool="hw.generate", option="--out", expect=expect, legacy=legacy_files)
 
 
 def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = True) -> dict:
     """Write <top>.v, <top>.vlt, rom_*.hex and manifest.json into ``out_dir``; returns the manifest.
 
+    For a target whose Verilog instantiates vendor primitives (``--target ecp5``), the
+    behavioural twins a simulator needs are copied beside it and listed as ``sim_files``
+    (simulation only: synthesis tools have the real primitives).
+
     A new folder appears whole (staged, then renamed); into an earlier output of ours only
     the files it listed are replaced, and a user's own files there stay. Anything else at
     ``out_dir`` is a one-line `UserError` before anything is touched.
     """
     top = design.spec.top_name
-    with output_folder(out_dir, top) as out:
+    with output_folder(out_dir, top, design.spec.target) as out:
         staging = out.path
         verilog_file = f"{top}.v"
         (staging / verilog_file).write_text(design.verilog())
         (staging / f"{top}.vlt").write_text(waiver_text(verilog_file))
         write_rom_files(design, staging)
+        sim_files = [path.name for path in design.sim_files]
+        for path in design.sim_files:
+            shutil.copyfile(path, staging / path.name)
         manifest = design.manifest(verilog_file)
         manifest["lint_waivers"] = f"{top}.vlt"
         manifest["rom_files"] = sorted(p.name for p in staging.glob("rom_*.hex"))
+        manifest["sim_files"] = sim_files
+        if sim_files:
+            manifest["sim_files_note"] = (
+                "behavioural models of the vendor primitives the Verilog instantiates: give them to the simulator "
+                "with the Verilog, never to synthesis (the vendor tools have the real primitives)"
+            )
         if lint_check:
             from hw.lint import lint
 
-            result = lint(staging / verilog_file, staging / f"{top}.vlt", top)
+            result = lint(staging / verilog_file, staging / f"{top}.vlt", top, [staging / f for f in sim_files])
             if result.returncode != 0:
                 raise UserError(
                     f"generated Verilog fails verilator --lint-only -Wall: {result.stderr.strip().splitlines()[0]}"
@@ -215,7 +232,7 @@ def generate(spec: DesignSpec, out: str | os.PathLike, *, lint: bool = True) -> 
     -Wall``. Any problem is a one-line `UserError` (or ValueError) and nothing is written.
     """
     check_arch_options(spec)
-    output_folder(out, spec.top_name)  # refuse a foreign --out before elaboration
+    output_folder(out, spec.top_name, check_target(spec.target))  # refuse a foreign --out before elaboration
     data = write_design(build_design(spec), out, lint_check=lint)
     return Manifest(Path(out), data)
 

@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 
 WAIVED_RULES = ("WIDTHEXPAND", "PROCASSINIT", "DECLFILENAME", "UNUSEDSIGNAL")
@@ -50,12 +50,17 @@ def waiver_text(verilog_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lint(verilog_path: Path, waiver_path: Path, top: str) -> subprocess.CompletedProcess:
-    """``verilator --lint-only -Wall`` with only the waivers above."""
+def lint(
+    verilog_path: Path, waiver_path: Path, top: str, sim_files: Sequence[Path] = ()
+) -> subprocess.CompletedProcess:
+    """``verilator --lint-only -Wall`` with only the waivers above. ``sim_files``: the
+    behavioural twins of the vendor primitives the design instantiates (``--target ecp5``,
+    `hw.target.sim_model_files`); they are lint-clean themselves (their few waivers are
+    inline: unused ports and parameters of the primitive, file names after the primitive)."""
     setup_verilator_env()
     exe = shutil.which("verilator") or sys.exit("verilator not found")
     return subprocess.run(
-        [exe, "--lint-only", "-Wall", "--top-module", top, str(waiver_path), str(verilog_path)],
+        [exe, "--lint-only", "-Wall", "--top-module", top, str(waiver_path), str(verilog_path), *map(str, sim_files)],
         capture_output=True,
         text=True,
     )

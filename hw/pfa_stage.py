@@ -33,7 +33,7 @@ from golden.fixed import IntArray, Rounding, round_shift, saturate
 from hw import fixed as hf
 from hw.complex_mul import complex_layout
 from hw.mux import equals, select
-from hw.pingpong import address_bits, read_signature, write_signature
+from hw.pingpong import READ_LATENCY, address_bits, read_signature, write_signature
 from hw.pipeline import delay
 from hw.winograd import WinogradDft
 
@@ -130,11 +130,10 @@ class PfaStage(wiring.Component):
         self.module_latency = dft.latency if module_latency is None else int(module_latency)
         if owned and self.module_latency != dft.latency:
             raise ValueError("PfaStage: module_latency is for a module outside the stage")
-        # read (1) + serial-to-parallel (r - 1 more words, 1 vector register) + module
-        # + parallel-to-serial load (1) + rounding register (1)
-        # read (1) + read register (1) + serial-to-parallel (r - 1 more words, 1 vector
-        # register) + module + parallel-to-serial load (1) + rounding register (1)
-        self.latency = 1 + 1 + (self.r - 1) + 1 + self.module_latency + 1 + 1
+        # read (RAM read and output registers) + serial-to-parallel (r - 1 more words, 1 vector
+        # register) + module + parallel-to-serial load (1) + rounding (1) + saturation (1)
+        # + write register (1)
+        self.latency = READ_LATENCY + (self.r - 1) + 1 + self.module_latency + 1 + 1 + 1 + 1
         self.frame_cycles = n
         self.max_start_wait = 0 if start_phase is None else self.r - 1
         ports = {
@@ -198,10 +197,9 @@ class PfaStage(wiring.Component):
                 m.d.sync += busy.eq(0)
 
         # --- serial to parallel: r words in, one vector to the module --------------------------
-        # a register right after the RAM: a block RAM's unregistered output is slow (5.8 ns
-        # clock-to-out on ECP5), so no logic follows it in the same cycle
-        word = data.View(complex_layout(self.in_bits), delay(m, src.data, 1, Const(1), "read"))
-        arrived = delay(m, busy, 2, Const(1), "arrived")
+        # the buffer's word comes out of the RAM's output register (`READ_LATENCY` cycles)
+        word = data.View(complex_layout(self.in_bits), src.data)
+        arrived = delay(m, busy, READ_LATENCY, Const(1), "arrived")
         element = Signal(range(r))
         vector = Signal(data.ArrayLayout(complex_layout(self.in_bits), r))
         fire = Signal()
@@ -239,18 +237,28 @@ class PfaStage(wiring.Component):
             ]
         serial = held[0]
 
-        # --- round, saturate, write ----------------------------------------------------------------
+        # --- round, saturate, write: one carry chain per register ------------------------------------
+        rounded_re = hf.round_shift(serial.re, self.shift, self.rounding)
+        rounded_im = hf.round_shift(serial.im, self.shift, self.rounding)
+        r_re = Signal(rounded_re.shape(), name="rounded_re")
+        r_im = Signal(rounded_im.shape(), name="rounded_im")
+        r_valid = Signal()
+        m.d.sync += [r_re.eq(rounded_re), r_im.eq(rounded_im), r_valid.eq(remaining != 0)]
         out = Signal(complex_layout(self.out_bits))
         out_valid = Signal()
         clip = Signal()
-        re, re_clip = hf.saturate(hf.round_shift(serial.re, self.shift, self.rounding), self.out_bits)
-        im, im_clip = hf.saturate(hf.round_shift(serial.im, self.shift, self.rounding), self.out_bits)
-        m.d.sync += [out.re.eq(re), out.im.eq(im), out_valid.eq(remaining != 0), clip.eq(re_clip | im_clip)]
-        with m.If(out_valid & clip):
+        re, re_clip = hf.saturate(r_re, self.out_bits)
+        im, im_clip = hf.saturate(r_im, self.out_bits)
+        m.d.sync += [out.re.eq(re), out.im.eq(im), out_valid.eq(r_valid), clip.eq(re_clip | im_clip)]
+        written_clip = Signal()  # beside the write register: overflow rises the cycle after a clipped write
+        m.d.sync += written_clip.eq(out_valid & clip)
+        with m.If(written_clip):
             m.d.sync += self.overflow.eq(1)
         k = Signal(range(n))
         last_write = out_valid & (k == n - 1)
-        m.d.comb += [
+        # the write leaves a register (address looked up, commit decided the cycle before): the
+        # buffer's bank flags are the only logic behind it
+        m.d.sync += [
             dst.addr.eq(address_table(self.write_table, bits, k)),
             dst.data.eq(out),
             dst.en.eq(out_valid),

@@ -22,8 +22,10 @@ The protocol is the callers' duty: claim only while ``w.free``, write only a cla
 (in claim order), release only while ``r.ready``. Writes and reads then never meet in one
 bank, so the RAM needs no read-during-write behaviour.
 
-The RAM is one `amaranth.lib.memory.Memory` of ``2 * 2**ceil(log2 depth)`` words with a
-synchronous read port (block RAM on FPGAs); the bank is the top address bits. ``granularity``
+The RAM is one `hw.target.BlockRam` of ``banks * 2**ceil(log2 depth)`` words (the bank is the
+top address bits), so a read goes through the RAM's read register *and* its output register
+(``read_latency`` = 2): a block RAM's unregistered output (5.8 ns clock-to-out on ECP5) never
+starts a path, and the readers need no register of their own behind it. ``granularity``
 splits a word into lanes written separately (``w.en`` has a bit per lane): the input buffer
 writes the two channels of a pair into the real and the imaginary halves at different times.
 """
@@ -32,12 +34,14 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.mux import equals, pick
+from hw.target import BlockRam, check_target
 
-__all__ = ["PingPongBuffer", "read_signature", "write_signature", "address_bits"]
+__all__ = ["PingPongBuffer", "read_signature", "write_signature", "address_bits", "READ_LATENCY"]
+
+READ_LATENCY = BlockRam.read_latency  # enabled cycles from a read's address to its data
 
 
 def address_bits(depth: int) -> int:
@@ -59,8 +63,8 @@ def write_signature(depth: int, width: int, lanes: int = 1) -> wiring.Signature:
 
 
 def read_signature(depth: int, width: int) -> wiring.Signature:
-    """The reader's side, seen from the reader: ``data`` is the word addressed one enabled
-    cycle earlier (held while ``en`` is low)."""
+    """The reader's side, seen from the reader: ``data`` is the word addressed `READ_LATENCY`
+    enabled cycles earlier (held while ``en`` is low)."""
     return wiring.Signature(
         {
             "ready": In(1),
@@ -85,11 +89,16 @@ class PingPongBuffer(wiring.Component):
     r : In(read_signature(depth, width))
         ``ready``: the oldest full bank may be read; ``next_ready``: so may the one after it (a
         reader that releases a bank can go on with the next in the same cycle). ``addr``/``en``:
-        a read in it, ``data`` the cycle after. ``release``: the bank is read (the read in the
-        same cycle happens).
+        a read in it, ``data`` `READ_LATENCY` enabled cycles later (``en`` clocks the read
+        and the output register alike). ``release``: the bank is read (the read in the same
+        cycle happens; its word still comes out of the pipeline).
+
+    ``target`` (`hw.target.TARGETS`) chooses how the RAM is written.
     """
 
-    def __init__(self, depth: int, width: int, granularity: int | None = None, banks: int = 2) -> None:
+    def __init__(
+        self, depth: int, width: int, granularity: int | None = None, banks: int = 2, *, target: str = "generic"
+    ) -> None:
         if depth < 1 or width < 1:
             raise ValueError(f"PingPongBuffer needs depth >= 1 and width >= 1; got {depth}, {width}")
         if granularity is not None and (granularity < 1 or width % granularity):
@@ -97,6 +106,7 @@ class PingPongBuffer(wiring.Component):
         if banks < 2 or banks & (banks - 1):
             raise ValueError(f"PingPongBuffer needs a power of two >= 2 banks; got {banks}")
         self.depth, self.width, self.granularity, self.banks = depth, width, granularity, banks
+        self.target = check_target(target)
         self.lanes = 1 if granularity is None else width // granularity
         super().__init__(
             {
@@ -109,9 +119,7 @@ class PingPongBuffer(wiring.Component):
         m = Module()
         bits = address_bits(self.depth)
         banks = self.banks
-        m.submodules.ram = ram = Memory(shape=unsigned(self.width), depth=banks << bits, init=[])
-        wp = ram.write_port(granularity=self.granularity)
-        rp = ram.read_port()
+        m.submodules.banks = ram = BlockRam(self.width, banks << bits, granularity=self.granularity, target=self.target)
         pointer = unsigned(banks.bit_length() - 1)  # wraps by itself: banks is a power of two
         claim_bank, write_bank = Signal(pointer, name="claim_bank"), Signal(pointer, name="write_bank")
         read_bank = Signal(pointer, name="read_bank")
@@ -122,12 +130,12 @@ class PingPongBuffer(wiring.Component):
             w.free.eq(~pick(claimed, claim_bank)),
             r.ready.eq(pick(full, read_bank)),
             r.next_ready.eq(pick(full, (read_bank + 1)[: len(read_bank)])),
-            wp.addr.eq(Cat(w.addr, write_bank)),
-            wp.data.eq(w.data),
-            wp.en.eq(w.en),
-            rp.addr.eq(Cat(r.addr, read_bank)),
-            rp.en.eq(r.en),
-            r.data.eq(rp.data),
+            ram.w_addr.eq(Cat(w.addr, write_bank)),
+            ram.w_data.eq(w.data),
+            ram.w_en.eq(w.en),
+            ram.r_addr.eq(Cat(r.addr, read_bank)),
+            ram.r_en.eq(r.en),
+            r.data.eq(ram.r_data),
         ]
         with m.If(w.claim):
             m.d.sync += claim_bank.eq(claim_bank + 1)

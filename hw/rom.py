@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Shape, ShapeLike, unsigned
+from amaranth.hdl import Cat, Module, Shape, ShapeLike, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.stream import channel_shape
+from hw.target import BlockRam
 
 
 def pack_words(values: np.ndarray | Sequence[Sequence[int]], bits: int) -> list[int]:
@@ -76,11 +77,16 @@ class ChannelRom(wiring.Component):
         The constants.
     shape : ShapeLike, optional
         Shape of ``data`` (default: the smallest signed range holding every value and 0).
+    target : str, optional
+        None (default): an Amaranth `Memory` with one read register (latency 1). A target
+        name (`hw.target.TARGETS`): a `hw.target.BlockRam`, whose output register lets a block
+        RAM run at 200 MHz (latency 2, its ``read_latency``).
 
     Attributes
     ----------
     latency : int
-        1 (a synchronous read port).
+        1 (a synchronous read port); ``BlockRam.read_latency`` for an instance built with a
+        ``target`` (the class attribute is the default's).
 
     Ports
     -----
@@ -90,15 +96,16 @@ class ChannelRom(wiring.Component):
         Column.
     en : In(1)
         Read enable: ``data`` loads the addressed word at the clock edge while high and
-        holds otherwise, so a stalled pipeline keeps its operand.
+        holds otherwise, so a stalled pipeline keeps its operand (with a ``target``, both
+        read registers load on it).
     data : Out(shape)
-        ``values[channel, index]`` of the last enabled cycle (0 after reset, before any read;
-        indices >= N read 0).
+        ``values[channel, index]`` of the address ``latency`` enabled cycles earlier (0 after
+        reset, before any read; indices >= N read 0).
     """
 
     latency = 1
 
-    def __init__(self, values: np.ndarray, shape: ShapeLike | None = None) -> None:
+    def __init__(self, values: np.ndarray, shape: ShapeLike | None = None, *, target: str | None = None) -> None:
         self.values = np.asarray(values, dtype=np.int64)
         if self.values.ndim != 2:
             raise ValueError(f"a channel ROM holds a (C, N) table; got shape {self.values.shape}")
@@ -107,6 +114,9 @@ class ChannelRom(wiring.Component):
         if shape is None:
             shape = range(min(int(self.values.min()), -1), max(int(self.values.max()), 0) + 1)
         self.shape = Shape.cast(shape)
+        self.target = target
+        if target is not None:
+            self.latency = BlockRam.read_latency
         super().__init__(
             {
                 "channel": In(channel_shape(channels)),
@@ -130,13 +140,22 @@ class ChannelRom(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         words = self.words()
+        channel_bits = (self.values.shape[0] - 1).bit_length()  # a single channel needs no row bits
+        address = Cat(self.index, self.channel[:channel_bits])
+        if self.target is not None:
+            mask = (1 << self.shape.width) - 1
+            m.submodules.table = ram = BlockRam(
+                self.shape.width, len(words), [w & mask for w in words], writable=False, target=self.target
+            )
+            word = Signal(self.shape, name="word")
+            m.d.comb += [ram.r_addr.eq(address), ram.r_en.eq(self.en), word.eq(ram.r_data), self.data.eq(word)]
+            return m
         # not named like the engines' instance of this block: Verilator rejects a memory that
         # hides the instance name of the module holding it (VARHIDDEN)
         m.submodules.table = rom = Memory(shape=self.shape, depth=len(words), init=words)
         port = rom.read_port()
-        channel_bits = (self.values.shape[0] - 1).bit_length()  # a single channel needs no row bits
         m.d.comb += [
-            port.addr.eq(Cat(self.index, self.channel[:channel_bits])),
+            port.addr.eq(address),
             port.en.eq(self.en),
             self.data.eq(port.data),
         ]

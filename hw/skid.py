@@ -16,7 +16,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SkidBuffer"]
+__all__ = ["SkidBuffer", "RegisterSlice"]
 
 Beat = TypeVar("Beat")
 
@@ -84,4 +84,52 @@ class SkidBuffer(wiring.Component):
                 m.d.sync += full.eq(0)
         with m.Elif(self.i.valid & ~self.o.ready):
             m.d.sync += [full.eq(1), held.eq(self.i.payload)]
+        return m
+
+
+class RegisterSlice(wiring.Component):
+    """A full register slice: ``o.valid``, ``o.payload`` and ``i.ready`` are all registers; 1 beat
+    per clock, latency 1.
+
+    Why: at an engine's input it puts a register between the caller's stream and the engine's
+    first decisions, so neither ``s_axis_tvalid`` nor ``s_axis_tready`` crosses the chip in the
+    same cycle as the engine's own control (the caller's registers may sit anywhere).
+
+    A beat accepted while ``o`` stalls waits in a second register (``full``); ``i.ready`` is
+    ``~full``, so nothing is lost, repeated or reordered (`model` is the identity).
+
+    Parameters
+    ----------
+    layout : amaranth shape or layout
+        Payload shape of both streams.
+
+    Attributes
+    ----------
+    latency : int
+        1: a beat accepted in cycle t is on ``o`` in cycle t + 1 when ``o`` was free.
+    """
+
+    latency = 1
+
+    def __init__(self, layout: data.ShapeCastable | int) -> None:
+        self.layout = layout
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+
+    @staticmethod
+    def model(beats: Sequence[Beat]) -> list[Beat]:
+        """The beats ``o`` transfers, given the beats ``i`` transferred: the same, in order."""
+        return list(beats)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        full = Signal()
+        held = Signal(self.layout)
+        m.d.comb += self.i.ready.eq(~full)
+        with m.If(~self.o.valid | self.o.ready):
+            with m.If(full):
+                m.d.sync += [self.o.payload.eq(held), self.o.valid.eq(1), full.eq(0)]
+            with m.Else():
+                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+        with m.Elif(self.i.valid & ~full):
+            m.d.sync += [held.eq(self.i.payload), full.eq(1)]
         return m

@@ -26,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
 from golden.fixed import Rounding
@@ -34,9 +33,10 @@ from hw import fixed as hf
 from hw.complex_mul import complex_layout
 from hw.gauss_mul import GaussMultiplier
 from hw.pfa_stage import address_table
-from hw.pingpong import address_bits, read_signature, write_signature
+from hw.pingpong import READ_LATENCY, address_bits, read_signature, write_signature
 from hw.pipeline import delay
 from hw.rom import pack_words
+from hw.target import BlockRam, check_target
 
 __all__ = ["SpectralStage"]
 
@@ -88,6 +88,7 @@ class SpectralStage(wiring.Component):
         product_shift: int,
         recombine_shift: int,
         rounding: Rounding,
+        target: str = "generic",
     ) -> None:
         self.n, self.h = n, n // 2 + 1
         self.read_table = [int(a) for a in read_table]
@@ -102,10 +103,20 @@ class SpectralStage(wiring.Component):
         self.spectrum_bits = spectrum_bits
         self.shifts = (separation_shift, product_shift, recombine_shift)
         self.rounding = Rounding(rounding)
-        self.multiplier = GaussMultiplier(sep_bits, spectrum_bits, prod_bits, product_shift, self.rounding)
+        self.target = check_target(target)
+        self.multiplier = GaussMultiplier(
+            sep_bits,
+            spectrum_bits,
+            prod_bits,
+            product_shift,
+            self.rounding,
+            target=self.target,
+            triple_bits=spectrum_bits,
+        )
         self.multiplier._MustUse__silence = True
-        # read Z[k] (1) + read register (1) + Z[m] (1) + sep register (1) + multiplier + Pd behind Pc (1) + rec register (1)
-        self.latency = 1 + 1 + 1 + 1 + self.multiplier.latency + 1 + 1
+        # read Z[k] (READ_LATENCY) + Z[m] (1) + sep sums (1) + sep fit (1) + multiplier + Pd
+        # behind Pc (1) + rec sums (1) + rec fit (1) + write register (1)
+        self.latency = READ_LATENCY + 1 + 2 + self.multiplier.latency + 1 + 2 + 1
         self.frame_cycles = 2 * self.h + 1
         super().__init__(
             {
@@ -158,52 +169,68 @@ class SpectralStage(wiring.Component):
                 m.d.sync += [busy.eq(0), pair.eq(Mux(pair == self.pairs - 1, 0, pair + 1))]
 
         # --- separation ------------------------------------------------------------------------------
-        # a register right after the RAM (its unregistered output is slow; see hw.pfa_stage)
-        z = data.View(complex_layout(self.z_bits), delay(m, src.data, 1, one, "read"))
-        arrived = delay(m, busy, 2, one, "arrived")
-        second = delay(m, j[0], 2, one, "second")
-        bin_in = delay(m, j[1:], 2, one, "bin")
-        pair_in = delay(m, pair, 2, one, "pair")
+        # the buffer's word comes out of the RAM's output register (`READ_LATENCY` cycles)
+        z = data.View(complex_layout(self.z_bits), src.data)
+        arrived = delay(m, busy, READ_LATENCY, one, "arrived")
+        second = delay(m, j[0], READ_LATENCY, one, "second")
+        bin_in = delay(m, j[1:], READ_LATENCY, one, "bin")
+        pair_in = delay(m, pair, READ_LATENCY, one, "pair")
         zk = Signal(complex_layout(self.z_bits))
         with m.If(arrived & ~second):
             m.d.sync += zk.eq(z)
+        # the sums in one register, their rounding and saturation in the next: one carry
+        # chain per cycle
+        sum_valid = Signal()
+        sums = [zk.re + z.re, zk.im - z.im, zk.im + z.im, z.re - zk.re]
+        sum_regs = [Signal(v.shape(), name=f"sep_sum{i}") for i, v in enumerate(sums)]
+        k_sum = Signal(range(h))
+        pair_sum = Signal.like(pair)
+        m.d.sync += sum_valid.eq(arrived & second)
+        with m.If(arrived & second):
+            m.d.sync += [r.eq(v) for r, v in zip(sum_regs, sums, strict=True)]
+            m.d.sync += [k_sum.eq(bin_in), pair_sum.eq(pair_in)]
         sep_valid = Signal()
         xc = Signal(complex_layout(self.sep_bits))
         xd = Signal(complex_layout(self.sep_bits))
         k_sep = Signal(range(h))
         pair_sep = Signal.like(pair)
-        sums = [zk.re + z.re, zk.im - z.im, zk.im + z.im, z.re - zk.re]
-        fitted = [hf.saturate(hf.round_shift(v, sigma, self.rounding), self.sep_bits) for v in sums]
-        m.d.sync += sep_valid.eq(arrived & second)
-        with m.If(arrived & second):
+        fitted = [hf.saturate(hf.round_shift(v, sigma, self.rounding), self.sep_bits) for v in sum_regs]
+        m.d.sync += sep_valid.eq(sum_valid)
+        with m.If(sum_valid):
             m.d.sync += [
                 xc.re.eq(fitted[0][0]),
                 xc.im.eq(fitted[1][0]),
                 xd.re.eq(fitted[2][0]),
                 xd.im.eq(fitted[3][0]),
-                k_sep.eq(bin_in),
-                pair_sep.eq(pair_in),
+                k_sep.eq(k_sum),
+                pair_sep.eq(pair_sum),
             ]
             with m.If(fitted[0][1] | fitted[1][1] | fitted[2][1] | fitted[3][1]):
                 m.d.sync += self.overflow.eq(1)
 
         # --- product: Xc then Xd, each with its channel's ROM triple ---------------------------------
+        # The triple comes out of the ROM's output register `h_delay` cycles after its operand,
+        # so the ROM reads a slot's address READ_LATENCY - h_delay cycles ahead of it: Xc's in
+        # the cycle before sep_valid (sum_valid), Xd's in the sep_valid cycle.
         mul = self.multiplier
         m.submodules.product = mul
-        m.submodules.spectrum_rom = rom = Memory(
-            shape=unsigned(3 * self.spectrum_bits), depth=len(self.rom_words()), init=self.rom_words()
+        words = self.rom_words()
+        m.submodules.spectrum_rom = rom = BlockRam(
+            3 * self.spectrum_bits, len(words), words, writable=False, target=self.target
         )
-        port = rom.read_port()
+        if READ_LATENCY - mul.h_delay != 1:
+            raise AssertionError("the spectrum ROM's read is scheduled one cycle ahead of its slot")
         phase = delay(m, sep_valid, 1, one, "phase")  # the Xd slot
         sb = self.spectrum_bits
+        pad = Const(0, unsigned(address_bits(h) - len(k_sep)))
         m.d.comb += [
             mul.en.eq(1),
             mul.a.eq(Mux(phase, xd, xc)),
-            port.addr.eq(Cat(k_sep, Const(0, unsigned(address_bits(h) - len(k_sep))), phase, pair_sep)),
-            port.en.eq(1),
-            mul.c.eq(port.data[:sb].as_signed()),
-            mul.c_plus_d.eq(port.data[sb : 2 * sb].as_signed()),
-            mul.d_minus_c.eq(port.data[2 * sb :].as_signed()),
+            rom.r_addr.eq(Mux(sep_valid, Cat(k_sep, pad, one, pair_sep), Cat(k_sum, pad, Const(0), pair_sum))),
+            rom.r_en.eq(1),
+            mul.c.eq(rom.r_data[:sb].as_signed()),
+            mul.c_plus_d.eq(rom.r_data[sb : 2 * sb].as_signed()),
+            mul.d_minus_c.eq(rom.r_data[2 * sb :].as_signed()),
         ]
         d = mul.latency
         p_valid = delay(m, sep_valid | phase, d, one, "product_valid")
@@ -212,28 +239,35 @@ class SpectralStage(wiring.Component):
         with m.If(p_valid & mul.clipping):
             m.d.sync += self.overflow.eq(1)
 
-        # --- recombination -----------------------------------------------------------------------------
+        # --- recombination: sums, then rounding and saturation -------------------------------------
         pc = Signal(complex_layout(self.prod_bits))
         with m.If(p_valid & ~p_second):
             m.d.sync += pc.eq(mul.p)
         pd = mul.p
+        rsums = [pc.re - pd.im, pc.im + pd.re, pc.re + pd.im, pd.re - pc.im]
+        rsum_regs = [Signal(v.shape(), name=f"rec_sum{i}") for i, v in enumerate(rsums)]
+        rsum_valid = Signal()
+        k_rsum = Signal(range(h))
+        m.d.sync += rsum_valid.eq(p_valid & p_second)
+        with m.If(p_valid & p_second):
+            m.d.sync += [r.eq(v) for r, v in zip(rsum_regs, rsums, strict=True)]
+            m.d.sync += k_rsum.eq(p_bin)
         y_lo = Signal(complex_layout(self.rec_bits))  # Y[k]
         y_hi = Signal(complex_layout(self.rec_bits))  # Y[N - k]
         rec_valid = Signal()
         k_rec = Signal(range(h))
-        rsums = [pc.re - pd.im, pc.im + pd.re, pc.re + pd.im, pd.re - pc.im]
-        rfit = [hf.saturate(hf.round_shift(v, rho, self.rounding), self.rec_bits) for v in rsums]
-        m.d.sync += rec_valid.eq(p_valid & p_second)
-        with m.If(p_valid & p_second):
+        rfit = [hf.saturate(hf.round_shift(v, rho, self.rounding), self.rec_bits) for v in rsum_regs]
+        m.d.sync += rec_valid.eq(rsum_valid)
+        with m.If(rsum_valid):
             m.d.sync += [
                 y_lo.re.eq(rfit[0][0]),
                 y_lo.im.eq(rfit[1][0]),
                 y_hi.re.eq(rfit[2][0]),
                 y_hi.im.eq(rfit[3][0]),
-                k_rec.eq(p_bin),
+                k_rec.eq(k_rsum),
             ]
             # Y[N-k] exists only for 1 <= k <= N - H: an unwritten value must not flag overflow
-            has_mirror = self._has_mirror(p_bin)
+            has_mirror = self._has_mirror(k_rsum)
             with m.If(rfit[0][1] | rfit[1][1] | (has_mirror & (rfit[2][1] | rfit[3][1]))):
                 m.d.sync += self.overflow.eq(1)
         mirrored = self._has_mirror(k_rec)
@@ -243,7 +277,7 @@ class SpectralStage(wiring.Component):
         count = Signal(range(n))
         write = rec_valid | second_write
         abits = address_bits(n)
-        m.d.comb += [
+        m.d.sync += [  # a write register: the buffer's bank flags are the only logic behind it
             dst.addr.eq(Mux(second_write, Const(n, unsigned(abits + 1)) - k_rec, k_rec)),
             dst.data.eq(Mux(second_write, y_hi, y_lo)),
             dst.en.eq(write),

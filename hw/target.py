@@ -8,11 +8,17 @@ fixed, stated register structure, and the ``target`` decides how it is written:
 
 - ``generic``: portable Verilog with the registers placed where vendor tools absorb them
   (input, pipeline and output register around a ``*``; a register right after the RAM read);
-- ``ecp5``: the Lattice primitives, instantiated with those registers switched on;
-- ``xc7``: the generic structure (Vivado packs it into DSP48E1 / RAMB18E1 registers).
+- ``ecp5``: the Lattice primitives (`hw.ecp5`: MULT18X18D, DP16KD), instantiated with those
+  registers switched on; blocks the primitives do not fit keep the generic form (operands
+  wider than 18 bits; memories a block RAM would waste, see `BlockRam`);
+- ``xc7``: the generic structure with the attributes Vivado honours (``use_dsp = "yes"`` on
+  the product, ``ram_style = "block"`` on memories worth a block RAM); Vivado packs the
+  registers into DSP48E1 / RAMB18E1.
 
-Whatever the target, a block's ports, latency and arithmetic are the same, so the engines and
-the golden models never see the difference.
+Whatever the target, a block's ports, latency, reset values and arithmetic are the same, so
+the engines and the golden models never see the difference. The ecp5 Verilog instantiates
+primitives a simulator does not know: `sim_model_files` lists our behavioural twins of
+exactly the configurations used (``hw/vendor/ecp5/``), for simulation only.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from amaranth.hdl import Module, Shape, ShapeLike, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Shape, ShapeLike, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from hw import ecp5
 
 __all__ = ["TARGETS", "check_target", "sim_model_files", "Multiplier", "BlockRam"]
 
@@ -41,7 +49,27 @@ def sim_model_files(target: str) -> list[Path]:
     """Verilog files a simulator needs beside the design's own (the behavioural twins of the
     vendor primitives a target instantiates); synthesis never reads them."""
     check_target(target)
+    if target == "ecp5":
+        return [SIM_MODELS / name for name in ECP5_SIM_FILES]
     return []
+
+
+SIM_MODELS = Path(__file__).resolve().parent / "vendor" / "ecp5"
+ECP5_SIM_FILES = ("MULT18X18D_sim.v", "DP16KD_sim.v")  # package data (pyproject.toml)
+
+
+def block_ram_worth(width: int, depth: int, lanes: int = 1) -> bool:
+    """Whether a ``width`` x ``depth`` memory belongs in block RAM rather than LUTs.
+
+    yosys' own rule for ECP5 (its memory library costs a DP16KD 128 and a 16 x 4 LUT RAM
+    4) applied to our tiling: block RAM when its tiles cost no more than LUT RAM would, and
+    the memory holds at least 1 kbit. A 4-word x 448-bit ROM is LUTs; 224 x 20 is a block.
+    """
+    mode = ecp5.ebr_mode(depth)
+    if mode is None or width * depth < 1024:
+        return False
+    tiles = lanes * -(-(width // lanes) // mode)
+    return 128 * tiles <= 4 * -(-depth // 16) * -(-width // 4)
 
 
 class Multiplier(wiring.Component):
@@ -59,6 +87,11 @@ class Multiplier(wiring.Component):
         Clock enable of every register.
     p : Out(signed or unsigned(len(a) + len(b)))
         The product of the operands presented ``latency`` enabled cycles earlier.
+
+    On rst every register clears (``p`` reads 0 until three enabled cycles have passed).
+    Target ecp5: one MULT18X18D with its input, pipeline and output registers (operands
+    sign/zero-extended to 18 bits, SIGNEDA/SIGNEDB from their shapes); an operand wider than
+    18 bits does not fit one, so that multiplier keeps the generic form.
     """
 
     latency = 3
@@ -70,11 +103,26 @@ class Multiplier(wiring.Component):
         p_shape = signed(width) if self.a_shape.signed or self.b_shape.signed else unsigned(width)
         super().__init__({"a": In(self.a_shape), "b": In(self.b_shape), "en": In(1, init=1), "p": Out(p_shape)})
 
+    @property
+    def uses_primitive(self) -> bool:
+        """True when this instance is a MULT18X18D (target ecp5 and operands that fit)."""
+        return self.target == "ecp5" and max(self.a_shape.width, self.b_shape.width) <= ecp5.MULT_WIDTH
+
     def elaborate(self, platform) -> Module:
         m = Module()
+        if self.uses_primitive:
+            a = Signal(signed(18) if self.a_shape.signed else unsigned(18), name="a_ext")
+            b = Signal(signed(18) if self.b_shape.signed else unsigned(18), name="b_ext")
+            p = Signal(36, name="p_full")
+            m.d.comb += [a.eq(self.a), b.eq(self.b), self.p.eq(p[: len(self.p)])]
+            m.submodules.mult = ecp5.mult18x18d(
+                a, b, p, self.en, signed_a=self.a_shape.signed, signed_b=self.b_shape.signed
+            )
+            return m
+        attrs = {"use_dsp": "yes"} if self.target == "xc7" else {}
         a = Signal(self.a_shape, name="a_reg")
         b = Signal(self.b_shape, name="b_reg")
-        product = Signal(self.p.shape(), name="m_reg")
+        product = Signal(self.p.shape(), name="m_reg", attrs=attrs)
         with m.If(self.en):
             m.d.sync += [a.eq(self.a), b.eq(self.b), product.eq(a * b), self.p.eq(product)]
         return m
@@ -88,7 +136,16 @@ class BlockRam(wiring.Component):
     cycles) and holds while ``r_en`` is low. Write: ``w_data`` lands at ``w_addr`` on an edge
     where ``w_en`` is high, lane by lane when ``granularity`` splits the word. A read and a
     write of the same address in one cycle return the old word or the new one, unspecified:
-    callers never do it.
+    callers never do it. On rst both read registers clear (``r_data`` reads 0), as a
+    block RAM's synchronous output reset does; the contents stay.
+
+    Target ecp5: DP16KD tiles (`hw.ecp5`) in pseudo dual port use, port A writing and port B
+    reading through its read latch and output register (REGMODE_B "OUTREG", both clocked
+    on ``r_en``): each lane of ``granularity`` bits gets its own tiles, in the widest
+    DATA_WIDTH (18/9/4/2/1) whose depth holds ``depth``; ROM contents go in INITVAL.
+    Memories `block_ram_worth` rejects (under 1 kbit, or cheaper as LUT RAM, or deeper
+    than 16384 words) keep the generic form. Target xc7: the generic form, with
+    ``ram_style = "block"`` when `block_ram_worth`.
 
     Parameters
     ----------
@@ -132,14 +189,58 @@ class BlockRam(wiring.Component):
             }
         )
 
+    @property
+    def lanes(self) -> int:
+        return len(self.w_en)
+
+    @property
+    def uses_primitive(self) -> bool:
+        """True when this instance is built of DP16KD tiles (target ecp5, worth a block RAM)."""
+        return self.target == "ecp5" and block_ram_worth(self.width, self.depth, self.lanes)
+
     def elaborate(self, platform) -> Module:
         m = Module()
-        m.submodules.ram = ram = Memory(shape=unsigned(self.width), depth=self.depth, init=self.init)
+        if self.uses_primitive:
+            self._ecp5(m)
+            return m
+        worth = self.target == "xc7" and block_ram_worth(self.width, self.depth, self.lanes)
+        attrs = {"ram_style": "block"} if worth else None
+        m.submodules.ram = ram = Memory(shape=unsigned(self.width), depth=self.depth, init=self.init, attrs=attrs)
         if self.writable:
             wp = ram.write_port(granularity=self.granularity)
             m.d.comb += [wp.addr.eq(self.w_addr), wp.data.eq(self.w_data), wp.en.eq(self.w_en)]
-        rp = ram.read_port()
-        m.d.comb += [rp.addr.eq(self.r_addr), rp.en.eq(self.r_en)]
+        # The read register is written out (an asynchronous read port, then a register with
+        # the domain reset) so that it clears on rst like the DP16KD's; yosys merges it into
+        # the RAM's synchronous read port all the same.
+        rp = ram.read_port(domain="comb")
+        read = Signal(self.width, name="read_reg")
+        m.d.comb += rp.addr.eq(self.r_addr)
         with m.If(self.r_en):
-            m.d.sync += self.r_data.eq(rp.data)
+            m.d.sync += [read.eq(rp.data), self.r_data.eq(read)]
         return m
+
+    def _ecp5(self, m: Module) -> None:
+        """DP16KD tiles: lane by lane, ``mode`` bits per tile, the lane's bits in order."""
+        mode = ecp5.ebr_mode(self.depth)
+        assert mode is not None  # block_ram_worth
+        lane_bits = self.width // self.lanes
+        words = self.init + [0] * (self.depth - len(self.init))
+        outputs = []
+        for lane in range(self.lanes):
+            for low in range(0, lane_bits, mode):
+                start, stop = lane * lane_bits + low, lane * lane_bits + min(low + mode, lane_bits)
+                mask = (1 << (stop - start)) - 1
+                data = Signal(18, name=f"dob_{start}")
+                write = self.writable  # a ROM's port A is tied off: it never writes
+                m.submodules[f"ebr_{start}"] = ecp5.dp16kd(
+                    mode,
+                    w_addr=self.w_addr if write else Const(0, len(self.w_addr)),
+                    w_data=self.w_data[start:stop] if write else Const(0, stop - start),
+                    w_en=self.w_en[lane] if write else Const(0, 1),
+                    r_addr=self.r_addr,
+                    r_en=self.r_en,
+                    r_data=data,
+                    init=[(int(w) >> start) & mask for w in words],
+                )
+                outputs.append(data[: stop - start])
+        m.d.comb += self.r_data.eq(Cat(*outputs))

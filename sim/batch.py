@@ -25,7 +25,16 @@ from numpy.typing import NDArray
 
 from hw.design import Design
 from hw.lint import setup_verilator_env, waiver_text
-from sim.runner import MAKE_FIXES, build_lock, build_root, prune_builds, reuse_runtime_objects, store_runtime_objects
+from sim.runner import (
+    MAKE_FIXES,
+    build_lock,
+    build_root,
+    prune_builds,
+    reuse_runtime_objects,
+    sim_sources,
+    store_runtime_objects,
+    write_sim_sources,
+)
 
 DRIVER = Path(__file__).with_name("batch_main.cpp")
 BATCH_FLAGS = ["--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O1"]  # build vs run time balance
@@ -46,7 +55,8 @@ def build_batch(design: Design) -> Path:
     env = setup_verilator_env(dict(os.environ))
     top = design.spec.top_name
     text = design.verilog()
-    key = hashlib.sha256((text + DRIVER.read_text()).encode()).hexdigest()[:16]
+    models = sim_sources(design)  # behavioural twins of vendor primitives (--target ecp5)
+    key = hashlib.sha256((text + DRIVER.read_text() + "".join(models.values())).encode()).hexdigest()[:16]
     folder = build_root() / f"{top}-batch-{key}"
     exe = folder / "batch"
     done_marker = folder / "BUILD_OK"
@@ -58,7 +68,7 @@ def build_batch(design: Design) -> Path:
         if folder.exists():  # unfinished (a killed or failed build): never reuse its objects
             shutil.rmtree(folder)
         try:
-            _compile_batch(env, top, text, folder, exe)
+            _compile_batch(env, top, text, folder, exe, models)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -67,9 +77,12 @@ def build_batch(design: Design) -> Path:
     return exe
 
 
-def _compile_batch(env: Mapping[str, str], top: str, text: str, folder: Path, exe: Path) -> None:
+def _compile_batch(
+    env: Mapping[str, str], top: str, text: str, folder: Path, exe: Path, models: dict[str, str]
+) -> None:
     folder.mkdir(parents=True)
     (folder / f"{top}.v").write_text(text)
+    extra = write_sim_sources(models, folder)
     (folder / f"{top}.vlt").write_text(waiver_text(f"{top}.v"))
     obj = folder / "obj"
     verilate = [
@@ -87,6 +100,7 @@ def _compile_batch(env: Mapping[str, str], top: str, text: str, folder: Path, ex
         *BATCH_FLAGS,
         str(folder / f"{top}.vlt"),
         str(folder / f"{top}.v"),
+        *map(str, extra),
         str(DRIVER),
     ]
     # verilate and make separately: `verilator --build` recompiles the runtime objects

@@ -5,6 +5,7 @@ Example::
     python -m sim.run --arch direct --n 56 --bits 8 --frames 200
     python -m sim.run --arch fft --n 28 --bits 12 --frames 2000 --backpressure 0.5 --seed 3
     python -m sim.run --arch fft --fft-impl padded --n 56 --bits 8   # the radix-2 engine where native fits
+    python -m sim.run --arch direct --n 14 --bits 8 --weights random --target ecp5   # ECP5 primitives (twins)
 
 Runs three scenarios (back-to-back frames, reset in mid-frame, malformed tlast) with
 random input bubbles and output backpressure, and prints a JSON summary as its last
@@ -98,6 +99,7 @@ class SimResult:
 
     arch: str
     fft_impl: str | None  # --arch fft: "native" or "padded" (manifest.json's fft_impl); None otherwise
+    target: str  # hw.target.TARGETS entry the Verilog was written for (ecp5: simulated with the twins)
     n: int
     bits: int
     channels: int
@@ -153,6 +155,7 @@ def simulate(design: Design, options: SimOptions = SimOptions()) -> SimResult:
     return SimResult(
         arch=design.spec.arch,
         fft_impl=design.arch_info.get("fft_impl"),
+        target=design.spec.target,
         n=design.layer.fmt.n,
         bits=design.spec.bits,
         channels=design.layer.channels,

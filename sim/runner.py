@@ -4,7 +4,9 @@ Builds are cached under ``$PARC_HW_BUILD_DIR`` (default ``<repo>/sim_build``) by
 of the Verilog text, with a file lock (`build_lock`, the ``filelock`` package) so parallel
 pytest workers never build the same design twice at once. A build counts only once its
 ``BUILD_OK`` marker is written; a failed build is removed, and an unfinished one (a killed
-run) is wiped before it is redone, so no later run reuses half-built objects. The cache keeps the
+run) is wiped before it is redone, so no later run reuses half-built objects. A design whose
+Verilog instantiates vendor primitives (``--target ecp5``) is built with their behavioural
+twins (`Design.sim_files`), copied into the build folder; their text is part of the hash. The cache keeps the
 `MAX_BUILDS` (``$PARC_HW_MAX_BUILDS``, default 64, a few MB each) most recently used
 builds; older ones are pruned after each new build.
 
@@ -174,12 +176,16 @@ class Build:
 
 def build(design: Design, simulator: str = "verilator") -> Build:
     """Compile the design's Verilog for ``simulator`` unless an identical build exists."""
+    return build_verilog(design.spec.top_name, design.verilog(), sim_sources(design), simulator)
+
+
+def build_verilog(top: str, text: str, models: dict[str, str], simulator: str = "verilator") -> Build:
+    """Compile Verilog ``text`` (top module ``top``) with the simulation ``models`` (file name
+    -> text) for ``simulator`` unless an identical build exists; `build` for any design."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {SIMULATORS}; got {simulator!r}")
     setup_verilator_env()
-    top = design.spec.top_name
-    text = design.verilog()
-    key = hashlib.sha256(f"{simulator}\n{text}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{simulator}\n{text}{''.join(models.values())}".encode()).hexdigest()[:16]
     build_dir = build_root() / f"{top}-{simulator}-{key}"
     done_marker = build_dir / "BUILD_OK"
     with build_lock(build_dir):
@@ -191,7 +197,7 @@ def build(design: Design, simulator: str = "verilator") -> Build:
         if build_dir.exists():  # unfinished: a killed build; its objects may be half written
             shutil.rmtree(build_dir)
         try:
-            _compile(simulator, top, text, build_dir)
+            _compile(simulator, top, text, build_dir, models)
         except BaseException as exc:
             _remove_build(build_dir)
             if isinstance(exc, SystemExit):  # cocotb's runners exit when the simulator is not installed
@@ -203,18 +209,31 @@ def build(design: Design, simulator: str = "verilator") -> Build:
     return Build(simulator, top, build_dir, seconds)
 
 
-def _compile(simulator: str, top: str, text: str, build_dir: Path) -> None:
+def sim_sources(design: Design) -> dict[str, str]:
+    """File name -> text of the simulation models the design needs beside its Verilog."""
+    return {path.name: path.read_text() for path in design.sim_files}
+
+
+def write_sim_sources(models: dict[str, str], folder: Path) -> list[Path]:
+    """Copy the `sim_sources` into ``folder`` (the build is then self-contained)."""
+    for name, text in models.items():
+        (folder / name).write_text(text)
+    return [folder / name for name in models]
+
+
+def _compile(simulator: str, top: str, text: str, build_dir: Path, models: dict[str, str]) -> None:
     """The build itself, into ``build_dir`` (created here)."""
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog_path = build_dir / f"{top}.v"
     verilog_path.write_text(text)
+    extra = write_sim_sources(models, build_dir)
     runner: Runner
     if simulator == "verilator":
         runner = CachingVerilator()
         vlt = build_dir / f"{top}.vlt"
         vlt.write_text(waiver_text(verilog_path.name))
         runner.build(
-            sources=[vlt, verilog_path],
+            sources=[vlt, verilog_path, *extra],
             hdl_toplevel=top,
             build_dir=build_dir,
             build_args=VERILATOR_BUILD_FLAGS,
@@ -224,7 +243,7 @@ def _compile(simulator: str, top: str, text: str, build_dir: Path) -> None:
     else:
         runner = get_runner(simulator)
         runner.build(
-            sources=[verilog_path],
+            sources=[verilog_path, *extra],
             hdl_toplevel=top,
             build_dir=build_dir,
             timescale=("1ns", "1ps"),

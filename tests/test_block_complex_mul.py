@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from golden.fixed import Rounding
-from hw.complex_mul import ComplexMultiplier
+from hw.complex_mul import HARD_LATENCY, ComplexMultiplier
 
 
 def operands(rng: np.random.Generator, bits: int, count: int) -> np.ndarray:
@@ -31,7 +31,9 @@ def operands(rng: np.random.Generator, bits: int, count: int) -> np.ndarray:
 
 
 CASES = [
-    # a_bits, b_bits, out_bits, shift, rounding, saturate, depth, p_enable
+    # a_bits, b_bits, out_bits, shift, rounding, saturate, depth (0: hard multipliers), p_enable
+    pytest.param(10, 12, 11, 10, Rounding.HALF_EVEN, True, 0, 0.6, id="hard-dif-twiddle-sat"),
+    pytest.param(9, 12, 10, 10, Rounding.TRUNCATE, False, 0, 0.5, id="hard-dit-t-wrap"),
     pytest.param(10, 12, 11, 10, Rounding.HALF_EVEN, True, 4, 0.6, id="fft-dif-twiddle-depth4-sat"),
     pytest.param(9, 12, 9, 10, Rounding.TRUNCATE, False, 4, 0.5, id="fft-dit-t-depth4-wrap"),
     pytest.param(16, 18, 16, 17, Rounding.HALF_UP, True, 4, 0.8, id="spectral-product-depth4"),
@@ -45,8 +47,12 @@ CASES = [
 def test_complex_multiplier_rtl_equals_model_under_random_enable(
     a_bits: int, b_bits: int, out_bits: int, shift: int, rounding: Rounding, saturate: bool, depth: int, p_enable: float
 ) -> None:
-    dut = ComplexMultiplier(a_bits, b_bits, out_bits, shift, rounding, saturate=saturate, depth=depth)
-    assert dut.latency == depth
+    if depth:
+        dut = ComplexMultiplier(a_bits, b_bits, out_bits, shift, rounding, saturate=saturate, depth=depth)
+        assert dut.latency == depth
+    else:
+        dut = ComplexMultiplier(a_bits, b_bits, out_bits, shift, rounding, saturate=saturate, target="generic")
+        assert (dut.latency, dut.b_delay) == (HARD_LATENCY, 0)
     rng = np.random.default_rng(a_bits * 100 + depth)
     n = 300
     a_re, a_im = operands(rng, a_bits, n), operands(rng, a_bits, n)
@@ -113,3 +119,41 @@ def test_complex_multiplier_model_is_the_exact_product_rounded_once(a_bits, b_bi
             assert 0 <= err < 1
         else:
             assert abs(err) <= Fraction(1, 2)
+
+
+@pytest.mark.parametrize("rounding", list(Rounding))
+@pytest.mark.parametrize("saturate", [True, False])
+def test_round_fit_is_golden_round_then_fit(rounding: Rounding, saturate: bool) -> None:
+    """The clock-rate rounding/fit (one adder, no comparators) gives `golden.fixed`'s integers,
+    shifts beyond the value's width and results that already fit included."""
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.sim import Simulator
+
+    from golden.fixed import fit, round_shift
+    from hw.complex_mul import round_fit
+
+    width = 10
+    cases = [(0, 6), (1, 6), (3, 4), (4, 12), (12, 4), (2, 12)]  # (shift, bits)
+    m = Module()
+    x = Signal(signed(width))
+    outs = []
+    for shift, bits in cases:
+        v, clip = round_fit(x, shift, bits, rounding, saturate)
+        sig_v, sig_c = Signal(signed(bits)), Signal()
+        m.d.comb += [sig_v.eq(v), sig_c.eq(clip)]
+        outs.append((shift, bits, sig_v, sig_c))
+    values = np.arange(-(1 << (width - 1)), 1 << (width - 1))
+    got: dict[int, list[tuple[int, int]]] = {k: [] for k in range(len(cases))}
+
+    async def bench(ctx) -> None:
+        for value in values:
+            ctx.set(x, int(value))
+            for k, (_, _, sig_v, sig_c) in enumerate(outs):
+                got[k].append((ctx.get(sig_v), ctx.get(sig_c)))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    for k, (shift, bits, _, _) in enumerate(outs):
+        want, clipped = fit(round_shift(values, shift, rounding), bits, saturate)
+        np.testing.assert_equal(np.array(got[k]), np.stack([want, clipped.astype(np.int64)], axis=1), err_msg=f"{k}")

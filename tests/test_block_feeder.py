@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth_streams import StreamSink, StreamSource, run_streams
+from amaranth.sim import Simulator
+from amaranth_streams import StreamSink, StreamSource, python_value, run_streams
 
 from hw.feeder import Feeder
 
@@ -73,3 +74,49 @@ def test_feeder_streams_frames_back_to_back(pattern: str) -> None:
     source, sink = run_feeder(dut, frames, 4, 1.0, 1.0)
     first = source.sent_cycles[0] + Feeder.latency
     assert sink.cycles == list(range(first, first + FRAMES * dut.beats_per_frame)), f"Feeder ({pattern}): stalled"
+
+
+@pytest.mark.parametrize("parallel", [7, 3])
+def test_feeder_with_ready_next_has_a_registered_i_ready_and_equals_model(parallel: int) -> None:
+    """``ready_next``: ``o.ready`` is a random register whose next value the Feeder sees on
+    ``o_ready_next``; the beats still equal the model, and ``i.ready`` never follows
+    ``o.ready`` within a cycle (it is a register)."""
+    n = 7
+    dut = Feeder.direct(n, BITS, CHANNELS, parallel, ready_next=True)
+    frames = np.random.default_rng(parallel).integers(-(1 << (BITS - 1)), 1 << (BITS - 1), (FRAMES, n))
+    rng = np.random.default_rng(parallel + 1)
+    cycles = 40 * FRAMES * dut.beats_per_frame
+    ready = (rng.random(cycles + 1) < 0.6).astype(int)
+    got: list[dict] = []
+    combinational = []
+
+    async def bench(ctx) -> None:
+        f = 0
+        for t in range(cycles):
+            offer = f < FRAMES and rng.random() < 0.7
+            ctx.set(dut.i.valid, int(offer))
+            if offer:
+                ctx.set(dut.i.payload.frame, [int(v) for v in frames[f]])
+                ctx.set(dut.i.payload.channel, f % CHANNELS)
+            ctx.set(dut.o.ready, 1 - int(ready[t]))
+            flipped = ctx.get(dut.i.ready)
+            ctx.set(dut.o.ready, int(ready[t]))
+            ctx.set(dut.o_ready_next, int(ready[t + 1]))
+            combinational.append(flipped != ctx.get(dut.i.ready))
+            if offer and ctx.get(dut.i.ready):
+                f += 1
+            if ctx.get(dut.o.valid) and ready[t]:
+                got.append(python_value(ctx.get(dut.o.payload)))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    want = dut.model(frames)
+    assert len(got) == FRAMES * dut.beats_per_frame, f"Feeder (ready_next): {len(got)} beats"
+    data = np.array([beat["data"] for beat in got], dtype=np.int64)
+    np.testing.assert_equal(data, want.data, err_msg="Feeder (ready_next): data windows differ from model")
+    for name in ("channel", "index", "group", "last"):
+        np.testing.assert_equal([beat[name] for beat in got], getattr(want, name), err_msg=f"Feeder: {name}")
+    assert not any(combinational), "Feeder (ready_next): i.ready follows o.ready combinationally"

@@ -20,7 +20,7 @@ from amaranth_pipelines import run_enabled
 
 from golden.fixed import Rounding
 from hw.complex_mul import ComplexMultiplier
-from hw.gauss_mul import GaussMultiplier, gauss_triple
+from hw.gauss_mul import HARD_LATENCY, GaussMultiplier, gauss_triple
 
 
 def operands(rng: np.random.Generator, bits: int, count: int) -> np.ndarray:
@@ -145,3 +145,69 @@ def test_gauss_multiplier_refuses_what_it_cannot_build() -> None:
         GaussMultiplier(8, 8, 8, -1, Rounding.TRUNCATE)
     with pytest.raises(ValueError, match="int64"):
         GaussMultiplier(40, 27, 16, 20, Rounding.TRUNCATE)
+
+
+HARD_CASES = [
+    # a_bits, h_bits, triple_bits, out_bits, shift, rounding, saturate, p_enable
+    pytest.param(18, 18, 18, 16, 18, Rounding.HALF_EVEN, True, 0.7, id="native-n56-8bit"),
+    pytest.param(9, 7, 8, 9, 6, Rounding.TRUNCATE, False, 0.5, id="wrap-triple-wide"),
+    pytest.param(6, 6, 6, 5, 4, Rounding.HALF_UP, True, 0.6, id="small-half-up"),
+]
+
+
+@pytest.mark.parametrize("a_bits, h_bits, triple_bits, out_bits, shift, rounding, saturate, p_enable", HARD_CASES)
+def test_hard_gauss_multiplier_rtl_equals_model_under_random_enable(
+    a_bits: int,
+    h_bits: int,
+    triple_bits: int,
+    out_bits: int,
+    shift: int,
+    rounding: Rounding,
+    saturate: bool,
+    p_enable: float,
+) -> None:
+    """The clock-rate pipeline (``target``): 3 `hw.target.Multiplier`, the pre-add split into
+    ``2 s_hi + s_lo`` (odd and even sums, both extremes), the model's integers bit for bit."""
+    dut = GaussMultiplier(
+        a_bits, h_bits, out_bits, shift, rounding, saturate=saturate, target="generic", triple_bits=triple_bits
+    )
+    assert dut.latency == HARD_LATENCY and dut.h_delay == 1
+    rng = np.random.default_rng(a_bits * 10 + h_bits)
+    n = 300
+    a_re, a_im = operands(rng, a_bits, n), operands(rng, a_bits, n)
+    # a constant whose triple fits triple_bits: c and d one bit narrower when the triple is
+    c, d = operands(rng, triple_bits - 1, n), operands(rng, triple_bits - 1, n)
+    lo_a, hi_a = -(1 << (a_bits - 1)), (1 << (a_bits - 1)) - 1
+    lo_h, hi_h = -(1 << (triple_bits - 2)), (1 << (triple_bits - 2)) - 1
+    corners = np.array(np.meshgrid([lo_a, hi_a], [lo_a, hi_a], [lo_h, hi_h], [lo_h, hi_h])).reshape(4, -1)
+    a_re[:16], a_im[:16], c[:16], d[:16] = corners
+    want_re, want_im, want_clip = dut.model(a_re, a_im, c, d)
+    _, c_plus_d, d_minus_c = gauss_triple(c, d)
+    edges = n + dut.latency + dut.h_delay
+
+    def column(values: np.ndarray, at: int, bits: int) -> np.ndarray:
+        col = operands(rng, bits, edges)
+        col[at : at + n] = values
+        return col
+
+    got = run_enabled(
+        dut,
+        {
+            "a.re": (dut.a.re, column(a_re, 0, a_bits)),
+            "a.im": (dut.a.im, column(a_im, 0, a_bits)),
+            "c": (dut.c, column(c, 1, h_bits)),
+            "c_plus_d": (dut.c_plus_d, column(c_plus_d, 1, triple_bits)),
+            "d_minus_c": (dut.d_minus_c, column(d_minus_c, 1, triple_bits)),
+        },
+        outputs={"re": dut.p.re, "im": dut.p.im},
+        combinational={"clipping": dut.clipping},
+        p_enable=p_enable,
+        seed=a_bits,
+    )
+    out = slice(dut.latency - 1, dut.latency - 1 + n)
+    np.testing.assert_equal(got["re"][out], want_re, err_msg="hard GaussMultiplier: p.re differs from model")
+    np.testing.assert_equal(got["im"][out], want_im, err_msg="hard GaussMultiplier: p.im differs from model")
+    np.testing.assert_equal(got["clipping"][out], want_clip.astype(np.int64))
+    assert mul_cells(dut) == 3
+    widths = [int(w) for w in re.findall(r"cell \$mul .*?parameter \\A_WIDTH (\d+)", rtlil.convert(dut), re.S)]
+    assert max(widths) <= max(a_bits, h_bits, triple_bits), f"a multiplier operand wider than the data: {widths}"

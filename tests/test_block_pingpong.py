@@ -30,7 +30,7 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-from hw.pingpong import PingPongBuffer, address_bits
+from hw.pingpong import READ_LATENCY, PingPongBuffer, address_bits
 
 # --- bus models --------------------------------------------------------------------------------
 
@@ -153,9 +153,11 @@ class FrameReader(BusModel):
 
     Protocol: read only while ``ready``; each frame's ``depth`` addresses in a random order
     (``shuffle``) with random gaps (``p_read``), garbage on ``addr`` while ``en`` is low (then
-    ``data`` must hold its last word); ``release`` with the last read. With ``discard`` it
-    releases each frame the cycle it is ready, reading nothing: a consumer that is never the
-    bottleneck (for throughput measurements).
+    ``data`` must hold its last word); ``release`` with the last read. A word comes out
+    `READ_LATENCY` enabled cycles after its read, so while reads are still in flight the
+    reader keeps ``en`` high in its gaps (garbage addresses, nothing recorded) until they
+    land. With ``discard`` it releases each frame the cycle it is ready, reading nothing: a
+    consumer that is never the bottleneck (for throughput measurements).
     """
 
     def __init__(
@@ -178,12 +180,14 @@ class FrameReader(BusModel):
         self._current: dict[int, int] = {}
         self._order = self._new_order()
         self._pos = 0
-        self._pending: int | None = None
+        # per enabled edge, oldest first: (address, the frame's last read) or None (a flush)
+        self._flight: list[tuple[int, bool] | None] = []
+        self._enabled = False
         self._last_data: int | None = None
 
     @property
     def done(self) -> bool:
-        return len(self.release_cycles) == self.count
+        return len(self.release_cycles) == self.count and not any(self._flight)
 
     def _new_order(self) -> list[int]:
         return [int(a) for a in (self.rng.permutation(self.depth) if self.shuffle else range(self.depth))]
@@ -192,15 +196,22 @@ class FrameReader(BusModel):
         ready = bool(ctx.get(self.port.ready))
         en = release = 0
         addr = int(self.rng.integers(0, 1 << self.addr_bits))
-        self._pending = None
-        if ready and not self.done:
+        entry: tuple[int, bool] | None = None
+        if ready and len(self.release_cycles) < self.count:
             if self.discard:
                 release = 1
             elif self.rng.random() < self.p_read:
                 addr, en = self._order[self._pos], 1
-                self._pending = addr
                 self._pos += 1
                 release = int(self._pos == self.depth)
+                entry = (addr, bool(release))
+                if release:
+                    self._order, self._pos = self._new_order(), 0
+        if not en and any(self._flight):
+            en = 1  # a flush: the reads in flight move on
+        self._enabled = bool(en)
+        if en:
+            self._flight.append(entry)
         ctx.set(self.port.addr, addr)
         ctx.set(self.port.en, en)
         ctx.set(self.port.release, release)
@@ -209,15 +220,22 @@ class FrameReader(BusModel):
 
     def settle(self, ctx: Any, cycle: int) -> None:
         data = int(ctx.get(self.port.data))
-        if self._pending is None:
+        if not self._enabled:
             if self._last_data is not None:
                 assert data == self._last_data, f"{self.name}: read data changed in cycle {cycle} without a read"
             return
         self._last_data = data
-        self._current[self._pending] = data
-        if self._pos == self.depth:  # this was the frame's last read (released with it)
+        if len(self._flight) < READ_LATENCY:
+            return
+        landed = self._flight[-READ_LATENCY]
+        del self._flight[: len(self._flight) - READ_LATENCY + 1]
+        if landed is None:
+            return
+        addr, last = landed
+        self._current[addr] = data
+        if last:  # the frame's last read (released with it)
             self.frames.append([self._current[a] for a in range(self.depth)])
-            self._current, self._order, self._pos = {}, self._new_order(), 0
+            self._current = {}
 
 
 class ProtocolChecker(BusModel):
@@ -507,6 +525,7 @@ def test_flags_change_on_the_edge_after_claim_commit_release() -> None:
     w, r = buf.w, buf.r
     seen: list[tuple[int, int]] = []
     reads: list[int] = []
+    enabled: list[bool] = []  # per enabled read cycle: a real read (True) or a flush
 
     async def bench(ctx: Any) -> None:
         async def step(**values: int) -> None:
@@ -521,7 +540,9 @@ def test_flags_change_on_the_edge_after_claim_commit_release() -> None:
             seen.append((int(ctx.get(w.free)), int(ctx.get(r.ready))))
             await ctx.tick()
             if values.get("ren"):
-                reads.append(int(ctx.get(r.data)))
+                enabled.append(not values.get("flush"))
+                if len(enabled) >= READ_LATENCY and enabled[-READ_LATENCY]:
+                    reads.append(int(ctx.get(r.data)))
 
         await step(claim=1, en=0b11, waddr=0, data=0x10)  # frame 0: claim and write in one cycle
         await step(claim=1, en=0b01, waddr=1, data=0xF1)  # frame 1 claimed ahead; low lane of word 1
@@ -535,7 +556,7 @@ def test_flags_change_on_the_edge_after_claim_commit_release() -> None:
         await step(en=0b11, waddr=3, data=0x77, commit=1)  # frame 1 full (only words 0 and 3 written)
         await step(ren=1, raddr=0)
         await step(ren=1, raddr=3, release=1)
-        await step()
+        await step(ren=1, flush=1)  # a flush: the last read leaves the output register
 
     sim = Simulator(buf)
     sim.add_clock(1e-8)

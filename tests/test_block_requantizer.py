@@ -49,7 +49,28 @@ def test_requantizer_rtl_equals_model(rounding: Rounding, saturate: bool, shifts
     assert run.final["saturations"] == int(clipped.sum()), "Requantizer: saturation count"
 
 
-def test_requantizer_latency_is_one_register() -> None:
+@pytest.mark.parametrize(
+    "in_bits, out_bits, shifts",
+    [(10, 12, [0, 3]), (18, 8, [0, 20, 17, 1]), (6, 4, [9])],
+    ids=["output-wider-than-input", "shift-beyond-input", "shift-only"],
+)
+def test_requantizer_edge_widths_equal_model(in_bits: int, out_bits: int, shifts: list[int]) -> None:
+    """Shifts of 0, of one bit and past the input width; outputs wider than the input."""
+    rng = np.random.default_rng(in_bits * out_bits)
+    beats = 120
+    channels = rng.integers(0, len(shifts), beats)
+    lo, hi = -(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1
+    values = rng.integers(lo, hi + 1, beats)
+    values[:4] = [lo, hi, -1, 0]
+    for rounding in (Rounding.HALF_EVEN, Rounding.TRUNCATE):
+        dut = Requantizer(in_bits, out_bits, shifts, rounding, True)
+        _, sink, run = run_requantizer(dut, values, channels, np.zeros(beats), rng, p_valid=0.8, p_ready=0.7)
+        want, clipped = dut.model(values, channels)
+        np.testing.assert_equal(sink.column("data"), want, err_msg=f"Requantizer {rounding}: data differs from model")
+        assert run.final["saturations"] == int(clipped.sum()), f"Requantizer {rounding}: saturation count"
+
+
+def test_requantizer_latency_is_its_pipeline_depth() -> None:
     rng = np.random.default_rng(3)
     values = rng.integers(-1000, 1000, 20)
     dut = Requantizer(IN_BITS, OUT_BITS, 2, Rounding.HALF_EVEN, True)

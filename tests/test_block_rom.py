@@ -59,13 +59,16 @@ def test_packed_fields_read_back_in_hardware() -> None:
     np.testing.assert_equal(got, values, err_msg="packed ROM fields read back differently")
 
 
-@pytest.mark.parametrize("channels, n", [(1, 7), (3, 5), (4, 8)])
-def test_channel_rom_rtl_equals_model(channels: int, n: int) -> None:
-    """Each enabled edge loads ``values[channel, index]``; with ``en`` low (random garbage on
-    the address) ``data`` holds, so a stalled pipeline keeps its operand."""
+@pytest.mark.parametrize(
+    "channels, n, target", [(1, 7, None), (3, 5, None), (4, 8, None), (3, 5, "generic"), (1, 7, "generic")]
+)
+def test_channel_rom_rtl_equals_model(channels: int, n: int, target: str | None) -> None:
+    """Each enabled edge loads ``values[channel, index]``, seen ``latency`` enabled edges
+    later; with ``en`` low (random garbage on the address) ``data`` holds, so a stalled
+    pipeline keeps its operand."""
     rng = np.random.default_rng(channels * 10 + n)
     values = rng.integers(-(1 << 20), 1 << 20, (channels, n))
-    dut = ChannelRom(values)
+    dut = ChannelRom(values, target=target)
     reads = 150
     chans, idxs = rng.integers(0, channels, reads), rng.integers(0, n, reads)
     got = run_enabled(
@@ -75,4 +78,8 @@ def test_channel_rom_rtl_equals_model(channels: int, n: int) -> None:
         p_enable=0.6,
         seed=channels,
     )
-    np.testing.assert_equal(got["data"], dut.model(chans, idxs), err_msg="ChannelRom: data differs from model")
+    lag = dut.latency - 1  # the slot entered at edge j shows after edge j + latency - 1
+    assert dut.latency == (1 if target is None else 2)
+    np.testing.assert_equal(
+        got["data"][lag:], dut.model(chans, idxs)[: reads - lag], err_msg="ChannelRom: data differs from model"
+    )

@@ -1,9 +1,10 @@
 """Block `hw.sdf.SdfStage`: RTL == `SdfStage.model` (`golden.fft.dif_stage` / `dit_stage`).
 
-The stage has no valid/ready of its own: `hw.fft.StreamingFft` advances all its stages with
-one enable derived from its input valid and output ready. Random valid/ready therefore reach
-a stage as a random enable pattern, which `amaranth_pipelines.run_enabled` drives (garbage on
-``x`` while disabled; ``y`` must hold). Every stage of DIF and DIT, forward and inverse FFTs
+The stage has no valid/ready of its own: `hw.fft.StreamingFft` runs it free (``en`` high),
+but the stage is a pure pipeline under any enable pattern, which
+`amaranth_pipelines.run_enabled` drives (garbage on ``x`` while disabled; ``y`` must hold):
+a random enable checks that every register, counter and the twiddle ROM's read-ahead move
+together. Every stage of DIF and DIT, forward and inverse FFTs
 is checked — trivial stages (swap/negate) and multiplier stages (twiddle ROM +
 `ComplexMultiplier`) — with and without saturation, from counter phase 0 and from a nonzero
 ``delay`` (the phase a stage has inside the FFT).
@@ -17,7 +18,7 @@ from amaranth_pipelines import run_enabled
 
 from golden.fft import FftConfig
 from golden.fixed import Rounding
-from hw.fft import StreamingFft
+from hw.fft import INPUT_REGISTERS, StreamingFft
 from hw.sdf import SdfStage
 
 FRAMES = 3
@@ -96,24 +97,28 @@ def test_sdf_stage_rtl_equals_model_under_random_enable(
     )
     clipped = []
     for s in range(stages):
-        delay = [0, 3, 5, 1, 6][s]  # the counters' phase must follow ``delay`` (not a multiple of 2L)
+        delay = [0, 3, 5, 2, 6][s]  # the counters' phase must follow ``delay`` (not a multiple of 2L)
         clipped.append(check_stage(cfg, s, delay, seed=size + 10 * s, p_enable=p_enable).any())
     if narrow:
         assert any(clipped), "the saturating case never saturated"
-    assert any(not SdfStage.multiplier_registers(cfg, s) for s in range(stages))  # trivial stages covered
-    assert any(SdfStage.multiplier_registers(cfg, s) for s in range(stages))  # multiplier stages covered
+    assert any(SdfStage.rotates(cfg, s) for s in range(stages))  # the -j stage covered
+    assert any(cfg.trivial(s) and not SdfStage.rotates(cfg, s) for s in range(stages))  # the L = 1 stage
+    assert any(not cfg.trivial(s) for s in range(stages))  # multiplier stages covered
 
 
 def test_sdf_stage_latency_and_the_fft_is_their_chain() -> None:
-    """A stage holds L slots in its line, 1 in its output register, and (multiplier stages)
-    3 multiplier registers, plus the rounded ``t`` for DIT; the FFT is the sum."""
-    for decimation, extra in (("dif", 3), ("dit", 4)):
+    """A stage holds L slots in its line, 1 in its output register, 1 in its butterfly
+    register (trivial stages; plus 1 for the -j rotation), or (multiplier stages) the hard
+    multiplier's 4 registers before the output, plus ``t`` and the butterfly register for
+    DIT; the FFT is the input register and the sum."""
+    for decimation, extra in (("dif", 4), ("dit", 6)):
         cfg = FftConfig.create(64, 10, decimation=decimation)
         lat = [SdfStage.latency_of(cfg, s) for s in range(cfg.stages)]
-        assert lat == [cfg.span(s) + 1 + (0 if cfg.trivial(s) else extra) for s in range(cfg.stages)]
+        trivial = [1 + SdfStage.rotates(cfg, s) for s in range(cfg.stages)]
+        assert lat == [cfg.span(s) + 1 + (trivial[s] if cfg.trivial(s) else extra) for s in range(cfg.stages)]
         fft = StreamingFft(cfg)
         fft._MustUse__silence = True  # latency only
-        assert fft.latency == sum(lat) == (64 - 1) + 6 + extra * 4
+        assert fft.latency == INPUT_REGISTERS + sum(lat) == 1 + (64 - 1) + 6 + 3 + extra * 4
 
 
 def test_sdf_stage_refuses_a_stage_outside_the_fft() -> None:
@@ -122,3 +127,6 @@ def test_sdf_stage_refuses_a_stage_outside_the_fft() -> None:
         SdfStage(cfg, 3)
     with pytest.raises(ValueError, match="SdfStage"):
         SdfStage(cfg, 0, delay=-1)
+    dit = FftConfig.create(16, 6, decimation="dit")
+    with pytest.raises(ValueError, match="delay >= 2"):  # its twiddle ROM reads two slots ahead
+        SdfStage(dit, 2, delay=1)

@@ -1,4 +1,5 @@
-"""Block `hw.skid.SkidBuffer`: the stream facts of its docstring, under random valid/ready.
+"""Blocks `hw.skid.SkidBuffer` and `hw.skid.RegisterSlice`: the stream facts of their
+docstrings, under random valid/ready.
 
 "Is the hardware the model?": every beat accepted on ``i`` leaves ``o`` once, in order
 (`SkidBuffer.model`, the identity). "Does it keep the stream rules?": ``o`` holds valid and
@@ -14,7 +15,7 @@ from amaranth.hdl import Module
 from amaranth.sim import Simulator
 from amaranth_streams import StreamSink, StreamSource, python_value, run_streams
 
-from hw.skid import SkidBuffer
+from hw.skid import RegisterSlice, SkidBuffer
 from hw.stream import sample_layout
 
 BITS = 12
@@ -44,7 +45,7 @@ def random_beats(rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
     return {"data": data, "last": rng.integers(0, 2, count)}
 
 
-def connect(dut: SkidBuffer, beats: dict[str, np.ndarray], seed: int, p_valid: float, p_ready: float):
+def connect(dut: SkidBuffer | RegisterSlice, beats: dict[str, np.ndarray], seed: int, p_valid: float, p_ready: float):
     """A source on ``dut.i`` (random bubbles) and a sink on ``dut.o`` (random ready)."""
     rng = np.random.default_rng(seed)
     sent = [{"data": int(d), "last": int(last)} for d, last in zip(beats["data"], beats["last"], strict=True)]
@@ -52,7 +53,9 @@ def connect(dut: SkidBuffer, beats: dict[str, np.ndarray], seed: int, p_valid: f
     return StreamSource(dut.i, sent, rng, p_valid, name=f"{name}.i"), StreamSink(dut.o, rng, p_ready, name=f"{name}.o")
 
 
-def check_stream_rules(dut: SkidBuffer, beats: dict[str, np.ndarray], seed: int, p_valid: float, p_ready: float) -> int:
+def check_stream_rules(
+    dut: SkidBuffer | RegisterSlice, beats: dict[str, np.ndarray], seed: int, p_valid: float, p_ready: float
+) -> int:
     """Run ``dut`` under random valid/ready; assert order, no loss or duplication, and that a
     stalled ``o`` holds valid and payload. Returns the cycles in which ``i.ready`` was low."""
     name = type(dut).__name__
@@ -77,7 +80,7 @@ def check_stream_rules(dut: SkidBuffer, beats: dict[str, np.ndarray], seed: int,
     return sum(1 for _, _, i_ready, _ in edges if not i_ready)
 
 
-def ready_follows_inputs_combinationally(dut: SkidBuffer, seed: int, cycles: int = 300) -> bool:
+def ready_follows_inputs_combinationally(dut: SkidBuffer | RegisterSlice, seed: int, cycles: int = 300) -> bool:
     """Under random traffic, does ``i.ready`` ever change when only ``o.ready`` or ``i.valid``
     change within a cycle? (A register output cannot.)"""
     rng = np.random.default_rng(seed)
@@ -136,3 +139,25 @@ def test_skid_checks_reject_broken_variants() -> None:
     rng = np.random.default_rng(8)
     with pytest.raises(AssertionError):
         check_stream_rules(LossySkid(sample_layout(BITS)), random_beats(rng, 100), 8, 0.9, 0.5)
+
+
+@pytest.mark.parametrize("seed, p_valid, p_ready", [(10, 1.0, 1.0), (11, 0.9, 0.4), (12, 0.6, 0.8)])
+def test_register_slice_passes_every_beat_once_in_order_with_registered_ready(
+    seed: int, p_valid: float, p_ready: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    stalls = check_stream_rules(RegisterSlice(sample_layout(BITS)), random_beats(rng, 300), seed, p_valid, p_ready)
+    if p_ready < 1.0:
+        assert stalls > 0, "RegisterSlice: the test never filled the held register (no i.ready low)"
+    assert not ready_follows_inputs_combinationally(RegisterSlice(sample_layout(BITS)), seed=seed)
+
+
+def test_register_slice_has_latency_one_and_full_throughput() -> None:
+    dut = RegisterSlice(sample_layout(BITS))
+    beats = random_beats(np.random.default_rng(6), 50)
+    source, sink = connect(dut, beats, 6, 1.0, 1.0)
+    run_streams(dut, [source], {sink: 50})
+    assert sink.payloads == RegisterSlice.model(source.beats), "RegisterSlice: beats differ"
+    assert sink.cycles == [c + RegisterSlice.latency for c in source.sent_cycles] == list(range(1, 51)), (
+        "RegisterSlice: latency or throughput"
+    )

@@ -232,12 +232,15 @@ def test_frames_through_buffers_equal_the_reference(
 def test_back_to_back_frames_take_frame_cycles(n: int) -> None:
     """Source filled as fast as the protocol allows, destination released the cycle it is full:
     a frame (a pair) starts every ``frame_cycles`` = 2H + 1, at its latency, with the data
-    right (checked on the writes: the destination is never read)."""
+    right (checked on the writes: the destination is never read). A destination bank is held
+    from a frame's claim to its commit (the latency and 2H writes), so the buffer gets the
+    banks that round trip needs (as the engine's `banks` gives them)."""
     stage = make_stage(n, 2, (0, 6, 0), Rounding.HALF_EVEN, None, seed=n)
     name = label(stage)
     frames = 5
     re, im = full_scale(np.random.default_rng(n), frames, n, Z_BITS)
-    run = run_buffered_stage(stage, source_words(re, im), seed=n, eager=True)
+    banks = 2 if stage.latency + 2 * stage.h + 2 <= 2 * stage.frame_cycles else 4
+    run = run_buffered_stage(stage, source_words(re, im), seed=n, eager=True, banks=banks)
     check_writes(stage, run, reference(stage, re, im))
     assert stage.frame_cycles == 2 * stage.h + 1
     starts = np.diff(run.src_releases).tolist()

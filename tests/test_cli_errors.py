@@ -99,6 +99,7 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
         ("--fft-size", "padded only"),
     ),
     ("hw.generate", ["--n", "7", "--fft-impl", "padded", "--weights", "random"], ("--fft-impl", "--arch fft only")),
+    ("hw.generate", ["--n", "7", "--target", "bogus", "--weights", "random"], ("--target", "bogus", "ecp5")),
     # hw.generate: weight files
     ("hw.generate", ["--n", "7", "--weights", "missing.npz"], ("missing.npz",)),
     ("hw.generate", ["--n", "7", "--weights", "notes.txt"], ("notes.txt",)),
@@ -124,6 +125,7 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ),
     ("sim.run", ["--n", "7", "--fft-impl", "native", "--weights", "random"], ("--fft-impl", "--arch fft only")),
     ("sim.run", ["--n", "7", "--guard-bits", "3", "--weights", "random"], ("--guard-bits", "--arch fft only")),
+    ("sim.run", ["--n", "7", "--target", "bogus", "--weights", "random"], ("--target", "bogus", "ecp5")),
     # golden.weights
     ("golden.weights", [], ("path",)),
     ("golden.weights", ["missing.pt"], ("missing.pt",)),

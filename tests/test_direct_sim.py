@@ -7,8 +7,13 @@ covers every N and every bit width once; the rest of the grid is marked ``long``
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from amaranth_streams import frame_lasts, run_stream
 from simutil import assert_bit_exact, diagonal_grid, engine_name, run_sim
+
+from golden.quant import quantize_layer, random_layer
+from hw.direct import DirectEngine
 
 SIZES = [7, 14, 28, 56]
 BITS = [4, 8, 12, 16]
@@ -83,3 +88,18 @@ def test_direct_engine_long_run_n56_bits8() -> None:
     result = run_sim(arch="direct", n=56, bits=8, frames=2000, backpressure=0.3, bubble=0.1, seed=11)
     assert_bit_exact(result)
     assert result.samples >= 100_000
+
+
+@pytest.mark.parametrize("n, parallel", [(7, 7), (7, 3)], ids=["N7-P7", "N7-P3-folded"])
+def test_first_output_comes_latency_cycles_after_the_last_sample(n: int, parallel: int) -> None:
+    """``latency``: from a frame's last input sample to its first output, no bubbles and no
+    backpressure (Amaranth simulation of the engine itself, bit-exact as well)."""
+    rng = np.random.default_rng(n + parallel)
+    q = quantize_layer(random_layer(n, 2, seed=n), 8)
+    engine = DirectEngine(q, parallel)
+    rows = rng.integers(q.fmt.data.min_int, q.fmt.data.max_int + 1, (4, n))
+    flat = rows.reshape(-1)
+    run = run_stream(engine, {"data": flat, "last": frame_lasts(flat.size, n)}, ("data",), expect=flat.size)
+    np.testing.assert_array_equal(run.column("data"), engine.model(rows.reshape(-1, 2, n)).reshape(-1))
+    measured = run.out_cycles[0] - run.in_cycles[n - 1]
+    assert measured == engine.latency, f"DirectEngine N={n} P={parallel}: first output after {measured} cycles"

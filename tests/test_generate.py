@@ -323,3 +323,23 @@ def test_rom_spectrum_file_is_the_rom_the_manifest_describes(tmp_path: Path, imp
         h = m
     assert np.abs(c[:channels, :h] - ideal.real).max() <= 0.5
     assert np.abs(d[:channels, :h] - ideal.imag).max() <= 0.5
+
+
+def test_target_is_recorded_and_ecp5_ships_its_simulation_models(tmp_path: Path) -> None:
+    """--target lands in the manifest; ecp5 Verilog instantiates the primitives, and the
+    twins a simulator needs are written beside it, listed, and lint-clean with it."""
+    out = tmp_path / "ecp5"
+    assert main(["--n", "7", "--weights", "random", "--target", "ecp5", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["target"] == "ecp5"
+    assert manifest["sim_files"] == ["MULT18X18D_sim.v", "DP16KD_sim.v"]
+    assert set(manifest["sim_files"]) <= set(manifest["files"])
+    assert manifest["lint"].startswith("verilator --lint-only -Wall")
+    verilog = (out / manifest["verilog"]).read_text()
+    assert "MULT18X18D #(" in verilog and "module MULT18X18D" not in verilog  # the twin stays apart
+    assert "module MULT18X18D" in (out / "MULT18X18D_sim.v").read_text()
+    generic = tmp_path / "generic"
+    assert main(["--n", "7", "--weights", "random", "--out", str(generic), "--no-lint"]) == 0
+    plain = json.loads((generic / "manifest.json").read_text())
+    assert plain["target"] == "generic" and plain["sim_files"] == []
+    assert "MULT18X18D" not in (generic / plain["verilog"]).read_text()

