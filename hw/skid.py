@@ -21,7 +21,21 @@ __all__ = ["SkidBuffer", "RegisterSlice"]
 Beat = TypeVar("Beat")
 
 
-class SkidBuffer(wiring.Component):
+class _StreamSlice(wiring.Component):
+    """What every stream slice here shares: one payload layout on ``i`` and ``o``, and the
+    contract that the beats leave in the order they came, none lost or repeated."""
+
+    def __init__(self, layout: data.ShapeCastable | int) -> None:
+        self.layout = layout
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+
+    @staticmethod
+    def model(beats: Sequence[Beat]) -> list[Beat]:
+        """The beats ``o`` transfers, given the beats ``i`` transferred: the same, in order."""
+        return list(beats)
+
+
+class SkidBuffer(_StreamSlice):
     """Zero-latency skid buffer with a registered ``i.ready``; 1 beat per clock.
 
     When ``o`` stalls (``o.ready`` low) while a beat arrives, the beat is accepted anyway and
@@ -61,15 +75,6 @@ class SkidBuffer(wiring.Component):
 
     latency = 0
 
-    def __init__(self, layout: data.ShapeCastable | int) -> None:
-        self.layout = layout
-        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
-
-    @staticmethod
-    def model(beats: Sequence[Beat]) -> list[Beat]:
-        """The beats ``o`` transfers, given the beats ``i`` transferred: the same, in order."""
-        return list(beats)
-
     def elaborate(self, platform) -> Module:
         m = Module()
         full = Signal()
@@ -87,7 +92,7 @@ class SkidBuffer(wiring.Component):
         return m
 
 
-class RegisterSlice(wiring.Component):
+class RegisterSlice(_StreamSlice):
     """A full register slice: ``o.valid``, ``o.payload`` and ``i.ready`` are all registers; 1 beat
     per clock, latency 1.
 
@@ -110,15 +115,6 @@ class RegisterSlice(wiring.Component):
     """
 
     latency = 1
-
-    def __init__(self, layout: data.ShapeCastable | int) -> None:
-        self.layout = layout
-        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
-
-    @staticmethod
-    def model(beats: Sequence[Beat]) -> list[Beat]:
-        """The beats ``o`` transfers, given the beats ``i`` transferred: the same, in order."""
-        return list(beats)
 
     def elaborate(self, platform) -> Module:
         m = Module()

@@ -645,6 +645,11 @@ def engine_of(row: dict) -> str:
     return row.get("engine", row["arch"])
 
 
+def key_cells(row: dict) -> list[str]:
+    """The cells that name a row in every table: engine, N, bits, target."""
+    return [engine_cell(row), str(row["n"]), str(row["bits"]), target_of(row)]
+
+
 def engine_cell(row: dict) -> str:
     """The engine column: the label, and for ``fft`` (the automatic choice) the engine it built."""
     label = engine_of(row)
@@ -721,10 +726,7 @@ def render_markdown(report: dict) -> str:
         out.append(
             md_row(
                 [
-                    engine_cell(r),
-                    str(r["n"]),
-                    str(r["bits"]),
-                    target_of(r),
+                    *key_cells(r),
                     fmt(r.get("parallel")),
                     stage_cell(r, "ecp5", "lut"),
                     stage_cell(r, "ecp5", "ff"),
@@ -763,10 +765,7 @@ def render_markdown(report: dict) -> str:
         out.append(
             md_row(
                 [
-                    engine_cell(r),
-                    str(r["n"]),
-                    str(r["bits"]),
-                    target_of(r),
+                    *key_cells(r),
                     *[fmax_cell(r, s) + (star if s == reference else "") for s in speeds],
                     fmt(r.get("latency_cycles")),
                     rate_cell,
@@ -798,10 +797,7 @@ def render_markdown(report: dict) -> str:
             out.append(
                 md_row(
                     [
-                        engine_cell(r),
-                        str(r["n"]),
-                        str(r["bits"]),
-                        target_of(r),
+                        *key_cells(r),
                         f"-{s}",
                         seeds_cell(v),
                         pnr_flow.path_label(v["critical_path"]),
