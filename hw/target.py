@@ -61,15 +61,26 @@ ECP5_SIM_FILES = ("MULT18X18D_sim.v", "DP16KD_sim.v")  # package data (pyproject
 def block_ram_worth(width: int, depth: int, lanes: int = 1) -> bool:
     """Whether a ``width`` x ``depth`` memory belongs in block RAM rather than LUTs.
 
-    yosys' own rule for ECP5 (its memory library costs a DP16KD 128 and a 16 x 4 LUT RAM
-    4) applied to our tiling: block RAM when its tiles cost no more than LUT RAM would, and
-    the memory holds at least 1 kbit. A 4-word x 448-bit ROM is LUTs; 224 x 20 is a block.
+    The answer is yosys' own (``memory_libmap`` with ``share/lattice/brams_16kd.txt`` and
+    ``lutrams_trellis.txt``): a DP16KD costs 128, a 16 x 4 LUT RAM (or 64 ROM bits of
+    logic) 4, and yosys counts tiles in the 36-bit pseudo-dual-port mode, each write lane
+    padded to 9-bit bytes. Why the same rule: a memory we leave generic and yosys finds
+    worth a block RAM is mapped *without* its output register (NOREG, ~5.6 ns clock-to-out
+    on -6, the native engine's critical path before this rule); a memory we build of
+    tiles and yosys would not have is only a poorer use of LUTs. Our tiles use 18-bit
+    ports (`hw.ecp5`), so a memory may take up to twice yosys' tile count: EBR are
+    plentiful beside LUTs on every ECP5. A 4-word x 448-bit ROM stays LUTs; 24 x 128 is a
+    block (1 tile of 36 bits: 128 against 192).
     """
     mode = ecp5.ebr_mode(depth)
     if mode is None or width * depth < 1024:
         return False
-    tiles = lanes * -(-(width // lanes) // mode)
-    return 128 * tiles <= 4 * -(-depth // 16) * -(-width // 4)
+    lane_bits = width // lanes
+    if lanes > 1:
+        lane_bits = 9 * -(-lane_bits // 9)
+    port = 36 if depth <= ecp5.EBR_WORDS // 2 else mode
+    yosys_tiles = -(-(lanes * lane_bits) // port)
+    return 128 * yosys_tiles <= 4 * -(-depth // 16) * -(-width // 4)
 
 
 class Multiplier(wiring.Component):
@@ -144,7 +155,9 @@ class BlockRam(wiring.Component):
     on ``r_en``): each lane of ``granularity`` bits gets its own tiles, in the widest
     DATA_WIDTH (18/9/4/2/1) whose depth holds ``depth``; ROM contents go in INITVAL.
     Memories `block_ram_worth` rejects (under 1 kbit, or cheaper as LUT RAM, or deeper
-    than 16384 words) keep the generic form. Target xc7: the generic form, with
+    than 16384 words) keep the generic form, marked ``ram_style = "distributed"`` (a ROM
+    ``rom_style = "logic"``): yosys' own cost rule differs slightly at the boundary, and a
+    block RAM it inferred would have no output register. Target xc7: the generic form, with
     ``ram_style = "block"`` when `block_ram_worth`.
 
     Parameters
@@ -203,8 +216,11 @@ class BlockRam(wiring.Component):
         if self.uses_primitive:
             self._ecp5(m)
             return m
-        worth = self.target == "xc7" and block_ram_worth(self.width, self.depth, self.lanes)
-        attrs = {"ram_style": "block"} if worth else None
+        attrs = None
+        if self.target == "xc7" and block_ram_worth(self.width, self.depth, self.lanes):
+            attrs = {"ram_style": "block"}
+        elif self.target == "ecp5":  # not worth a block: never let yosys make a NOREG one
+            attrs = {"ram_style": "distributed"} if self.writable else {"rom_style": "logic"}
         m.submodules.ram = ram = Memory(shape=unsigned(self.width), depth=self.depth, init=self.init, attrs=attrs)
         if self.writable:
             wp = ram.write_port(granularity=self.granularity)

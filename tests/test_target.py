@@ -331,9 +331,40 @@ def test_instances_use_the_names_yosys_knows() -> None:
 def test_block_ram_worth_follows_the_lut_ram_cost() -> None:
     assert not block_ram_worth(448, 4)  # a wide, shallow ROM: LUTs
     assert not block_ram_worth(8, 64)  # 512 bits
-    assert block_ram_worth(20, 224)  # 2 tiles (256) vs 280 in LUT RAM
+    assert block_ram_worth(20, 224)  # 1 tile of 36 bits (128) vs 280 in LUT RAM
     assert block_ram_worth(16, 1024)
     assert not block_ram_worth(8, 32768)  # deeper than one DP16KD: generic
+
+
+# (width, depth, lanes, writable): each side of yosys' boundary, ROMs and RAMs, lanes that
+# are not 9-bit bytes, the 36-bit pseudo-dual-port mode and the 18-bit one past 512 words
+YOSYS_CHOICES = [
+    (24, 128, 1, True),
+    (22, 128, 2, True),
+    (20, 112, 1, True),
+    (20, 96, 1, True),
+    (36, 64, 1, False),
+    (36, 32, 1, False),
+    (36, 40, 1, False),
+    (8, 64, 1, True),
+    (448, 4, 1, False),
+    (40, 1024, 1, True),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width,depth,lanes,writable", YOSYS_CHOICES)
+def test_ecp5_memories_are_our_tiles_or_no_block_ram(
+    tmp_path: Path, width: int, depth: int, lanes: int, writable: bool
+) -> None:
+    """In ``synth_ecp5`` an ecp5 memory is exactly the DP16KD tiles we instantiate (with
+    their output register) or none at all: yosys never infers a NOREG block RAM from what
+    the target leaves generic (without the attributes it would for 20 x 96)."""
+    ram = BlockRam(width, depth, _init(width, depth, 3), granularity=width // lanes, writable=writable, target="ecp5")
+    cells = [c for c in _synth_cells(ram, tmp_path) if c["type"] == "DP16KD"]
+    assert all(c["REGMODE_B"] == "OUTREG" for c in cells)
+    expected = lanes * -(-(width // lanes) // 18) if block_ram_worth(width, depth, lanes) else 0
+    assert len(cells) == expected
 
 
 def test_xc7_attributes_are_in_the_verilog() -> None:
