@@ -9,8 +9,8 @@ primitives: their ports, parameters and the block RAM's address and INITVAL layo
 The configurations here are the only ones the behavioural twins in ``hw/vendor/ecp5/``
 model (simulation only; synthesis reads yosys' own black boxes, ``share/ecp5/cells_bb.v``):
 
-- MULT18X18D: input A, input B, pipeline and output registers all on CLK0 / CE0 / RST0,
-  RESETMODE "SYNC", GSR "DISABLED"; SIGNEDA / SIGNEDB constant; C and SOURCEA/B 0; the
+- MULT18X18D: input A, input B, pipeline and (unless a tile of a wider product) output
+  registers all on CLK0 / CE0 / RST0, RESETMODE "SYNC", GSR "DISABLED"; SIGNEDA / SIGNEDB constant; C and SOURCEA/B 0; the
   other clocks, enables, resets and the shift inputs left open, as yosys' own mapping does
   (nextpnr cannot route a constant to CLK1..3: tying them fails routing).
 - DP16KD: pseudo dual port. Port A writes only (WRITEMODE_A "NORMAL", REGMODE_A "NOREG",
@@ -100,16 +100,20 @@ def _bits(prefix: str, value: Value, width: int, direction: str = "i") -> dict[s
     return {f"{direction}_{prefix}{i}": value[i] for i in range(width)}
 
 
-def mult18x18d(a: Value, b: Value, p: Signal, en: Value, *, signed_a: bool, signed_b: bool) -> Instance:
-    """A MULT18X18D with all four registers on CLK0 (CE0 = ``en``, RST0 = the domain reset):
+def mult18x18d(
+    a: Value, b: Value, p: Signal, en: Value, *, signed_a: bool, signed_b: bool, output_register: bool = True
+) -> Instance:
+    """A MULT18X18D with its registers on CLK0 (CE0 = ``en``, RST0 = the domain reset):
     ``p`` (36 bits) = ``a`` * ``b`` (18 bits each, already sign/zero-extended) three
-    enabled cycles later."""
+    enabled cycles later, or two without the output register (``output_register`` False:
+    the product leaves the pipeline register, for a tile whose sum is the third cycle)."""
     zero18 = Const(0, 18)
+    on = ("INPUTA", "INPUTB", "PIPELINE") + (("OUTPUT",) if output_register else ())
     registers = {
-        f"p_REG_{reg}_{what}": value
-        for reg in ("INPUTA", "INPUTB", "PIPELINE", "OUTPUT")
-        for what, value in (("CLK", "CLK0"), ("CE", "CE0"), ("RST", "RST0"))
+        f"p_REG_{reg}_{what}": value for reg in on for what, value in (("CLK", "CLK0"), ("CE", "CE0"), ("RST", "RST0"))
     }
+    if not output_register:
+        registers["p_REG_OUTPUT_CLK"] = "NONE"
     return Instance(
         "MULT18X18D",
         **registers,

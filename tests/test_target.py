@@ -40,6 +40,9 @@ MULS = {  # name -> (a shape, b shape)
     "mul_s18_u18": (signed(18), unsigned(18)),
     "mul_u17_u12": (unsigned(17), unsigned(12)),
     "mul_s18_s18": (signed(18), signed(18)),
+    "mul_s19_s18": (signed(19), signed(18)),  # 2 tiles (the padded FFT's 8-bit twiddle product)
+    "mul_s24_s22": (signed(24), signed(22)),  # 4 tiles, signed x signed (native 16-bit)
+    "mul_u40_s8": (unsigned(40), signed(8)),  # 3 unsigned chunks, the top one narrow
 }
 RAMS: dict[str, tuple[int, int, int | None, bool]] = {  # name -> (width, depth, granularity, writable)
     "ram_x18_lanes": (20, 224, 10, True),
@@ -376,7 +379,9 @@ def test_xc7_attributes_are_in_the_verilog() -> None:
     assert "ram_style" not in small
 
 
-def test_wide_operands_fall_back_to_the_generic_form() -> None:
+def test_wide_operands_take_one_tile_per_chunk_pair() -> None:
     wide = Multiplier(signed(24), signed(8), "ecp5")
-    assert not wide.uses_primitive
-    assert "MULT18X18D" not in verilog.convert(wide, name="w", emit_src=False)
+    assert wide.tiles == 2 and Multiplier(signed(37), unsigned(19), "ecp5").tiles == 6
+    assert Multiplier(signed(18), unsigned(18), "ecp5").tiles == 1 and Multiplier(signed(24), signed(8)).tiles == 0
+    text = verilog.convert(wide, name="w", emit_src=False)
+    assert text.count("MULT18X18D #(") == text.count('.REG_OUTPUT_CLK("NONE")') == 2

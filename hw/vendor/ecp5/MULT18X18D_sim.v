@@ -4,11 +4,12 @@
 // Part of parc-hw (hw/target.py, hw/ecp5.py). Written from the documented behaviour of the
 // sysDSP block for the one configuration hw.ecp5.mult18x18d instantiates, and refused at
 // elaboration for any other:
-//   REG_INPUTA/REG_INPUTB/REG_PIPELINE/REG_OUTPUT on CLK0, CE0, RST0; REG_INPUTC off;
+//   REG_INPUTA/REG_INPUTB/REG_PIPELINE on CLK0, CE0, RST0; REG_OUTPUT the same or off
+//   ("NONE": P is the pipeline register, two CE0 cycles); REG_INPUTC off;
 //   RESETMODE "SYNC" (RST0 clears every register on a clock edge, whatever CE0 is);
 //   MULT_BYPASS "DISABLED"; SOURCEA/SOURCEB 0 (parallel inputs, no shift chain).
 // P = A * B, each operand extended by its SIGNEDA/SIGNEDB flag (registered with it), after
-// the input, pipeline and output registers: three CE0 cycles. C (tied 0) is not used by
+// the input, pipeline and output registers: three CE0 cycles (two without the output one). C (tied 0) is not used by
 // this configuration. Only the ports hw.ecp5 connects are declared: CLK1..3, CE1..3,
 // RST1..3, the shift inputs SRIA/SRIB and the ROA/ROB/ROC, SROA/SROB, SIGNEDP outputs are
 // left open there (as yosys' own MULT18X18D mapping does) and are not modelled.
@@ -52,11 +53,11 @@ module MULT18X18D (
         REG_INPUTA_CLK == "CLK0" && REG_INPUTA_CE == "CE0" && REG_INPUTA_RST == "RST0" &&
         REG_INPUTB_CLK == "CLK0" && REG_INPUTB_CE == "CE0" && REG_INPUTB_RST == "RST0" &&
         REG_PIPELINE_CLK == "CLK0" && REG_PIPELINE_CE == "CE0" && REG_PIPELINE_RST == "RST0" &&
-        REG_OUTPUT_CLK == "CLK0" && REG_OUTPUT_CE == "CE0" && REG_OUTPUT_RST == "RST0" &&
+        (REG_OUTPUT_CLK == "NONE" || (REG_OUTPUT_CLK == "CLK0" && REG_OUTPUT_CE == "CE0" && REG_OUTPUT_RST == "RST0")) &&
         REG_INPUTC_CLK == "NONE" && RESETMODE == "SYNC" && MULT_BYPASS == "DISABLED";
     generate
         if (!SUPPORTED) begin : unsupported
-            MULT18X18D_sim_models_only_all_registers_on_CLK0_CE0_RST0_with_sync_reset unsupported_configuration ();
+            MULT18X18D_sim_models_only_registers_on_CLK0_CE0_RST0_with_sync_reset unsupported_configuration ();
         end
     endgenerate
 
@@ -99,6 +100,6 @@ module MULT18X18D (
         end
     end
 
-    assign {P35, P34, P33, P32, P31, P30, P29, P28, P27, P26, P25, P24, P23, P22, P21, P20, P19, P18, P17, P16, P15, P14, P13, P12, P11, P10, P9, P8, P7, P6, P5, P4, P3, P2, P1, P0} = p_reg;
+    assign {P35, P34, P33, P32, P31, P30, P29, P28, P27, P26, P25, P24, P23, P22, P21, P20, P19, P18, P17, P16, P15, P14, P13, P12, P11, P10, P9, P8, P7, P6, P5, P4, P3, P2, P1, P0} = REG_OUTPUT_CLK == "NONE" ? m_reg : p_reg;
 endmodule
 `default_nettype wire
