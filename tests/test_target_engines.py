@@ -14,18 +14,20 @@ from simutil import assert_bit_exact
 from hw.design import DesignSpec, build_design
 from sim.run import SimOptions, simulate
 
-ENGINES = [  # (arch, N, fft_impl, MULT18X18D, DP16KD) at 8 bits, 16 channels
-    pytest.param("direct", 14, None, 14, 2, id="direct-N14"),
-    pytest.param("fft", 14, "native", 3, 3, id="native-N14"),
-    pytest.param("fft", 7, "padded", 20, 3, id="padded-N7", marks=pytest.mark.long),  # the same twins again
+ENGINES = [  # (arch, N, bits, fft_impl, MULT18X18D, DP16KD), 16 channels
+    pytest.param("direct", 14, 8, None, 14, 2, id="direct-N14"),
+    pytest.param("fft", 14, 8, "native", 3, 5, id="native-N14"),
+    # 16 bits: the spectral products are 23/24 x 22 bits, 4 tiles each (hw.target.Multiplier._tiled)
+    pytest.param("fft", 14, 16, "native", 12, 4, id="native-N14-16bit"),
+    pytest.param("fft", 7, 8, "padded", 20, 3, id="padded-N7", marks=pytest.mark.long),  # the same twins again
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch,n,fft_impl,mults,brams", ENGINES)
-def test_ecp5_engine_is_bit_exact(arch: str, n: int, fft_impl: str | None, mults: int, brams: int) -> None:
+@pytest.mark.parametrize("arch,n,bits,fft_impl,mults,brams", ENGINES)
+def test_ecp5_engine_is_bit_exact(arch: str, n: int, bits: int, fft_impl: str | None, mults: int, brams: int) -> None:
     options = {"fft_impl": fft_impl} if fft_impl else {}
-    spec = DesignSpec(arch=arch, n=n, bits=8, channels=16, weights="random", seed=3, options=options, target="ecp5")
+    spec = DesignSpec(arch=arch, n=n, bits=bits, channels=16, weights="random", seed=3, options=options, target="ecp5")
     design = build_design(spec)
     text = design.verilog()
     assert (text.count("MULT18X18D #("), text.count("DP16KD #(")) == (mults, brams)
