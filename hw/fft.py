@@ -242,10 +242,16 @@ class StreamingFft(wiring.Component):
             return Mux(in_pos < fb, history[fa + 1], history[fa]) if fb else history[fa]
 
         ends = [*self._stage_delay[1:], self.latency]  # slot delay after each stage
-        flag_regs = Signal(len(flags))  # a real slot saturated: registered, then made sticky
-        m.d.sync += flag_regs.eq(
-            Cat(*[flag & frame_of(end - 1, hist_next) & step for flag, end in zip(flags, ends, strict=True)])
-        )
+        # A real slot saturated: each stage's flag and whether its slot is real are registered
+        # apart (the flag beside its stage: it comes out of a rounding adder), ANDed a cycle
+        # later, then made sticky.
+        clip_regs = Signal(len(flags))
+        real_regs = Signal(len(flags))
+        m.d.sync += [
+            clip_regs.eq(Cat(*flags)),
+            real_regs.eq(Cat(*[frame_of(end - 1, hist_next) & step for end in ends])),
+        ]
+        flag_regs = clip_regs & real_regs
         with m.If(step):
             m.d.sync += [
                 in_pos.eq(Mux(in_pos == M - 1, 0, in_pos + 1)),

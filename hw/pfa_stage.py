@@ -179,7 +179,10 @@ class PfaStage(wiring.Component):
             phase = Signal(range(r))
             m.d.sync += phase.eq(Mux(phase == r - 1, 0, phase + 1))
             start = start & equals(phase, self.start_phase)
-        last_read = busy & (j == n - 1)
+        # at_last: a register that says j == N - 1, set a cycle ahead, so the release and the
+        # next claim (into buffers placed near their other stages) start at two registers
+        at_last = Signal(init=n == 1)
+        last_read = busy & at_last
         # back to back: the next frame's first read follows this frame's last one; N is a
         # multiple of r, so the module slots keep their phase
         chain = last_read & src.next_ready & dst.free
@@ -190,9 +193,9 @@ class PfaStage(wiring.Component):
             src.release.eq(last_read),
         ]
         with m.If(start):
-            m.d.sync += [busy.eq(1), j.eq(0)]
+            m.d.sync += [busy.eq(1), j.eq(0), at_last.eq(n == 1)]
         with m.Elif(busy):
-            m.d.sync += j.eq(Mux(j == n - 1, 0, j + 1))
+            m.d.sync += [j.eq(Mux(at_last, 0, j + 1)), at_last.eq(Mux(at_last, n == 1, j == n - 2))]
             with m.If(last_read & ~chain):
                 m.d.sync += busy.eq(0)
 

@@ -154,7 +154,8 @@ class SpectralStage(wiring.Component):
         j = Signal(range(2 * h))
         pair = Signal(range(max(self.pairs, 2)))
         start = ~busy & src.ready & dst.free
-        last_read = busy & (j == 2 * h - 1)
+        at_last = Signal()  # a register: j == 2H - 1, set a cycle ahead (see PfaStage)
+        last_read = busy & at_last
         m.d.comb += [
             dst.claim.eq(start),
             src.addr.eq(address_table(table, address_bits(n), j)),
@@ -162,9 +163,9 @@ class SpectralStage(wiring.Component):
             src.release.eq(last_read),
         ]
         with m.If(start):
-            m.d.sync += [busy.eq(1), j.eq(0)]
+            m.d.sync += [busy.eq(1), j.eq(0), at_last.eq(0)]
         with m.Elif(busy):
-            m.d.sync += j.eq(j + 1)
+            m.d.sync += [j.eq(j + 1), at_last.eq(j == 2 * h - 2)]
             with m.If(last_read):
                 m.d.sync += [busy.eq(0), pair.eq(Mux(pair == self.pairs - 1, 0, pair + 1))]
 
