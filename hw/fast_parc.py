@@ -48,11 +48,11 @@ synchronous for every control register; memory contents need no reset.
 
 Latency (input transfer of a frame's last sample to its first output, no stalls)::
 
-    latency = 2 (framer full, feeder take) + L_fwd + 7 (product) + L_inv + 2 (kept FIFO)
+    latency = 2 (framer full, feeder take) + L_fwd + 8 (product, hand-over) + L_inv + 2 (kept FIFO)
               + 4 (register, offset ROM read, sum) + Requantizer.latency
 
 ``L_fwd``/``L_inv`` = `StreamingFft.latency` = ``1 + (M - 1) + S + 3 + (S - 2) * 4`` (DIF) and
-``... * 6`` (DIT), ``S = log2 M``: N = 56, M = 128: 2 + 158 + 7 + 168 + 2 + 4 + 4 = 345 cycles
+``... * 6`` (DIT), ``S = log2 M``: N = 56, M = 128: 2 + 158 + 8 + 168 + 2 + 4 + 4 = 346 cycles
 (the constants come from the blocks' class attributes). One frame every M clocks:
 ``cycles_per_sample = M / N`` = 16/7 = 2.29 for every paper size (M = 16, 32, 64, 128 for
 N = 7, 14, 28, 56).
@@ -92,7 +92,11 @@ from hw.target import BlockRam, check_target
 __all__ = ["FastParcEngine", "FEED_STAGES", "PRODUCT_STAGES", "KEPT_STAGES", "OUTPUT_STAGES"]
 
 FEED_STAGES = Framer.latency + Feeder.latency  # framer full -> feeder take -> first point on the FFT
-PRODUCT_STAGES = BlockRam.read_latency + HARD_LATENCY  # spectrum ROM read (X waits), hard ComplexMultiplier
+MULTIPLY_STAGES = BlockRam.read_latency + HARD_LATENCY  # spectrum ROM read (X waits), hard ComplexMultiplier
+# + the hand-over register: the inverse FFT (a follower) takes the leader's step and the product
+# one cycle late, both from registers beside it, so neither crosses the chip on its way to the
+# inverse FFT's input and control (a -6 critical path before); it runs as before, a cycle later
+PRODUCT_STAGES = MULTIPLY_STAGES + 1
 KEPT_STAGES = 2  # the kept-sample FIFO (SyncFIFOBuffered: written, readable two cycles later)
 OFFSET_STAGES = 1 + BlockRam.read_latency + 1  # kept word register, offset ROM read (a target ChannelRom), sum
 OUTPUT_STAGES = OFFSET_STAGES + Requantizer.latency
@@ -228,7 +232,7 @@ class FastParcEngine(wiring.Component):
         ch_bits = len(framer.o.payload.channel)
         m.submodules.fft_fwd = fwd = StreamingFft(fwd_cfg, tag_bits=ch_bits, target=self.target)
         m.submodules.fft_inv = inv = StreamingFft(
-            inv_cfg, tag_bits=ch_bits, follower=True, phase=self.forward.latency + PRODUCT_STAGES, target=self.target
+            inv_cfg, tag_bits=ch_bits, follower=True, phase=self.forward.latency + MULTIPLY_STAGES, target=self.target
         )
 
         # --- framer -> feeder -> forward FFT: [u, u[:N-1], 0...] << input_shift -----------------
@@ -283,16 +287,16 @@ class FastParcEngine(wiring.Component):
         valids = [fwd.o.valid]  # the slots in the product pipeline: which are real
         for d in range(1, PRODUCT_STAGES + 1):
             valids.append(delay(m, valids[-1], 1, on, f"prod_valid{d}"))
-        valid_entering_p, prod_valid = valids[-2], valids[-1]
+        valid_entering_p, prod_valid = valids[MULTIPLY_STAGES - 1], valids[-1]
         product_sat = Signal()
         with m.If(valid_entering_p & mul.clipping):
             m.d.sync += product_sat.eq(1)
         m.d.comb += [
             inv.i.valid.eq(prod_valid),
-            inv.i.payload.data.eq(mul.p),
+            inv.i.payload.data.eq(delay(m, mul.p, PRODUCT_STAGES - MULTIPLY_STAGES, on, "handover")),
             inv.i.payload.last.eq(delay(m, fwd.o.payload.last, PRODUCT_STAGES, on, "prod_last")),
             inv.i_tag.eq(delay(m, fwd.o_tag, PRODUCT_STAGES, on, "prod_tag")),
-            inv.step.eq(fwd.step),
+            inv.step.eq(delay(m, fwd.step, PRODUCT_STAGES - MULTIPLY_STAGES, on, "handover_step")),
         ]
         # the leader runs on while any real slot is past it: in the product or the inverse FFT
         m.d.comb += fwd.keep.eq(Cat(*valids).any() | inv.busy)

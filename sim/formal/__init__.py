@@ -1,0 +1,1 @@
+"""Formal proofs of the stream blocks (SymbiYosys, pip-only): see docs/formal.md."""
