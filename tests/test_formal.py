@@ -1,11 +1,12 @@
 """Formal proofs of the stream blocks (`sim.formal`, docs/formal.md): each one passes, and the
 checker can fail.
 
-Every proof runs SymbiYosys (k-induction and cover) from the pip wheels, 2-10 s each (the
-direct engine's top about 30 s; its folded variant is marked long). Four tests show the
-checks have teeth: two broken skid buffers (one loses a beat, one drops valid before the
-transfer) fail with a counterexample from reset, a slice whose ``i.ready`` is a wire fails
-the structural check, and a harness whose claimed invariant is false fails.
+Every proof runs SymbiYosys (k-induction and cover) from the pip wheels, 2-8 s each, the
+direct engine's top 15-35 s; the larger variants are marked long. Four tests show the checks
+have teeth: two broken skid buffers (one loses a beat, one drops valid before the transfer)
+fail with a counterexample from reset, a slice whose ``i.ready`` is a wire fails the
+structural check, and a harness whose claimed invariant is false fails. A harness that
+reads a register `hw/` no longer has reports an error, not a pass.
 """
 
 from __future__ import annotations
@@ -88,6 +89,17 @@ def test_a_false_invariant_is_refuted() -> None:
 
     outcome = run_proof(Proof("false_invariant", "", bench, depth=3, cover_depth=4))
     assert outcome.status == "fail", outcome.detail
+
+
+def test_a_renamed_register_is_an_error_not_a_pass() -> None:
+    def bench() -> Bench:
+        b, probe, _ = slices.slice_bench(SkidBuffer(sample_layout(slices.BITS)))
+        probe.signal("no_such_register")
+        return b
+
+    outcome = run_proof(Proof("renamed", "", bench, depth=1, cover_depth=1))
+    assert outcome.status == "error"
+    assert "no signal 'no_such_register'" in outcome.detail and "'full'" in outcome.detail
 
 
 def test_cli_lists_and_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:

