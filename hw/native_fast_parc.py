@@ -472,15 +472,17 @@ class NativeFastParcEngine(wiring.Component):
         m.d.comb += [issue.eq(src.ready & output.grant), output.take.eq(issue)]
         end_of_frame = Signal(init=n == 1)  # a register: index == N - 1 (see PfaStage's at_last)
         done_pair = end_of_frame & (second | ~has_second)
-        index_next = Mux(issue, Mux(end_of_frame, 0, index + 1), index)
-        m.d.sync += index.eq(index_next)
+        table = self.tables["output.read"]
         m.d.comb += [
-            src.addr.eq(read_address(m, self.tables["output.read"], address_bits(n), index, index_next)),
+            src.addr.eq(read_address(m, table, address_bits(n), index, restart=issue & end_of_frame, advance=issue)),
             src.en.eq(1),
             src.release.eq(issue & done_pair),
         ]
         with m.If(issue):
-            m.d.sync += end_of_frame.eq(Mux(end_of_frame, n == 1, index == n - 2))
+            m.d.sync += [
+                index.eq(Mux(end_of_frame, 0, index + 1)),
+                end_of_frame.eq(Mux(end_of_frame, n == 1, index == n - 2)),
+            ]
             with m.If(end_of_frame):
                 m.d.sync += second.eq(~done_pair)
                 with m.If(done_pair):

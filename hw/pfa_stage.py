@@ -45,13 +45,23 @@ def address_table(addresses: Sequence[int], bits: int, index: object) -> object:
     return select([Const(int(a), unsigned(bits)) for a in addresses], index)
 
 
-def read_address(m: Module, addresses: Sequence[int], bits: int, index: Signal, index_next: Value) -> Signal:
-    """``addresses[index]`` out of a register: looked up from ``index_next`` (what the caller
-    loads into ``index`` on this edge, exactly) a cycle ahead. Why: the lookup is logic, and a
-    block RAM's address pins sit across the chip from the counter; the register lets the
-    router spend the whole cycle on that wire. The caller must write ``index.eq(index_next)``."""
-    addr = Signal(unsigned(bits), name=f"{index.name}_addr", init=int(addresses[0]) if len(addresses) else 0)
-    m.d.sync += addr.eq(address_table(addresses, bits, index_next))
+def read_address(
+    m: Module, addresses: Sequence[int], bits: int, index: Signal, *, restart: Value, advance: Value
+) -> Signal:
+    """``addresses[index]`` out of a register, for a counter ``index`` that the caller moves
+    to 0 on ``restart``, else to ``index + 1`` on ``advance``, else holds (exactly that).
+
+    Why: the lookup is logic, and a block RAM's address pins sit across the chip from the
+    counter; the register gives the router the whole cycle for that wire. The register looks
+    ``addresses[index + 1]`` up from ``index`` itself (a rotated table), so the counter's
+    control (``restart``/``advance``, which wait on other blocks' flags) only picks between
+    that, ``addresses[0]`` and the held value: one multiplexer in front of the register."""
+    following = [addresses[(k + 1) % len(addresses)] for k in range(len(addresses))]
+    addr = Signal(unsigned(bits), name=f"{index.name}_addr", init=int(addresses[0]))
+    with m.If(restart):
+        m.d.sync += addr.eq(int(addresses[0]))
+    with m.Elif(advance):
+        m.d.sync += addr.eq(address_table(following, bits, index))
     return addr
 
 
@@ -196,18 +206,16 @@ class PfaStage(wiring.Component):
         # back to back: the next frame's first read follows this frame's last one; N is a
         # multiple of r, so the module slots keep their phase
         chain = last_read & src.next_ready & dst.free
-        j_next = Mux(start | (busy & at_last), 0, Mux(busy, j + 1, j))
-        m.d.sync += j.eq(j_next)
         m.d.comb += [
             dst.claim.eq(start | chain),
-            src.addr.eq(read_address(m, self.read_table, bits, j, j_next)),
+            src.addr.eq(read_address(m, self.read_table, bits, j, restart=start | last_read, advance=busy)),
             src.en.eq(1),
             src.release.eq(last_read),
         ]
         with m.If(start):
-            m.d.sync += [busy.eq(1), at_last.eq(n == 1)]
+            m.d.sync += [busy.eq(1), j.eq(0), at_last.eq(n == 1)]
         with m.Elif(busy):
-            m.d.sync += at_last.eq(Mux(at_last, n == 1, j == n - 2))
+            m.d.sync += [j.eq(Mux(at_last, 0, j + 1)), at_last.eq(Mux(at_last, n == 1, j == n - 2))]
             with m.If(last_read & ~chain):
                 m.d.sync += busy.eq(0)
 

@@ -156,18 +156,16 @@ class SpectralStage(wiring.Component):
         start = ~busy & src.ready & dst.free
         at_last = Signal()  # a register: j == 2H - 1, set a cycle ahead (see PfaStage)
         last_read = busy & at_last
-        j_next = Mux(start, 0, Mux(busy, j + 1, j))[: len(j)]
-        m.d.sync += j.eq(j_next)
         m.d.comb += [
             dst.claim.eq(start),
-            src.addr.eq(read_address(m, table, address_bits(n), j, j_next)),
+            src.addr.eq(read_address(m, table, address_bits(n), j, restart=start, advance=busy)),
             src.en.eq(1),
             src.release.eq(last_read),
         ]
         with m.If(start):
-            m.d.sync += [busy.eq(1), at_last.eq(0)]
+            m.d.sync += [busy.eq(1), j.eq(0), at_last.eq(0)]
         with m.Elif(busy):
-            m.d.sync += at_last.eq(j == 2 * h - 2)
+            m.d.sync += [j.eq(j + 1), at_last.eq(j == 2 * h - 2)]
             with m.If(last_read):
                 m.d.sync += [busy.eq(0), pair.eq(Mux(pair == self.pairs - 1, 0, pair + 1))]
 
