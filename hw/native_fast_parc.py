@@ -51,7 +51,7 @@ from hw.rom import ChannelRom
 from hw.shared_dft import SharedDft
 from hw.spectral_stage import SpectralStage
 from hw.stream import channel_shape, sample_layout, sample_stream
-from hw.target import TARGETS, check_target
+from hw.target import TARGETS, BlockRam, check_target
 from hw.winograd import WinogradDft
 
 __all__ = ["NativeFastParcEngine", "stage_tables"]
@@ -270,7 +270,7 @@ class NativeFastParcEngine(wiring.Component):
     def _output_align(self) -> int:
         """Cycles from an output read to the word and its offset side by side: the buffer's
         `READ_LATENCY`, and the offset ROM's latency plus a register of our own."""
-        return max(READ_LATENCY, ChannelRom.latency + 1)
+        return max(READ_LATENCY, ChannelRom.latency + 1, BlockRam.read_latency)
 
     @property
     def output_stages(self) -> int:
@@ -490,12 +490,12 @@ class NativeFastParcEngine(wiring.Component):
         channel = Signal(channel_shape(c))
         m.d.comb += channel.eq(pair * 2 + second)
         one = Const(1)
-        m.submodules.offset_rom = offsets = ChannelRom(self.offset_values())
+        m.submodules.offset_rom = offsets = ChannelRom(self.offset_values(), target=self.target)
         m.d.comb += [offsets.channel.eq(channel), offsets.index.eq(index), offsets.en.eq(1)]
         align = self._output_align
         # the word leaves the RAM's output register; the offset ROM's data gets one of its own
         word = data.View(complex_layout(o_bits), delay(m, src.data, align - READ_LATENCY, one, "out_word"))
-        offset = delay(m, offsets.data, align - ChannelRom.latency, one, "out_offset")
+        offset = delay(m, offsets.data, align - offsets.latency, one, "out_offset")
         a_valid = delay(m, issue, align, one, "out_valid_a")
         a_second = delay(m, second, align, one, "out_second")
         a_channel = delay(m, channel, align, one, "out_channel")
