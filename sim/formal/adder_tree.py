@@ -14,9 +14,9 @@ from __future__ import annotations
 from amaranth.hdl import Assert, Cat, Cover
 
 from hw.adder_tree import AdderTree
-from sim.formal.pipelines import stall_all_flow, unstalled_output
+from sim.formal.pipelines import pipeline_bench, stall_all_flow, unstalled_output
 from sim.formal.probe import Probe
-from sim.formal.props import Bench, drive_free
+from sim.formal.props import Bench
 
 __all__ = ["WIDTHS", "adder_tree_data_bench", "adder_tree_flow_bench", "small_adder_tree"]
 
@@ -29,12 +29,7 @@ def small_adder_tree() -> AdderTree:
 
 
 def _bench() -> tuple[Bench, Probe]:
-    bench = Bench.new()
-    probe = Probe(small_adder_tree())
-    bench.m.submodules.dut = probe.fragment
-    dut = probe.dut
-    drive_free(bench.m, dut.i.valid, dut.i.payload, dut.o.ready)
-    return bench, probe
+    return pipeline_bench(small_adder_tree())
 
 
 def adder_tree_flow_bench() -> Bench:

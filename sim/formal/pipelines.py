@@ -18,11 +18,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from amaranth.hdl import Assert, Assume, Cat, Signal, Value
+from amaranth.lib import wiring
 
 from sim.formal.probe import Probe
-from sim.formal.props import Bench, Tracker, assume, cover_stalled_transfer, hold_rule
+from sim.formal.props import Bench, Tracker, assume, cover_stalled_transfer, drive_free, hold_rule
 
-__all__ = ["stall_all_flow", "unstalled_output"]
+__all__ = ["pipeline_bench", "stall_all_flow", "unstalled_output"]
+
+
+def pipeline_bench(block: wiring.Component) -> tuple[Bench, Probe]:
+    """A bench around a stall-all pipeline ``block`` whose input payload, ``i.valid`` and
+    ``o.ready`` are free (each proof adds its own assumptions)."""
+    bench = Bench.new()
+    probe = Probe(block)
+    bench.m.submodules.dut = probe.fragment
+    dut = probe.dut
+    drive_free(bench.m, dut.i.valid, dut.i.payload, dut.o.ready)
+    return bench, probe
 
 
 def stall_all_flow(

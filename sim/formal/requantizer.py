@@ -22,9 +22,9 @@ from amaranth.hdl import Assert, Cat, Cover, Signal, signed
 
 from golden.fixed import Rounding
 from hw.requantizer import Requantizer
-from sim.formal.pipelines import stall_all_flow, unstalled_output
+from sim.formal.pipelines import pipeline_bench, stall_all_flow, unstalled_output
 from sim.formal.probe import Probe
-from sim.formal.props import Bench, drive_free
+from sim.formal.props import Bench
 
 __all__ = ["requantizer_data_bench", "requantizer_flow_bench", "small_requantizer"]
 
@@ -36,12 +36,7 @@ def small_requantizer() -> Requantizer:
 
 
 def _bench() -> tuple[Bench, Probe]:
-    bench = Bench.new()
-    probe = Probe(small_requantizer())
-    bench.m.submodules.dut = probe.fragment
-    dut = probe.dut
-    drive_free(bench.m, dut.i.valid, dut.i.payload, dut.o.ready)
-    return bench, probe
+    return pipeline_bench(small_requantizer())
 
 
 def requantizer_flow_bench() -> Bench:
