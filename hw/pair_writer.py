@@ -51,7 +51,7 @@ class PairWriter(wiring.Component):
     -----
     i : In(sample_stream(bits))                          samples, ``last`` on the N-th.
     w : Out(write_signature(n, 2 * (bits + shift), 2))    the pair buffer's write side (lane 0 re).
-    errors : Out(16)                                      malformed frames seen (wraps).
+    errors : Out(16)                                      malformed frames seen (wraps), counted two cycles after the sample that shows it.
     """
 
     def __init__(self, n: int, bits: int, channels: int, shift: int) -> None:
@@ -98,14 +98,20 @@ class PairWriter(wiring.Component):
             w.en.eq(Mux(take, Mux(odd_channel, 0b10, Mux(alone, 0b11, 0b01)), 0)),
             w.commit.eq(take & closes),
         ]
+        # a malformed frame raises error_seen; the counter counts it a cycle later, so that its
+        # 16 enables wait on one register and not on the input handshake
+        error_seen = Signal()
+        m.d.sync += error_seen.eq(0)
+        with m.If(error_seen):
+            m.d.sync += self.errors.eq(self.errors + 1)
         with m.If(take):
             m.d.sync += pair_open.eq(~closes)
             with m.If(complete):
                 m.d.sync += [count.eq(0), complete.eq(n == 1), channel.eq(Mux(channel == c - 1, 0, channel + 1))]
                 with m.If(~last):  # missing last: keep the frame, discard up to the next last
-                    m.d.sync += [skipping.eq(1), self.errors.eq(self.errors + 1)]
+                    m.d.sync += [skipping.eq(1), error_seen.eq(1)]
             with m.Elif(last):  # early last: drop the partial frame
-                m.d.sync += [count.eq(0), complete.eq(n == 1), self.errors.eq(self.errors + 1)]
+                m.d.sync += [count.eq(0), complete.eq(n == 1), error_seen.eq(1)]
             with m.Else():
                 m.d.sync += [count.eq(filled), complete.eq(count == n - 2)]
         with m.If(accept & skipping):
