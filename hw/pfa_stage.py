@@ -251,13 +251,15 @@ class PfaStage(wiring.Component):
         # --- parallel to serial ------------------------------------------------------------------
         held = Signal(data.ArrayLayout(complex_layout(dft.out_bits), r))
         remaining = Signal(range(r + 1))
+        # held shifts on every cycle it does not load (zeros in: only words counted by
+        # ``remaining`` are used), so its r * 2 * out_bits flip-flops have no enable to wait
+        # on, only ``done`` (a register) as the multiplexer select
         with m.If(done):
             m.d.sync += [held.eq(result), remaining.eq(r)]
-        with m.Elif(remaining != 0):
-            m.d.sync += [
-                held.eq(held.as_value() >> (2 * dft.out_bits)),
-                remaining.eq(remaining - 1),
-            ]
+        with m.Else():
+            m.d.sync += held.eq(held.as_value() >> (2 * dft.out_bits))
+            with m.If(remaining != 0):
+                m.d.sync += remaining.eq(remaining - 1)
         serial = held[0]
 
         # --- round, saturate, write: one carry chain per register ------------------------------------
