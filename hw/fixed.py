@@ -6,7 +6,7 @@ Each function returns expressions; the caller decides where the pipeline registe
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Mux, Value, signed
+from amaranth.hdl import Cat, Const, Mux, Value, signed
 
 from golden.fixed import Rounding
 
@@ -30,8 +30,11 @@ def round_shift(value: Value, shift: int | Value, rounding: Rounding) -> Value:
         half = Const(1 << (shift - 1), signed(max(width, shift) + 1))
         if rounding is Rounding.HALF_UP:
             return (v + half) >> shift
+        # half - 1 + odd as one addend: bit shift-1 is ``odd``, the bits below it ``~odd``
+        # (2**(shift-1) when odd, 2**(shift-1) - 1 when even), so the rounding is a single
+        # carry chain; ``v + half - 1 + odd`` would chain three adders.
         odd = v[shift] if shift < len(value) else v[-1]
-        return (v + half - 1 + odd) >> shift
+        return (v + Cat((~odd).replicate(shift - 1), odd)) >> shift
     # Variable shift: the same formulas, with 0 meaning "no rounding term".
     nonzero = shift.any()
     half = Mux(nonzero, Const(1, signed(width + 1)) << (shift - 1).as_unsigned()[: len(shift)], 0)

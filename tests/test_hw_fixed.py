@@ -135,3 +135,26 @@ def test_narrowing_a_wider_value_is_golden_and_signed(narrow: str) -> None:
     want, want_flag = gf.fit(values, bits, narrow == "saturate")
     np.testing.assert_array_equal(got, want, err_msg=f"hw.fixed.{narrow}: differs from golden through a wider signal")
     np.testing.assert_array_equal(np.array(flags, dtype=bool), want_flag, err_msg=f"hw.fixed.{narrow}: flag")
+
+
+@pytest.mark.parametrize("rounding", list(Rounding))
+def test_constant_round_shift_matches_golden_at_every_shift(rounding: Rounding) -> None:
+    """The constant-shift rounding (one carry chain) is exact for shifts up to beyond the
+    value's width, on exact ties (where half-up and half-even differ) and at the extremes."""
+    rng = np.random.default_rng(11)
+    shifts = list(range(1, WIDTH + 3))
+    edges = [-(1 << 13), (1 << 13) - 1, 0, -1, 1]
+    ties = [t for s in shifts for t in ((k * 2 + 1) << (s - 1) for k in range(-3, 3)) if -(1 << 13) <= t < 1 << 13]
+    values = np.concatenate([rng.integers(-(1 << 13), 1 << 13, 300), edges, ties])
+
+    def build(m: Module, value, shift):
+        outs = {}
+        for s in shifts:
+            rounded = hf.round_shift(value, s, rounding)
+            outs[s] = Signal(rounded.shape(), name=f"r{s}")
+            m.d.comb += outs[s].eq(rounded)
+        return outs
+
+    got = simulate(build, {"value": values, "shift": np.zeros(values.size, dtype=int)})
+    for s in shifts:
+        np.testing.assert_array_equal(got[s], gf.round_shift(values, s, rounding), err_msg=f"shift {s}")
