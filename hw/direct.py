@@ -202,7 +202,7 @@ class DirectEngine(wiring.Component):
         # Verilog drives one wide net in 50+ slices, which Icarus resolves bit by bit at every
         # change (N=56 simulated 50x slower than N=28).
         leaves = [Signal(signed(w), name=f"leaf{k}") for k, w in enumerate(tree.widths)]
-        m.d.comb += [leaf.eq(prod) for leaf, prod in zip(leaves, products)]
+        m.d.comb += [leaf.eq(prod) for leaf, prod in zip(leaves[: len(products)], products, strict=True)]
         m.d.comb += leaves[p].eq(Mux(prod_tag.first, offset, 0))  # offset on group 0
         m.d.comb += [
             tree.i.valid.eq(delay(m, issue, Multiplier.latency, run, "prod_valid")),

@@ -151,10 +151,10 @@ def test_constant_round_shift_matches_golden_at_every_shift(rounding: Rounding) 
         outs = {}
         for s in shifts:
             rounded = hf.round_shift(value, s, rounding)
-            outs[s] = Signal(rounded.shape(), name=f"r{s}")
-            m.d.comb += outs[s].eq(rounded)
+            outs[f"r{s}"] = Signal(rounded.shape(), name=f"r{s}")
+            m.d.comb += outs[f"r{s}"].eq(rounded)
         return outs
 
     got = simulate(build, {"value": values, "shift": np.zeros(values.size, dtype=int)})
     for s in shifts:
-        np.testing.assert_array_equal(got[s], gf.round_shift(values, s, rounding), err_msg=f"shift {s}")
+        np.testing.assert_array_equal(got[f"r{s}"], gf.round_shift(values, s, rounding), err_msg=f"shift {s}")
