@@ -21,7 +21,17 @@ from hw.credit_buffer import CreditBuffer
 from hw.framer import Framer
 from hw.skid import RegisterSlice, SkidBuffer
 from hw.stream import sample_layout
-from sim.formal import adder_tree, credit_buffer, direct_top, feeder, framer, requantizer, slices
+from sim.formal import (
+    adder_tree,
+    credit_buffer,
+    direct_top,
+    feeder,
+    framer,
+    native_top,
+    padded_top,
+    requantizer,
+    slices,
+)
 from sim.formal.probe import ProbeError
 from sim.formal.props import Bench
 from sim.formal.sby import Outcome, ToolMissingError, comb_inputs, run_sby
@@ -218,6 +228,26 @@ PROOFS: dict[str, Proof] = {
             cost="long",
         ),
         Proof(
+            "padded_top",
+            "padded FFT engine top (N=2, M=8, 4 bits, C=1): m_axis rules, tlast every N, N outputs per kept frame through both FFTs and the kept FIFO, frame_errors exact",
+            padded_top.padded_top_bench,
+            depth=10,
+            cover_depth=62,
+            block=padded_top.padded_top,
+            comb=TOP_PATHS,
+            cost="long",
+        ),
+        Proof(
+            "native_top",
+            "native FFT engine top (N=2, 4 bits, C=1): m_axis rules, tlast every N, N outputs per kept frame through every ping-pong buffer and stage, frame_errors exact",
+            native_top.native_top_bench,
+            depth=10,
+            cover_depth=62,
+            block=native_top.native_top,
+            comb=TOP_PATHS,
+            cost="long",
+        ),
+        Proof(
             "broken_skid",
             "a SkidBuffer that is always ready (drops a held beat): must FAIL",
             lambda: slices.skid_bench(slices.DroppingSkid),
@@ -231,6 +261,22 @@ PROOFS: dict[str, Proof] = {
             lambda: slices.skid_bench(slices.FickleSkid),
             depth=4,
             cover_depth=8,
+            expect="fail",
+        ),
+        Proof(
+            "broken_padded_top",
+            "the padded top with s_axis_tlast unconnected (LastlessTop), port properties only: must FAIL",
+            lambda: padded_top.padded_top_bench(wrapper=padded_top.LastlessTop, invariants=False),
+            depth=6,
+            cover_depth=1,
+            expect="fail",
+        ),
+        Proof(
+            "broken_native_top",
+            "the native top with s_axis_tlast unconnected (LastlessTop), port properties only: must FAIL",
+            lambda: native_top.native_top_bench(wrapper=padded_top.LastlessTop, invariants=False),
+            depth=6,
+            cover_depth=1,
             expect="fail",
         ),
     ]
