@@ -15,13 +15,14 @@ bits); 4 products rather than 3 (Gauss) keep every operand within one DSP port.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from numpy.typing import ArrayLike, NDArray
 
 from golden.fft import complex_multiply
 from golden.fixed import IntArray, Rounding, fit
+from hw import fixed as hf
 from hw.target import Multiplier, check_target
 
 __all__ = ["complex_layout", "round_fit", "ComplexMultiplier", "MAX_DEPTH", "HARD_LATENCY"]
@@ -45,19 +46,11 @@ def multiplier_problem(name: str, a_bits: int, b_bits: int, out_bits: int, shift
 
 def round_fit(value: Value, shift: int, bits: int, rounding: Rounding, saturate: bool) -> tuple[Value, Value]:
     """``hf.fit(hf.round_shift(value, shift, rounding), bits, saturate)``, the same integers,
-    built for clock rate: one adder (the rounding offset of HALF_EVEN, ``half - 1 + odd``, is
-    wired from the odd bit instead of added) and a fit test on the bits above the result's
+    built for clock rate: one adder (`hw.fixed.round_shift` wires HALF_EVEN's ``half - 1 + odd``
+    from the odd bit instead of adding it) and a fit test on the bits above the result's
     sign (all equal: it fits) instead of two comparators, which yosys would build as two more
     carry chains. Returns (fitted value, clipped)."""
-    v = value.as_signed()
-    if rounding is Rounding.TRUNCATE or shift == 0:
-        r = v >> shift
-    elif rounding is Rounding.HALF_UP:
-        r = (v + Const(1 << (shift - 1), signed(shift + 1))) >> shift
-    else:  # HALF_EVEN: half - 1 + odd = odd followed by shift - 1 copies of ~odd
-        odd = v[shift] if shift < len(v) else v[-1]
-        offset = Cat(*([~odd] * (shift - 1)), odd, Const(0, 1)).as_signed()
-        r = (v + offset) >> shift
+    r = hf.round_shift(value, shift, rounding)
     if len(r) <= bits:  # always fits
         return r, Const(0)
     top = r[bits - 1 :]
