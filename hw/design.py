@@ -259,7 +259,8 @@ NATIVE_OPTIONS = {  # DesignSpec.options key -> golden.native_fft.NativeParams k
 
 def fft_impl_for(n: int, requested: str | None) -> str:
     """The FFT engine ``--arch fft`` builds: native (prime-factor) when N factors into the
-    supported Winograd modules, padded radix-2 otherwise; ``requested`` forces one."""
+    supported Winograd modules, padded radix-2 otherwise; ``requested`` forces one. (Auto
+    also builds padded when the native plan refuses the widths: `_fft`.)"""
     if requested is None or requested == "auto":
         return "native" if supported(n) else "padded"
     if requested not in FFT_IMPLS:
@@ -311,10 +312,17 @@ def _fft(spec: DesignSpec, layer: QuantizedLayer) -> tuple[wiring.Component, dic
         raise UserError(
             f"unknown fft options {named}; choose from {', '.join('--' + k.replace('_', '-') for k in FFT_OPTIONS)}"
         )
-    impl = fft_impl_for(spec.n, spec.options.get("fft_impl"))
+    requested = spec.options.get("fft_impl")
+    impl = fft_impl_for(spec.n, requested)
     options = {k: v for k, v in spec.options.items() if v is not None and k != "fft_impl"}
     if impl == "native":
-        return _native(spec, layer, options)
+        try:
+            return _native(spec, layer, options)
+        except UserError:
+            # auto: N factors, but the native plan cannot carry these widths (data above about
+            # 18 bits with the default guard bits): the padded engine can, so auto builds that
+            if requested not in (None, "auto") or not set(options) <= set(NATIVE_OPTIONS):
+                raise
     kwargs = {FFT_OPTIONS[k]: int(v) for k, v in options.items()}
     flags = {kw: "--" + key.replace("_", "-") for key, kw in FFT_OPTIONS.items()}
     plan = plan_with_options(layer, kwargs, flags)

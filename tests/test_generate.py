@@ -225,6 +225,17 @@ def test_fft_impl_picks_the_engine_and_the_manifest_says_which(
         assert manifest["cycles_per_sample"] == manifest["fft_size"] / n
 
 
+def test_auto_builds_padded_where_the_native_plan_refuses_the_widths(tmp_path: Path, capsys) -> None:
+    """20-bit data overflows the native engine's first pre-adds with its default guard bits:
+    auto falls back to the padded engine (any width), --fft-impl native is one clear line."""
+    argv = ["--n", "56", "--bits", "20", "--arch", "fft", "--weights", "random", "--channels", "2", "--no-lint"]
+    assert main([*argv, "--out", str(tmp_path / "auto")]) == 0
+    assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["fft_impl"] == "padded"
+    assert main([*argv, "--fft-impl", "native", "--out", str(tmp_path / "native")]) == 2
+    assert "--fft-impl native" in capsys.readouterr().err
+    assert not (tmp_path / "native").exists()
+
+
 @pytest.mark.parametrize("n,channels", [(7, 3), (12, 2)])
 def test_native_verilog_is_lint_clean(tmp_path: Path, n: int, channels: int) -> None:
     argv = ["--n", str(n), "--arch", "fft", "--fft-impl", "native", "--weights", "random"]
