@@ -15,7 +15,7 @@ bits); 4 products rather than 3 (Gauss) keep every operand within one DSP port.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from numpy.typing import ArrayLike, NDArray
@@ -25,7 +25,7 @@ from golden.fixed import IntArray, Rounding, fit
 from hw import fixed as hf
 from hw.target import Multiplier, check_target
 
-__all__ = ["complex_layout", "round_fit", "ComplexMultiplier", "MAX_DEPTH", "HARD_LATENCY"]
+__all__ = ["complex_layout", "ComplexMultiplier", "MAX_DEPTH", "HARD_LATENCY"]
 
 MAX_DEPTH = 4  # operand, products, sums, output registers
 HARD_LATENCY = Multiplier.latency + 2  # hard multipliers (input, pipeline, output), sums, output
@@ -42,24 +42,6 @@ def multiplier_problem(name: str, a_bits: int, b_bits: int, out_bits: int, shift
     if a_bits + b_bits + 1 > INT64_MODEL_BITS:
         return f"{name} sum of {a_bits + b_bits + 1} bits exceeds the int64 model"
     return None
-
-
-def round_fit(value: Value, shift: int, bits: int, rounding: Rounding, saturate: bool) -> tuple[Value, Value]:
-    """``hf.fit(hf.round_shift(value, shift, rounding), bits, saturate)``, the same integers,
-    built for clock rate: one adder (`hw.fixed.round_shift` wires HALF_EVEN's ``half - 1 + odd``
-    from the odd bit instead of adding it) and a fit test on the bits above the result's
-    sign (all equal: it fits) instead of two comparators, which yosys would build as two more
-    carry chains. Returns (fitted value, clipped)."""
-    r = hf.round_shift(value, shift, rounding)
-    if len(r) <= bits:  # always fits
-        return r, Const(0)
-    top = r[bits - 1 :]
-    fits = top.all() | ~top.any()
-    narrow = r[:bits].as_signed()
-    if not saturate:
-        return narrow, ~fits
-    lo, hi = Const(-(1 << (bits - 1)), signed(bits)), Const((1 << (bits - 1)) - 1, signed(bits))
-    return Mux(fits, narrow, Mux(r[-1], lo, hi)), ~fits
 
 
 def complex_layout(bits: int) -> data.StructLayout:
@@ -221,8 +203,8 @@ class ComplexMultiplier(wiring.Component):
                 p.append(mul.p)
             s_re = stage(True, p[0] - p[1], "sum_re")
             s_im = stage(True, p[2] + p[3], "sum_im")
-        r, cr = round_fit(s_re, self.shift, self.out_bits, self.rounding, self.saturate)
-        i, ci = round_fit(s_im, self.shift, self.out_bits, self.rounding, self.saturate)
+        r, cr = hf.requantize(s_re, self.shift, self.out_bits, self.rounding, self.saturate)
+        i, ci = hf.requantize(s_im, self.shift, self.out_bits, self.rounding, self.saturate)
         m.d.comb += self.clipping.eq(cr | ci)
         with m.If(en):
             m.d.sync += [self.p.re.eq(r), self.p.im.eq(i)]

@@ -44,15 +44,21 @@ def round_shift(value: Value, shift: int | Value, rounding: Rounding) -> Value:
     return (v + Mux(nonzero, half - 1 + odd, 0)) >> shift
 
 
+def fits_in(value: Value, bits: int) -> Value:
+    """Whether a signed value fits in ``bits``: its bits from ``bits - 1`` up are all equal
+    (all sign). A tree of LUTs, where ``lo <= v <= hi`` would be two carry chains."""
+    top = value.as_signed()[bits - 1 :]
+    return top.all() | ~top.any()
+
+
 def saturate(value: Value, bits: int) -> tuple[Value, Value]:
     """Clamp a signed value to ``bits``; returns (clamped, overflowed)."""
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     v = value.as_signed()
     if len(v) <= bits:  # always fits (a slice v[:bits] would drop the sign here)
         return v, Const(0)
-    over = v > hi
-    under = v < lo
-    return Mux(over, hi, Mux(under, lo, v[:bits])).as_signed()[:bits].as_signed(), over | under
+    fits = fits_in(v, bits)
+    lo, hi = Const(-(1 << (bits - 1)), signed(bits)), Const((1 << (bits - 1)) - 1, signed(bits))
+    return Mux(fits, v[:bits].as_signed(), Mux(v[-1], lo, hi)), ~fits
 
 
 def wrap(value: Value, bits: int) -> tuple[Value, Value]:
@@ -60,8 +66,7 @@ def wrap(value: Value, bits: int) -> tuple[Value, Value]:
     v = value.as_signed()
     if len(v) <= bits:
         return v, Const(0)
-    narrow = v[:bits].as_signed()
-    return narrow, narrow != v
+    return v[:bits].as_signed(), ~fits_in(v, bits)
 
 
 def fit(value: Value, bits: int, saturating: bool) -> tuple[Value, Value]:
@@ -75,4 +80,4 @@ def requantize(
     return fit(round_shift(value, shift, rounding), bits, saturating)
 
 
-__all__ = ["round_shift", "saturate", "wrap", "fit", "requantize"]
+__all__ = ["round_shift", "fits_in", "saturate", "wrap", "fit", "requantize"]

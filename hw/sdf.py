@@ -44,7 +44,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from golden.fft import FftConfig, check_frames, dif_stage, dit_stage
 from golden.fixed import IntArray
-from hw.complex_mul import HARD_LATENCY, ComplexMultiplier, complex_layout, round_fit
+from hw import fixed as hf
+from hw.complex_mul import HARD_LATENCY, ComplexMultiplier, complex_layout
 from hw.rom import pack_complex
 from hw.target import BlockRam, check_target
 
@@ -268,8 +269,8 @@ class SdfStage(wiring.Component):
         """Output register: round away ``shift`` bits, saturate to the stage width."""
         cfg = self.config
         bits = cfg.widths[self.stage]
-        r, fr = round_fit(re, shift, bits, cfg.rounding, True)
-        i, fi = round_fit(im, shift, bits, cfg.rounding, True)
+        r, fr = hf.requantize(re, shift, bits, cfg.rounding, True)
+        i, fi = hf.requantize(im, shift, bits, cfg.rounding, True)
         m.d.comb += self.clipping.eq(fr | fi)
         with m.If(self.en):
             m.d.sync += [self.y.re.eq(r), self.y.im.eq(i)]

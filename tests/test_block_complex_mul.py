@@ -123,14 +123,15 @@ def test_complex_multiplier_model_is_the_exact_product_rounded_once(a_bits, b_bi
 
 @pytest.mark.parametrize("rounding", list(Rounding))
 @pytest.mark.parametrize("saturate", [True, False])
-def test_round_fit_is_golden_round_then_fit(rounding: Rounding, saturate: bool) -> None:
-    """The clock-rate rounding/fit (one adder, no comparators) gives `golden.fixed`'s integers,
-    shifts beyond the value's width and results that already fit included."""
+def test_output_rounding_is_golden_round_then_fit(rounding: Rounding, saturate: bool) -> None:
+    """The rounding/fit at the multiplier's output (`hw.fixed.requantize` at a constant shift:
+    one adder, a LUT fit test, no comparators) gives `golden.fixed`'s integers for every
+    10-bit value, shifts beyond the value's width and results that already fit included."""
     from amaranth.hdl import Module, Signal, signed
     from amaranth.sim import Simulator
 
     from golden.fixed import fit, round_shift
-    from hw.complex_mul import round_fit
+    from hw.fixed import requantize
 
     width = 10
     cases = [(0, 6), (1, 6), (3, 4), (4, 12), (12, 4), (2, 12)]  # (shift, bits)
@@ -138,7 +139,7 @@ def test_round_fit_is_golden_round_then_fit(rounding: Rounding, saturate: bool) 
     x = Signal(signed(width))
     outs = []
     for shift, bits in cases:
-        v, clip = round_fit(x, shift, bits, rounding, saturate)
+        v, clip = requantize(x, shift, bits, rounding, saturate)
         sig_v, sig_c = Signal(signed(bits)), Signal()
         m.d.comb += [sig_v.eq(v), sig_c.eq(clip)]
         outs.append((shift, bits, sig_v, sig_c))
