@@ -22,14 +22,14 @@ proven here: the blocks' proofs and the bit-exact simulations cover it.
 
 from __future__ import annotations
 
-from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
+from amaranth.hdl import Assert, Cat, Cover, Mux, Signal
 
 from hw.design import DesignSpec, build_design
 from hw.top import AxisTop
 from sim.formal.credit_buffer import credit_invariants, fifo_slots
 from sim.formal.framer import framer_invariants, framer_reference
 from sim.formal.probe import Probe
-from sim.formal.props import COUNTER_BITS, Bench, count, cover_stalled_transfer, drive_free, hold_rule
+from sim.formal.props import COUNTER_BITS, Bench, count, hold_rule, top_port_rules
 
 __all__ = ["SPEC", "SPEC_FOLDED", "direct_top", "direct_top_bench"]
 
@@ -50,17 +50,9 @@ def direct_top_bench(spec: DesignSpec = SPEC) -> Bench:
     m.submodules.top = probe.fragment
     engine = top.engine
     n, depth = engine.n, engine.buffer_depth
-    drive_free(m, top.s_axis_tvalid, top.s_axis_tdata, top.s_axis_tlast, top.m_axis_tready)
-    hold_rule(m, top.s_axis_tvalid, top.s_axis_tready, Cat(top.s_axis_tdata, top.s_axis_tlast), check=Assume)
-    fire_out = hold_rule(m, top.m_axis_tvalid, top.m_axis_tready, Cat(top.m_axis_tdata, top.m_axis_tlast))
-    cover_stalled_transfer(m, top.m_axis_tvalid, top.m_axis_tready)
-
-    # tlast on every N-th output
-    position = Signal(range(n), name="out_position")
-    with m.If(fire_out):
-        m.d.sync += position.eq(Mux(position == n - 1, 0, position + 1))
-    with m.If(top.m_axis_tvalid):
-        m.d.comb += Assert(top.m_axis_tlast == (position == n - 1))
+    # stream rules on both ports, tlast on every N-th output (props.top_port_rules)
+    ports = top_port_rules(m, top, n)
+    fire_out, position = ports.fire_out, ports.position
 
     # the Framer's input and the malformed-frame count
     entry, framer = probe.block("engine", "input"), probe.block("engine", "framer")

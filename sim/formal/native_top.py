@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from amaranth.hdl import Assert, Assume, Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Assert, Cat, Module, Mux, Signal, Value
 
 from hw.design import DesignSpec
 from hw.native_fast_parc import NativeFastParcEngine
@@ -46,7 +46,7 @@ from sim.formal.credit_buffer import credit_invariants, fifo_slots
 from sim.formal.framer import FramerReference, framer_reference
 from sim.formal.padded_top import cover_frame_under_backpressure, padded_top
 from sim.formal.probe import Probe
-from sim.formal.props import COUNTER_BITS, Bench, count, cover_stalled_transfer, drive_free, hold_rule
+from sim.formal.props import COUNTER_BITS, Bench, count, top_port_rules
 
 __all__ = ["SPEC", "native_top", "native_top_bench"]
 
@@ -69,20 +69,12 @@ def native_top_bench(spec: DesignSpec = SPEC, wrapper: type[AxisTop] = AxisTop, 
     engine = top.engine
     assert isinstance(engine, NativeFastParcEngine)
     n = engine.n
-    drive_free(m, top.s_axis_tvalid, top.s_axis_tdata, top.s_axis_tlast, top.m_axis_tready)
-    fire_in = hold_rule(m, top.s_axis_tvalid, top.s_axis_tready, Cat(top.s_axis_tdata, top.s_axis_tlast), check=Assume)
-    fire_out = hold_rule(m, top.m_axis_tvalid, top.m_axis_tready, Cat(top.m_axis_tdata, top.m_axis_tlast))
-    cover_stalled_transfer(m, top.m_axis_tvalid, top.m_axis_tready)
+    # stream rules on both ports, tlast on every N-th output (props.top_port_rules)
+    ports = top_port_rules(m, top, n)
+    fire_in, fire_out, position = ports.fire_in, ports.fire_out, ports.position
 
     def counter(value: Value) -> Value:
         return value[:COUNTER_BITS]
-
-    # tlast on every N-th output
-    position = Signal(range(n), name="out_position")
-    with m.If(fire_out):
-        m.d.sync += position.eq(Mux(position == n - 1, 0, position + 1))
-    with m.If(top.m_axis_tvalid):
-        m.d.comb += Assert(top.m_axis_tlast == (position == n - 1))
 
     # the PairWriter applies the Framer's rules to the s_axis beats
     ref = framer_reference(m, fire_in, top.s_axis_tlast, n)

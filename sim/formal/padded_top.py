@@ -43,7 +43,7 @@ here: `sim.run` checks it bit for bit against `golden.fast_parc_int`.
 
 from __future__ import annotations
 
-from amaranth.hdl import Assert, Assume, Cat, Const, Cover, Module, Mux, Signal, Value
+from amaranth.hdl import Assert, Cat, Const, Cover, Module, Mux, Signal, Value
 
 from hw.design import DesignSpec, build_design
 from hw.fast_parc import MULTIPLY_STAGES, FastParcEngine
@@ -51,7 +51,7 @@ from hw.top import AxisTop
 from sim.formal.credit_buffer import fifo_slots
 from sim.formal.framer import framer_invariants, framer_reference
 from sim.formal.probe import Probe
-from sim.formal.props import COUNTER_BITS, Bench, count, cover_stalled_transfer, drive_free, hold_rule
+from sim.formal.props import COUNTER_BITS, Bench, count, top_port_rules
 
 __all__ = ["SPEC", "LastlessTop", "cover_frame_under_backpressure", "padded_top", "padded_top_bench"]
 
@@ -109,17 +109,9 @@ def padded_top_bench(spec: DesignSpec = SPEC, wrapper: type[AxisTop] = AxisTop, 
     engine = top.engine
     assert isinstance(engine, FastParcEngine)
     n, size, depth = engine.n, engine.m, engine.kept_depth
-    drive_free(m, top.s_axis_tvalid, top.s_axis_tdata, top.s_axis_tlast, top.m_axis_tready)
-    fire_in = hold_rule(m, top.s_axis_tvalid, top.s_axis_tready, Cat(top.s_axis_tdata, top.s_axis_tlast), check=Assume)
-    fire_out = hold_rule(m, top.m_axis_tvalid, top.m_axis_tready, Cat(top.m_axis_tdata, top.m_axis_tlast))
-    cover_stalled_transfer(m, top.m_axis_tvalid, top.m_axis_tready)
-
-    # tlast on every N-th output
-    position = Signal(range(n), name="out_position")
-    with m.If(fire_out):
-        m.d.sync += position.eq(Mux(position == n - 1, 0, position + 1))
-    with m.If(top.m_axis_tvalid):
-        m.d.comb += Assert(top.m_axis_tlast == (position == n - 1))
+    # stream rules on both ports, tlast on every N-th output (props.top_port_rules)
+    ports = top_port_rules(m, top, n)
+    fire_in, fire_out, position = ports.fire_in, ports.fire_out, ports.position
 
     # the Framer (fed straight from s_axis) and the malformed-frame count
     framer = probe.block("engine", "framer")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.hdl import Assert, Assume, ClockDomain, Cover, Module, Mux, Signal, Value
+from amaranth.hdl import Assert, Assume, Cat, ClockDomain, Cover, Module, Mux, Signal, Value
 
 __all__ = [
     "COUNTER_BITS",
@@ -140,6 +140,32 @@ def cover_stalled_transfer(m: Module, valid: Value, ready: Value, tracker: Track
     if tracker is not None:
         reached &= (tracker.n_out == tracker.index) & (tracker.index == 2)
     m.d.comb += Cover(reached)
+
+
+@dataclass(frozen=True)
+class TopPorts:
+    """What `top_port_rules` leaves for an engine top's own properties."""
+
+    fire_in: Value  # an s_axis transfer this cycle
+    fire_out: Value  # an m_axis transfer this cycle
+    position: Signal  # outputs so far mod N: the index within its frame of the next output
+
+
+def top_port_rules(m: Module, top: Any, n: int) -> TopPorts:
+    """The port properties every engine top (`hw.top.AxisTop`) shares: inputs and
+    ``m_axis_tready`` free, the stream rule assumed of ``s_axis`` and asserted on ``m_axis``,
+    a stalled output transfer covered, and ``m_axis_tlast`` asserted on exactly every N-th
+    output (whenever ``tvalid``, against an output counter mod N)."""
+    drive_free(m, top.s_axis_tvalid, top.s_axis_tdata, top.s_axis_tlast, top.m_axis_tready)
+    fire_in = hold_rule(m, top.s_axis_tvalid, top.s_axis_tready, Cat(top.s_axis_tdata, top.s_axis_tlast), check=Assume)
+    fire_out = hold_rule(m, top.m_axis_tvalid, top.m_axis_tready, Cat(top.m_axis_tdata, top.m_axis_tlast))
+    cover_stalled_transfer(m, top.m_axis_tvalid, top.m_axis_tready)
+    position = Signal(range(n), name="out_position")
+    with m.If(fire_out):
+        m.d.sync += position.eq(Mux(position == n - 1, 0, position + 1))
+    with m.If(top.m_axis_tvalid):
+        m.d.comb += Assert(top.m_axis_tlast == (position == n - 1))
+    return TopPorts(fire_in, fire_out, position)
 
 
 def assume(m: Module, condition: Value) -> None:
