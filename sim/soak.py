@@ -28,6 +28,7 @@ failure, 2 bad options. From Python: ``soak(samples, seed, ...) -> SoakResult``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -164,7 +165,7 @@ def draw_case(seed: int, index: int, max_n: int = DEFAULT_MAX_N) -> CaseConfig:
     allowed = native_ns if impl == "native" else list(range(MIN_N, max_n + 1))
     favourites = [n for n in INTERESTING_N if n in allowed]
     n = int(rng.choice(favourites if favourites and rng.random() < 0.5 else allowed))
-    widths = [b for b in SUPPORTED_BITS if impl != "native" or _native_plan_holds(n, b)]
+    widths = [b for b in SUPPORTED_BITS if impl != "native" or b <= _native_max_bits(n)]
     bits = int(rng.choice(widths))
     channels = int(rng.integers(1, MAX_CHANNELS + 1))
     parallel = None
@@ -197,15 +198,19 @@ def draw_case(seed: int, index: int, max_n: int = DEFAULT_MAX_N) -> CaseConfig:
     return CaseConfig(index, arch, impl, n, bits, channels, parallel, target, options, tuple(segments))
 
 
-def _native_plan_holds(n: int, bits: int) -> bool:
-    """Whether the native engine's default plan takes ``bits``-bit data at this N (above
-    about 18 bits its first pre-adds pass the 25-bit cap and `hw.generate` refuses it with
-    one line): the soak draws only what the generator builds, so every case is simulated."""
-    try:
-        plan_native(quantize_layer(random_layer(n, 1), bits))
-    except ValueError:
-        return False
-    return True
+@functools.cache
+def _native_max_bits(n: int) -> int:
+    """The widest data the native engine's default plan takes at this N (above about 18 bits
+    its first pre-adds pass the 25-bit cap and `hw.generate` refuses it with one line), so
+    the soak draws only what the generator builds and every case is simulated. Searched from
+    the top: a refusal is found early in the plan, a plan that holds costs up to seconds."""
+    for bits in reversed(SUPPORTED_BITS):
+        try:
+            plan_native(quantize_layer(random_layer(n, 1), bits))
+        except ValueError:
+            continue
+        return bits
+    return SUPPORTED_BITS.start - 1
 
 
 def default_cases(samples: int) -> int:
