@@ -32,12 +32,23 @@ def _require_icarus() -> None:
     pytest.skip("iverilog not installed (apt-get install iverilog)")
 
 
+# N = 56 under Icarus takes 1-3 minutes per engine (4-state, event driven): those three runs,
+# with every scenario, are `long` (`python -m pytest -m long tests/test_icarus_crosscheck.py`);
+# CI runs N = 7, 14, 28 with the scenarios that matter for X (a stream from power-up, a
+# reset in mid-frame), which keeps it inside its time budget.
+CASES = [
+    pytest.param(
+        arch, impl, n, id=f"{arch}-{impl}-N{n}" if impl else f"{arch}-N{n}", marks=[pytest.mark.long] * (n == 56)
+    )
+    for arch, impl in ENGINES
+    for n in NETWORK_SIZES
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("n", NETWORK_SIZES, ids=[f"N{n}" for n in NETWORK_SIZES])
-@pytest.mark.parametrize("arch,fft_impl", ENGINES, ids=[f"{a}-{i}" if i else a for a, i in ENGINES])
+@pytest.mark.parametrize("arch,fft_impl,n", CASES)
 def test_icarus_agrees_with_the_golden_model(arch: str, fft_impl: str | None, n: int) -> None:
-    """All three scenarios (stream, reset mid-frame, malformed tlast) with bubbles and
-    backpressure; two channels and a few frames keep the 4-state run short at N = 56."""
+    """Bubbles and backpressure; two channels and a few frames keep the 4-state run short."""
     _require_icarus()
     result = run_sim(
         arch=arch,
@@ -46,10 +57,11 @@ def test_icarus_agrees_with_the_golden_model(arch: str, fft_impl: str | None, n:
         bits=8,
         channels=2,
         weights="random",
-        frames=4,
+        frames=4 if n == 56 else 2,
         simulator="icarus",
         backpressure=0.3,
         bubble=0.2,
+        scenarios=("stream", "reset", "tlast") if n == 56 else ("stream", "reset"),
     )
     assert_bit_exact(result)
     assert result.simulator == "icarus"
