@@ -1,4 +1,4 @@
-"""``python -m hw.generate``: emit Verilog, ROM contents and manifest.json for a ParC engine.
+"""``python -m hw.generate``: emit Verilog, ROM contents, a FuseSoC core and manifest.json for a ParC engine.
 
 Example::
 
@@ -35,6 +35,7 @@ from typing import Any
 from golden.cli import Parser, UserError, run
 from golden.files import OutputFolder
 from hw.design import FFT_IMPLS, Design, DesignSpec, add_design_arguments, build_design, spec_from_arguments
+from hw.fusesoc import core_file_name, write_core
 from hw.lint import waiver_text
 from hw.native_fast_parc import NativeFastParcEngine
 from hw.target import check_target, sim_model_files
@@ -118,15 +119,16 @@ def legacy_files(manifest: dict) -> list[str] | None:
 
 def output_folder(out_dir: str | os.PathLike, top: str = "", target: str = "generic") -> OutputFolder:
     """`--out` checked against the never-destroy rule (`golden.files`) before anything is written."""
-    expect = [f"{top}.v", f"{top}.vlt", "rom_weights.hex", "rom_offsets.hex"] if top else []
+    expect = [f"{top}.v", f"{top}.vlt", core_file_name(top), "rom_weights.hex", "rom_offsets.hex"] if top else []
     expect += [path.name for path in sim_model_files(target)]
     return OutputFolder(out_dir, tool="hw.generate", option="--out", expect=expect, legacy=legacy_files)
 
 
 def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = True) -> dict:
-    """Write <top>.v, <top>.vlt, rom_*.hex and manifest.json into ``out_dir``; returns the manifest.
+    """Write <top>.v, <top>.vlt, rom_*.hex, <top>.core and manifest.json into ``out_dir``; returns the manifest.
 
-    For a target whose Verilog instantiates vendor primitives (``--target ecp5``), the
+    ``<top>.core`` is the FuseSoC (CAPI2) core of exactly these files (`hw.fusesoc`), so an
+    FPGA project can take the output as a core instead of copying files. For a target whose Verilog instantiates vendor primitives (``--target ecp5``), the
     behavioural twins a simulator needs are copied beside it and listed as ``sim_files``
     (simulation only: synthesis tools have the real primitives).
 
@@ -153,6 +155,7 @@ def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = 
                 "behavioural models of the vendor primitives the Verilog instantiates: give them to the simulator "
                 "with the Verilog, never to synthesis (the vendor tools have the real primitives)"
             )
+        manifest["fusesoc_core"] = write_core(manifest, staging)
         if lint_check:
             from hw.lint import lint
 
@@ -225,7 +228,7 @@ class Manifest:
 
 
 def generate(spec: DesignSpec, out: str | os.PathLike, *, lint: bool = True) -> Manifest:
-    """Elaborate ``spec`` and write its Verilog, lint waivers, ROM files and manifest into ``out``.
+    """Elaborate ``spec`` and write its Verilog, lint waivers, ROM files, FuseSoC core and manifest into ``out``.
 
     ``out`` is checked against the never-destroy rule (`golden.files`) before minutes of
     elaboration; unless ``lint`` is False, the Verilog must pass ``verilator --lint-only

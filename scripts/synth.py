@@ -63,6 +63,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -414,11 +415,15 @@ def measure_rate(design, frames: int) -> dict:
 
 
 Gate = Callable[[], AbstractContextManager]  # entered around every tool process
+StageRunner = Callable[[str, tuple, Callable[[], dict]], dict]  # run_config's cached, recorded stage
 
 
-def build_row_design(label: str, n: int, bits: int, target: str):
-    """The design of one row: the engine variant with the fixed report configuration."""
-    spec = VARIANTS[label].spec(n=n, bits=bits, channels=CHANNELS, weights="random", seed=SEED, target=target)
+def build_row_design(label: str, n: int, bits: int, target: str, parallel: int | None = None):
+    """The design of one row: the engine variant with the fixed report configuration
+    (``parallel``: the direct engine's multipliers, None for N; `scripts.explore` varies it)."""
+    spec = VARIANTS[label].spec(
+        n=n, bits=bits, channels=CHANNELS, weights="random", seed=SEED, target=target, parallel=parallel
+    )
     return build_design(spec)
 
 
@@ -428,8 +433,13 @@ def run_config(
     cache_dir: Path | None,
     tick: Callable[..., None],
     gate: Gate,
+    parallel: int | None = None,
+    extra_stages: Callable[[Any, StageRunner], None] | None = None,
 ) -> dict:
     """Every stage for one configuration; a stage that fails is recorded, the others still run.
+    ``parallel``: `build_row_design`'s (the direct engine's multipliers; None for N).
+    ``extra_stages(design, stage)`` adds a caller's own stages (`scripts.explore`'s accuracy)
+    with the same caching and failure recording: ``stage(name, key_parts, compute)``.
 
     The XC7 counts of an ``ecp5`` row come from the ``xc7`` target's Verilog: the ecp5 Verilog
     instantiates Lattice primitives (MULT18X18D, DP16KD) that ``synth_xilinx`` cannot map.
@@ -440,10 +450,10 @@ def run_config(
     variant = VARIANTS[label]
     row: dict = {"engine": label, "arch": variant.arch, "n": n, "bits": bits, "target": target, "channels": CHANNELS}
     try:
-        design = build_row_design(label, n, bits, target)
+        design = build_row_design(label, n, bits, target, parallel)
         verilog = design.verilog()
         manifest = design.manifest(f"{design.spec.top_name}.v")
-        xc7_design = build_row_design(label, n, bits, "xc7") if target == "ecp5" else design
+        xc7_design = build_row_design(label, n, bits, "xc7", parallel) if target == "ecp5" else design
         xc7_verilog = xc7_design.verilog()
     except Exception as exc:  # noqa: BLE001 - reported in the table
         row["error"] = f"elaboration: {exc}"
@@ -503,6 +513,8 @@ def run_config(
         (DRIVER.read_text(), str(options.frames), str(SEED), *models),
         lambda: measure_rate(design, options.frames),
     )
+    if extra_stages is not None:
+        extra_stages(design, stage)
     if not options.pnr:
         row["pnr"] = {"status": "skipped"}
         tick(1)

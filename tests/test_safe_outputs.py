@@ -280,6 +280,7 @@ def test_generate_reruns_into_its_own_folder_and_keeps_user_files(tmp_path: Path
     assert sorted(os.listdir(out)) == [
         "manifest.json",
         "notes.txt",
+        "other.core",
         "other.v",
         "other.vlt",
         "rom_offsets.hex",
@@ -287,7 +288,7 @@ def test_generate_reruns_into_its_own_folder_and_keeps_user_files(tmp_path: Path
     ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["bits"] == 12 and manifest["generator"].startswith("parc-hw")
-    assert manifest["files"] == ["other.v", "other.vlt", "rom_offsets.hex", "rom_weights.hex"]
+    assert manifest["files"] == ["other.core", "other.v", "other.vlt", "rom_offsets.hex", "rom_weights.hex"]
     assert sorted(os.listdir(tmp_path)) == ["g"]
 
 
