@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def cluster():
 @pytest.mark.slow
 def test_tiny_sweep_on_two_workers_streams_resumes_and_fits(cluster, tmp_path: Path) -> None:
     local, _ = cluster
-    points = (Point("direct", 7, 6), Point("fft-native", 7, 8))
+    points = (Point("direct", 4, 6), Point("fft-native", 4, 6))
     out, cache = tmp_path / "sweep", tmp_path / "cache"
     options = ExploreOptions(points=points, flow=NO_PNR, scheduler=local.scheduler_address, cache=cache)
     data = explore.explore(options, out)
@@ -147,7 +148,7 @@ def test_tiny_sweep_on_two_workers_streams_resumes_and_fits(cluster, tmp_path: P
         assert r["rate"]["bit_exact"] and r["accuracy"]["rtl_match_pct"] == 100.0
         assert r["pnr"] == {"status": "skipped"} and r["metrics"]["msamples_per_s"] is None
         assert 10 < r["metrics"]["sqnr_db"] < 60
-    assert rows["direct"]["metrics"]["dsp"] == 7 and rows["fft-native"]["metrics"]["dsp"] < 7
+    assert rows["direct"]["metrics"]["dsp"] == 4  # P = N multipliers
     assert set(data["pareto"]) <= {r["key"] for r in data["rows"]} and data["pareto"]
     assert sorted(p.name for p in out.iterdir()) == ["explore.json", "explore.md", "manifest.json", "pareto.png"]
     assert json.loads((out / "explore.json").read_text()) == json.loads(json.dumps(data))
@@ -157,12 +158,12 @@ def test_tiny_sweep_on_two_workers_streams_resumes_and_fits(cluster, tmp_path: P
     again = explore.explore(options, out)
     assert again["meta"]["resumed"] == 2 and again["rows"] == data["rows"]
 
-    # --fit keeps what fits; nothing of ours fits a part with fewer multipliers than the direct engine
-    tiny = pareto.Part("tiny", "ecp5", lut=10**6, dsp=6, bram=10**3, ff=10**6)
-    fitted = explore.explore(
-        ExploreOptions(points=points, flow=NO_PNR, scheduler=local.scheduler_address, fit=tiny), out
-    )
-    assert fitted["meta"]["fitting"] == 1 and fitted["pareto"] == [rows["fft-native"]["key"]]
+    # --fit keeps what fits: a part with exactly the LUT of the smaller design holds only that one
+    small = min(rows.values(), key=lambda r: r["metrics"]["lut"])
+    tiny = pareto.Part("tiny", "ecp5", lut=small["metrics"]["lut"], dsp=10**3, bram=10**3, ff=10**6)
+    fitted = explore.explore(replace(options, fit=tiny), out)
+    assert fitted["meta"]["fitting"] == 1 and fitted["pareto"] == [small["key"]]
+    assert "fit tiny" in (out / "explore.md").read_text()
 
 
 def task_worker(client, key: str, timeout: float = 120.0) -> str:
@@ -179,7 +180,7 @@ def task_worker(client, key: str, timeout: float = 120.0) -> str:
 @pytest.mark.slow
 def test_a_worker_killed_mid_task_does_not_lose_the_sweep(cluster, tmp_path: Path) -> None:
     local, client = cluster
-    point = Point("direct", 7, 5)
+    point = Point("direct", 4, 5)
     out, cache = tmp_path / "sweep", tmp_path / "cache"
     options = ExploreOptions(points=(point,), flow=NO_PNR, scheduler=local.scheduler_address, cache=cache)
     result: dict = {}
