@@ -312,7 +312,7 @@ def dask_client(options: ExploreOptions) -> Iterator[Any]:
 
     if options.scheduler:
         try:
-            client = Client(options.scheduler, timeout="20s")
+            client = Client(options.scheduler, timeout="10s")
         except (OSError, TimeoutError) as exc:
             raise UserError(f"--scheduler {options.scheduler}: cannot connect ({synth.error_line(exc)})") from None
         with client:
@@ -425,7 +425,6 @@ def explore(options: ExploreOptions, out: str | os.PathLike) -> dict:
     rows = resumable_rows(out, set(keys))
     todo = [p for k, p in keys.items() if k not in rows]
     start = time.monotonic()
-    bar = tqdm(total=len(keys), initial=len(rows), desc="explore", unit="config", disable=not options.progress)
     with dask_client(options) as client:
         workers = len(client.scheduler_info().get("workers", {}))
         meta = {
@@ -441,6 +440,7 @@ def explore(options: ExploreOptions, out: str | os.PathLike) -> dict:
             f"{workers} workers; dashboard {client.dashboard_link}",
             file=sys.stderr,
         )
+        bar = tqdm(total=len(keys), initial=len(rows), desc="explore", unit="config", disable=not options.progress)
         futures = [
             client.submit(evaluate, p, options.flow, str(cache), key=f"explore-{task_key(p, options.flow)}", pure=False)
             for p in todo

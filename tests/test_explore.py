@@ -96,6 +96,7 @@ def test_fit_uses_the_family_counts_and_every_resource() -> None:
         (["--sample", "0"], "--sample must be >= 1"),
         (["--workers", "0"], "--workers must be >= 1"),
         (["--speed", "5"], "--speed: speed grade [5]"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler tcp://127.0.0.1:1: cannot connect"),
     ],
 )
 def test_bad_options_are_one_line_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
@@ -203,3 +204,29 @@ def test_a_worker_killed_mid_task_does_not_lose_the_sweep(cluster, tmp_path: Pat
     assert r["ecp5"]["cached"] is True  # the rerun on another worker read what the killed one stored
     client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
     assert pid not in client.run(os.getpid).values()
+
+
+@pytest.mark.long
+def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path) -> None:
+    """SIGKILL the whole command (client, scheduler, workers) once one of two rows is
+    published; the same command again keeps that row and computes only the other."""
+    out, cache = tmp_path / "sweep", tmp_path / "cache"
+    argv = ["--arch", "direct", "--n", "4,5", "--bits", "6", "--no-pnr", "--workers", "1"]
+    argv += ["--cache", str(cache), "--out", str(out), "--no-progress"]
+    run = subprocess.Popen([sys.executable, "-m", "scripts.explore", *argv], start_new_session=True)
+    deadline = time.monotonic() + 300
+    try:
+        while not (out / "explore.json").exists() or not json.loads((out / "explore.json").read_text())["rows"]:
+            assert run.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "no row was ever published"
+            time.sleep(0.05)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    first = json.loads((out / "explore.json").read_text())
+    assert first["meta"]["done"] == 1
+
+    assert explore.main(argv) == 0
+    again = json.loads((out / "explore.json").read_text())
+    assert again["meta"]["resumed"] == 1 and again["meta"]["done"] == 2
+    assert first["rows"][0] in again["rows"]
