@@ -27,9 +27,8 @@ def round_shift(value: Value, shift: int | Value, rounding: Rounding) -> Value:
             raise ValueError(f"right shift amounts must be >= 0; got {shift}")
         if shift == 0:
             return v
-        half = Const(1 << (shift - 1), signed(max(width, shift) + 1))
         if rounding is Rounding.HALF_UP:
-            return (v + half) >> shift
+            return (v + Const(1 << (shift - 1), signed(max(width, shift) + 1))) >> shift
         # half - 1 + odd as one addend: bit shift-1 is ``odd``, the bits below it ``~odd``
         # (2**(shift-1) when odd, 2**(shift-1) - 1 when even), so the rounding is a single
         # carry chain; ``v + half - 1 + odd`` would chain three adders.
@@ -37,11 +36,15 @@ def round_shift(value: Value, shift: int | Value, rounding: Rounding) -> Value:
         return (v + Cat((~odd).replicate(shift - 1), odd)) >> shift
     # Variable shift: the same formulas, with 0 meaning "no rounding term".
     nonzero = shift.any()
-    half = Mux(nonzero, Const(1, signed(width + 1)) << (shift - 1).as_unsigned()[: len(shift)], 0)
+    below = (shift - 1).as_unsigned()[: len(shift)]  # the rounding bit's position
+    half = Mux(nonzero, Const(1, signed(width + 1)) << below, 0)
     if rounding is Rounding.HALF_UP:
         return (v + half) >> shift
+    # half - 1 + odd without adders: 2**(shift-1) when odd, else the ones below that bit
+    # (the complement of all-ones shifted up), so the rounding stays one carry chain
     odd = (v >> shift)[0]
-    return (v + Mux(nonzero, half - 1 + odd, 0)) >> shift
+    ones_below = ~(Const(-1, signed(width + 1)) << below)
+    return (v + Mux(nonzero, Mux(odd, half, ones_below), 0)) >> shift
 
 
 def fits_in(value: Value, bits: int) -> Value:

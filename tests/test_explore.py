@@ -70,6 +70,8 @@ def test_pareto_front_drops_exactly_the_dominated_rows() -> None:
         row("exact", dsp=9, lut=1000, bram=1, msamples_per_s=100.0, sqnr_db=45.0),
     ]
     assert [r["key"] for r in pareto.pareto_front(rows)] == ["small", "fast", "twin", "exact"]
+    crashed = {**row("crashed", dsp=0, lut=1, bram=0, sqnr_db=99.0), "failed": ["pnr"]}  # no Msamples/s: not ranked
+    assert [r["key"] for r in pareto.pareto_front([*rows, crashed])] == ["small", "fast", "twin", "exact"]
     no_speed = [row(r["key"], **{k: v for k, v in r["metrics"].items() if k != "msamples_per_s"}) for r in rows]
     assert [o.name for o in pareto.objectives_of(no_speed)] == ["dsp", "lut", "bram", "sqnr_db"]
     assert [r["key"] for r in pareto.pareto_front(no_speed)] == ["small", "twin", "exact"]
