@@ -30,7 +30,8 @@ options are kept and not submitted again. A worker that dies mid-task (killed, o
 does not lose the sweep: the scheduler reruns its task on another worker.
 
 Outputs: ``explore.json`` (every row: the point, the stage results, the metrics),
-``explore.md`` (the Pareto front over DSP, LUT, BRAM, Msamples/s and SQNR, then every row),
+``explore.md`` (the Pareto front of each N over DSP, LUT, BRAM, Msamples/s and SQNR, then
+every row),
 ``pareto.png``. ``--fit PART`` keeps only the configurations whose synthesis counts fit the
 part (`scripts.pareto.PARTS`). Bad options: one line on stderr, exit status 2; exit 1 when
 any configuration failed.
@@ -349,7 +350,8 @@ def report(options: ExploreOptions, rows: Sequence[dict], meta: dict) -> dict:
     order = {task_key(p, options.flow): i for i, p in enumerate(options.points)}
     rows = sorted(rows, key=lambda r: order.get(r["key"], len(order)))
     kept = [r for r in rows if options.fit is None or pareto.fits(r, options.fit)]
-    front = pareto.pareto_front(kept)
+    fronts = pareto.fronts_by_n(kept)
+    on_front = {r["key"] for front in fronts.values() for r in front}
     return {
         "meta": {
             **meta,
@@ -359,7 +361,8 @@ def report(options: ExploreOptions, rows: Sequence[dict], meta: dict) -> dict:
             "done": len(rows),
             "fitting": len(kept),
         },
-        "pareto": [r["key"] for r in front],
+        "pareto": [r["key"] for r in kept if r["key"] in on_front],  # every N's front, in grid order
+        "pareto_by_n": {str(n): [r["key"] for r in front] for n, front in fronts.items()},
         "rows": rows,
     }
 
@@ -367,7 +370,6 @@ def report(options: ExploreOptions, rows: Sequence[dict], meta: dict) -> dict:
 def render_markdown(data: dict, fit: pareto.Part | None) -> str:
     meta, rows = data["meta"], data["rows"]
     by_key = {r["key"]: r for r in rows}
-    front = [by_key[k] for k in data["pareto"]]
     objectives = ", ".join(meta["objectives"]) or "none (no complete row yet)"
     lines = [
         "# Design-space exploration",
@@ -376,14 +378,18 @@ def render_markdown(data: dict, fit: pareto.Part | None) -> str:
         + (f", {meta['fitting']} fit {fit.name}" if fit else "")
         + f"; {meta['workers']} workers, {meta['seconds']:.0f} s.",
         "",
-        f"## Pareto front ({len(front)}; objectives: {objectives})",
+        f"## Pareto fronts, one per N (objectives: {objectives})",
         "",
         "Resources are yosys' ECP5 counts (LUT4, MULT18X18D, DP16KD); Msamples/s is the median Fmax "
         "at the slowest speed grade x samples per clock; SQNR is the RTL against float on Gaussian "
         f"activations at {ACCURACY_SIGMA:.2f} of full scale (random weights of scripts.synth).",
         "",
-        *pareto.front_table(front, fit),
-        "",
+    ]
+    for n, keys in data["pareto_by_n"].items():
+        in_n = sum(1 for r in rows if str(r["point"]["n"]) == n and (fit is None or pareto.fits(r, fit)))
+        lines += [f"### N = {n}: {len(keys)} of {in_n} on the front", ""]
+        lines += [*pareto.front_table([by_key[k] for k in keys], fit), ""]
+    lines += [
         "## Every configuration",
         "",
         *pareto.front_table(rows),
@@ -417,7 +423,7 @@ def write_report(data: dict, out: Path, fit: pareto.Part | None, png: bool) -> N
         by_key = {r["key"]: r for r in data["rows"]}
         kept = [r for r in data["rows"] if fit is None or pareto.fits(r, fit)]
         front = [by_key[k] for k in data["pareto"]]
-        title = f"{len(front)} of {len(kept)} configurations on the Pareto front"
+        title = f"{len(front)} of {len(kept)} configurations on the Pareto front of their N"
         writers["pareto.png"] = lambda p: pareto.plot_front(kept, front, p, title)
     publish(explore_folder(out), writers)
 

@@ -123,6 +123,15 @@ def pareto_front(rows: Sequence[dict], objectives: Sequence[Objective] | None = 
     return [r for r, s in zip(complete, signed, strict=True) if not any(dominates(t, s) for t in signed)]
 
 
+def fronts_by_n(rows: Sequence[dict]) -> dict[int, list[dict]]:
+    """The Pareto front of each N on its own: configurations of different N compute different
+    layers, so one never stands in for the other. Every front uses the objectives all the
+    `measured` rows have, so the groups are ranked alike."""
+    objectives = objectives_of(measured(rows))
+    ns = sorted({r["point"]["n"] for r in rows})
+    return {n: pareto_front([r for r in rows if r["point"]["n"] == n], objectives) for n in ns}
+
+
 def resources(row: dict, family: str) -> dict[str, int] | None:
     """LUT, DSP, BRAM and FF of a row in a family's units (its yosys stage), None if that failed."""
     stage = row.get(family, {})

@@ -77,6 +77,15 @@ def test_pareto_front_drops_exactly_the_dominated_rows() -> None:
     assert [r["key"] for r in pareto.pareto_front(no_speed)] == ["small", "twin", "exact"]
 
 
+def test_each_n_has_its_own_front() -> None:
+    """A configuration of N = 14 computes another layer than one of N = 7: never dominated by it."""
+    small7 = row("small7", dsp=1, lut=100, bram=0, sqnr_db=30.0)
+    big7 = row("big7", dsp=2, lut=200, bram=0, sqnr_db=30.0)
+    only14 = {**row("only14", dsp=9, lut=900, bram=1, sqnr_db=20.0), "point": {"engine": "d", "n": 14, "bits": 8}}
+    fronts = pareto.fronts_by_n([small7, big7, only14])
+    assert {n: [r["key"] for r in f] for n, f in fronts.items()} == {7: ["small7"], 14: ["only14"]}
+
+
 def test_fit_uses_the_family_counts_and_every_resource() -> None:
     part = pareto.find_part("lfe5u-25f")
     assert part.name == "LFE5U-25F" and part.family == "ecp5"
