@@ -159,9 +159,7 @@ def space(
     engine appears once). Refuses bad names and (N, bits) pairs before any work."""
     archs = tuple(dict.fromkeys(archs))
     synth.check_variants(archs)
-    bad = [t for t in targets if t not in TARGETS]
-    if bad or not targets:
-        raise UserError(f"--target: unknown target {bad or 'none given'}; choose from {', '.join(TARGETS)}")
+    synth.check_targets(tuple(targets))
     for n in ns:
         for b in bits:
             check_n_bits(n, b)

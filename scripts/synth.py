@@ -328,9 +328,7 @@ class SynthOptions:
             raise UserError("--n and --bits must name at least one value each")
         if self.timeout <= 0 or self.frames < 2 or self.jobs < 1:
             raise UserError("--timeout must be > 0, --frames >= 2 and --jobs >= 1")
-        bad_targets = [t for t in self.targets if t not in TARGETS]
-        if bad_targets or not self.targets:
-            raise UserError(f"--target: unknown target {bad_targets or 'none given'}; choose from {', '.join(TARGETS)}")
+        check_targets(self.targets)
         bad_speeds = [s for s in self.speeds if s not in pnr_flow.SPEEDS]
         if bad_speeds or not self.speeds:
             raise UserError(
@@ -380,6 +378,13 @@ def options_from_args(args: argparse.Namespace) -> SynthOptions:
         rerun=args.no_cache,
         progress=not args.no_progress,
     )
+
+
+def check_targets(targets: tuple[str, ...]) -> None:
+    """`UserError` unless every ``--target`` is a `hw.target.TARGETS` name (and one is given)."""
+    bad = [t for t in targets if t not in TARGETS]
+    if bad or not targets:
+        raise UserError(f"--target: unknown target {bad or 'none given'}; choose from {', '.join(TARGETS)}")
 
 
 def parse_names(text: str | None, option: str) -> tuple[str, ...]:
