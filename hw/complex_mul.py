@@ -28,7 +28,7 @@ from hw.target import Multiplier, check_target
 __all__ = ["complex_layout", "ComplexMultiplier", "MAX_DEPTH", "HARD_LATENCY"]
 
 MAX_DEPTH = 4  # operand, products, sums, output registers
-HARD_LATENCY = Multiplier.latency + 2  # hard multipliers (input, pipeline, output), sums, output
+HARD_LATENCY = Multiplier.latency + 3  # hard multipliers (input, pipeline, output), sums, rounding, output
 INT64_MODEL_BITS = 62  # widest exact sum the int64 model holds with a bit to spare
 
 
@@ -66,9 +66,10 @@ class ComplexMultiplier(wiring.Component):
 
     With ``target`` given, the block is built for clock rate instead: 4 `hw.target.Multiplier`
     (input, pipeline and output register: the hard multiplier's own), then the sums register,
-    then the output register: ``latency`` = `HARD_LATENCY` (5), ``b`` arrives with its ``a``
-    (``b_delay`` 0) and ``depth`` is ignored. Every carry chain is then one short adder between
-    two registers: a sum of two products, or a rounding add before the saturation check.
+    then the rounding register, then the output register (saturation or wrap): ``latency`` =
+    `HARD_LATENCY` (6), ``b`` arrives with its ``a`` (``b_delay`` 0) and ``depth`` is ignored.
+    Every carry chain is then one short adder between two registers: a sum of two products,
+    a rounding add, or the range check.
 
     Without a register the step is combinational. A register loads only in cycles with ``en``
     high, so the block is a pure pipeline: the caller decides when it advances (the FFT's
@@ -194,6 +195,8 @@ class ComplexMultiplier(wiring.Component):
             p = [stage(self.depth >= 3, v, f"prod{k}") for k, v in enumerate(exact)]
             s_re = stage(self.depth >= 2, p[0] - p[1], "sum_re")  # one more bit: exact
             s_im = stage(self.depth >= 2, p[2] + p[3], "sum_im")
+            r, cr = hf.requantize(s_re, self.shift, self.out_bits, self.rounding, self.saturate)
+            i, ci = hf.requantize(s_im, self.shift, self.out_bits, self.rounding, self.saturate)
         else:
             pairs = [(self.a.re, self.b.re), (self.a.im, self.b.im), (self.a.re, self.b.im), (self.a.im, self.b.re)]
             p = []
@@ -203,8 +206,13 @@ class ComplexMultiplier(wiring.Component):
                 p.append(mul.p)
             s_re = stage(True, p[0] - p[1], "sum_re")
             s_im = stage(True, p[2] + p[3], "sum_im")
-        r, cr = hf.requantize(s_re, self.shift, self.out_bits, self.rounding, self.saturate)
-        i, ci = hf.requantize(s_im, self.shift, self.out_bits, self.rounding, self.saturate)
+            # the rounding add gets a register of its own: a sum of ~30 bits rounded, then
+            # range-checked, in one cycle was a ~35-level carry path (the padded FFT's
+            # critical path at N = 56)
+            s_re = stage(True, hf.round_shift(s_re, self.shift, self.rounding), "rounded_re")
+            s_im = stage(True, hf.round_shift(s_im, self.shift, self.rounding), "rounded_im")
+            r, cr = hf.fit(s_re, self.out_bits, self.saturate)
+            i, ci = hf.fit(s_im, self.out_bits, self.saturate)
         m.d.comb += self.clipping.eq(cr | ci)
         with m.If(en):
             m.d.sync += [self.p.re.eq(r), self.p.im.eq(i)]

@@ -48,11 +48,11 @@ synchronous for every control register; memory contents need no reset.
 
 Latency (input transfer of a frame's last sample to its first output, no stalls)::
 
-    latency = 2 (framer full, feeder take) + L_fwd + 8 (product, hand-over) + L_inv + 2 (kept FIFO)
+    latency = 2 (framer full, feeder take) + L_fwd + 9 (product, hand-over) + L_inv + 2 (kept FIFO)
               + 4 (register, offset ROM read, sum) + Requantizer.latency
 
-``L_fwd``/``L_inv`` = `StreamingFft.latency` = ``1 + (M - 1) + S + 3 + (S - 2) * 4`` (DIF) and
-``... * 6`` (DIT), ``S = log2 M``: N = 56, M = 128: 2 + 158 + 8 + 168 + 2 + 4 + 4 = 346 cycles
+``L_fwd``/``L_inv`` = `StreamingFft.latency` = ``1 + (M - 1) + S + 3 + (S - 2) * 5`` (DIF) and
+``... * 7`` (DIT), ``S = log2 M``: N = 56, M = 128: 2 + 163 + 9 + 173 + 2 + 4 + 4 = 357 cycles
 (the constants come from the blocks' class attributes). One frame every M clocks:
 ``cycles_per_sample = M / N`` = 16/7 = 2.29 for every paper size (M = 16, 32, 64, 128 for
 N = 7, 14, 28, 56).
@@ -205,7 +205,7 @@ class FastParcEngine(wiring.Component):
                 "notes": dict(plan.notes),
             },
             "latency_formula": f"{FEED_STAGES} + L_fwd + {PRODUCT_STAGES} + L_inv + {KEPT_STAGES} + {OUTPUT_STAGES} "
-            "(L = StreamingFft.latency: 1 + (M-1) + S + 3 + (S-2) * (4 DIF, 6 DIT))",
+            f"(L = StreamingFft.latency: 1 + (M-1) + S + 3 + (S-2) * ({HARD_LATENCY - 1} DIF, {HARD_LATENCY + 1} DIT))",
             "overflow_port": "overflow: sticky, set when a forward/inverse FFT stage or the spectrum product saturated",
             "pe_handling": "folded: ROM offset[c,i] = corr(w_q, pe_q)[i] + b_q, aligned to the IFFT output and added before requantizing",
         }

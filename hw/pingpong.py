@@ -32,7 +32,7 @@ writes the two channels of a pair into the real and the imaginary halves at diff
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -127,9 +127,6 @@ class PingPongBuffer(wiring.Component):
         full = Signal(banks)
         w, r = self.w, self.r
         m.d.comb += [
-            w.free.eq(~pick(claimed, claim_bank)),
-            r.ready.eq(pick(full, read_bank)),
-            r.next_ready.eq(pick(full, (read_bank + 1)[: len(read_bank)])),
             ram.w_addr.eq(Cat(w.addr, write_bank)),
             ram.w_data.eq(w.data),
             ram.w_en.eq(w.en),
@@ -137,17 +134,40 @@ class PingPongBuffer(wiring.Component):
             ram.r_en.eq(r.en),
             r.data.eq(ram.r_data),
         ]
-        with m.If(w.claim):
-            m.d.sync += claim_bank.eq(claim_bank + 1)
-        with m.If(w.commit):
-            m.d.sync += write_bank.eq(write_bank + 1)
-        with m.If(r.release):
-            m.d.sync += read_bank.eq(read_bank + 1)
+        # Every pointer and flag is computed as its next value, so that ``free``, ``ready``
+        # and ``next_ready`` can be registers of their own holding exactly what the pointers
+        # and flags say this cycle. Why: the stages decide their frame starts on these flags,
+        # and the start drives their read address; a flag decoded from the pointer behind a
+        # register cost a LUT level and a wire across the chip (the native engine's critical
+        # path at -6 ran from ``read_bank`` to the next stage's address register).
+        next_claim_bank = Signal(pointer, name="next_claim_bank")
+        next_write_bank = Signal(pointer, name="next_write_bank")
+        next_read_bank = Signal(pointer, name="next_read_bank")
+        next_claimed = Signal(banks, name="next_claimed")
+        next_full = Signal(banks, name="next_full")
+        m.d.comb += [
+            next_claim_bank.eq(Mux(w.claim, claim_bank + 1, claim_bank)),
+            next_write_bank.eq(Mux(w.commit, write_bank + 1, write_bank)),
+            next_read_bank.eq(Mux(r.release, read_bank + 1, read_bank)),
+        ]
         for bank in range(banks):
-            with m.If(r.release & equals(read_bank, bank)):
-                m.d.sync += [claimed[bank].eq(0), full[bank].eq(0)]
-            with m.If(w.claim & equals(claim_bank, bank)):
-                m.d.sync += claimed[bank].eq(1)
-            with m.If(w.commit & equals(write_bank, bank)):
-                m.d.sync += full[bank].eq(1)
+            released = r.release & equals(read_bank, bank)
+            m.d.comb += [
+                next_claimed[bank].eq((claimed[bank] & ~released) | (w.claim & equals(claim_bank, bank))),
+                next_full[bank].eq((full[bank] & ~released) | (w.commit & equals(write_bank, bank))),
+            ]
+        free = Signal(init=1, name="free_reg")
+        ready = Signal(name="ready_reg")
+        next_ready = Signal(name="next_ready_reg")
+        m.d.sync += [
+            claim_bank.eq(next_claim_bank),
+            write_bank.eq(next_write_bank),
+            read_bank.eq(next_read_bank),
+            claimed.eq(next_claimed),
+            full.eq(next_full),
+            free.eq(~pick(next_claimed, next_claim_bank)),
+            ready.eq(pick(next_full, next_read_bank)),
+            next_ready.eq(pick(next_full, (next_read_bank + 1)[: len(next_read_bank)])),
+        ]
+        m.d.comb += [w.free.eq(free), r.ready.eq(ready), r.next_ready.eq(next_ready)]
         return m

@@ -41,7 +41,8 @@ class SharedDft(wiring.Component):
 
     Attributes
     ----------
-    latency : int   cycles from a fire to its result on ``y``: the module's, plus 1 folded.
+    latency : int   cycles from a fire to its result on ``y``: the module's, plus the input
+                    register, plus 1 folded.
     slot : int      cycles a vector occupies the module (1, or 2 folded).
     """
 
@@ -52,7 +53,7 @@ class SharedDft(wiring.Component):
             raise ValueError(f"folding needs r >= {FOLD_MIN_R} (two 2-cycle slots per r cycles); got r={dft.r}")
         self.dft, self.fold, self.r = dft, bool(fold), dft.r
         self.in_bits, self.out_bits = dft.in_bits, dft.out_bits
-        self.latency = dft.latency + (1 if fold else 0)
+        self.latency = dft.latency + 1 + (1 if fold else 0)
         self.slot = 2 if fold else 1
         vector_in = data.ArrayLayout(complex_layout(dft.in_bits), dft.r)
         super().__init__(
@@ -70,12 +71,16 @@ class SharedDft(wiring.Component):
         m.submodules.dft = dft = self.dft
         r = self.r
         m.d.comb += dft.en.eq(1)
-        chosen = Mux(self.fire0, self.x0, self.x1)
-        vector = data.View(data.ArrayLayout(complex_layout(self.in_bits), r), chosen)
+        # The chosen vector goes through a register of its own: a fire flag selects between
+        # two stages' vectors in every lane of the module, and that select (one flip-flop
+        # fanning out to 2 r in_bits multiplexers across the module) in front of the first
+        # adders was the native engine's critical path at -8.
+        vector = Signal(data.ArrayLayout(complex_layout(self.in_bits), r), name="x_reg")
+        fired = Signal(name="fired")
+        m.d.sync += [vector.eq(Mux(self.fire0, self.x0, self.x1)), fired.eq(self.fire0 | self.fire1)]
         if not self.fold:
             m.d.comb += [dft.x.eq(vector), self.y.eq(dft.y)]
             return m
-        fired = self.fire0 | self.fire1
         second = Signal()  # the cycle after a fire: the imaginary parts go in
         imag = Signal(data.ArrayLayout(signed(self.in_bits), r))
         m.d.sync += second.eq(fired)

@@ -18,6 +18,7 @@ from amaranth_pipelines import run_enabled
 
 from golden.fft import FftConfig
 from golden.fixed import Rounding
+from hw.complex_mul import HARD_LATENCY
 from hw.fft import INPUT_REGISTERS, StreamingFft
 from hw.sdf import SdfStage
 
@@ -109,9 +110,9 @@ def test_sdf_stage_rtl_equals_model_under_random_enable(
 def test_sdf_stage_latency_and_the_fft_is_their_chain() -> None:
     """A stage holds L slots in its line, 1 in its output register, 1 in its butterfly
     register (trivial stages; plus 1 for the -j rotation), or (multiplier stages) the hard
-    multiplier's 4 registers before the output, plus ``t`` and the butterfly register for
-    DIT; the FFT is the input register and the sum."""
-    for decimation, extra in (("dif", 4), ("dit", 6)):
+    multiplier's `HARD_LATENCY` - 1 registers before the output, plus ``t`` and the butterfly
+    register for DIT; the FFT is the input register and the sum."""
+    for decimation, extra in (("dif", HARD_LATENCY - 1), ("dit", HARD_LATENCY + 1)):
         cfg = FftConfig.create(64, 10, decimation=decimation)
         lat = [SdfStage.latency_of(cfg, s) for s in range(cfg.stages)]
         trivial = [1 + SdfStage.rotates(cfg, s) for s in range(cfg.stages)]

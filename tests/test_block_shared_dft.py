@@ -159,7 +159,7 @@ def test_shared_dft_equals_the_golden_module_for_both_clients(
     rng = np.random.default_rng(seed)
     dft = WinogradDft(r, in_bits, const_bits, rounding, impl, frac_bits=frac_bits)  # type: ignore[arg-type]
     dut = SharedDft(dft, fold)
-    assert (dut.latency, dut.slot) == ((dft.latency + 1, 2) if fold else (dft.latency, 1))
+    assert (dut.latency, dut.slot) == ((dft.latency + 2, 2) if fold else (dft.latency + 1, 1))  # + the input register
     assert (dut.r, dut.in_bits, dut.out_bits, dut.fold) == (r, in_bits, dft.out_bits, fold)
     re, im = vectors(rng, r, in_bits, const_bits)
     fires = schedule(rng, re, im, dut.slot)
