@@ -228,7 +228,11 @@ class FastParcEngine(wiring.Component):
         fwd_cfg, inv_cfg = p.forward, p.inverse
 
         m.submodules.framer = framer = Framer(n, fmt.data.bits, C)
-        m.submodules.feeder = feeder = Feeder.fft(n, fmt.data.bits, C, M)
+        # the feeder's i.ready is a register computed from the forward FFT's next ready: the
+        # framer's accept (its shift register's enable, N * bits flip-flops, and s_axis_tready)
+        # then waits on registers only, not on a chain through the feeder and the FFT's
+        # slot counter (the padded engine's critical path at 16 bits)
+        m.submodules.feeder = feeder = Feeder.fft(n, fmt.data.bits, C, M, ready_next=True)
         ch_bits = len(framer.o.payload.channel)
         m.submodules.fft_fwd = fwd = StreamingFft(fwd_cfg, tag_bits=ch_bits, target=self.target)
         m.submodules.fft_inv = inv = StreamingFft(
@@ -246,6 +250,7 @@ class FastParcEngine(wiring.Component):
             fwd.i.payload.last.eq(feeder.o.payload.last),
             fwd.i_tag.eq(feeder.o.payload.channel),
             feeder.o.ready.eq(fwd.i.ready),
+            feeder.o_ready_next.eq(fwd.i_ready_next),
         ]
 
         # --- credits: a frame starts only when the kept FIFO has room for its N results ------

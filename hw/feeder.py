@@ -129,9 +129,9 @@ class Feeder(wiring.Component):
         return cls(n, bits, channels, width=parallel, groups=groups, positions=n, ready_next=ready_next)
 
     @classmethod
-    def fft(cls, n: int, bits: int, channels: int, size: int) -> Feeder:
+    def fft(cls, n: int, bits: int, channels: int, size: int, *, ready_next: bool = False) -> Feeder:
         """The FFT engine's pattern: ``[u, u[:N-1], 0, ..., 0]``, one point per beat, M beats."""
-        return cls(n, bits, channels, width=1, groups=1, positions=size, live=2 * n - 1)
+        return cls(n, bits, channels, width=1, groups=1, positions=size, live=2 * n - 1, ready_next=ready_next)
 
     @property
     def beats_per_frame(self) -> int:

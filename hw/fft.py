@@ -110,6 +110,9 @@ class StreamingFft(wiring.Component):
     admit : In(1), init 1
         Leader: a real frame may start at position 0 in the next cycle (``i.ready`` is a
         register loaded from it).
+    i_ready_next : Out(1), leader only
+        The value ``i.ready`` takes at the next edge, so that a source can make its own
+        ready a register too (`hw.feeder.Feeder` with ``ready_next``).
     keep : In(1)
         Leader: step on through position 0 (a follower is still busy).
     step : Out(1), or In(1) for a follower
@@ -158,6 +161,8 @@ class StreamingFft(wiring.Component):
         }
         if tag_bits:
             ports.update({"i_tag": In(tag_bits), "o_tag": Out(tag_bits)})
+        if not follower:
+            ports["i_ready_next"] = Out(1)
         super().__init__(ports)
 
     def model(self, re, im=None):
@@ -202,7 +207,8 @@ class StreamingFft(wiring.Component):
             ready = Signal()
             pos_next = Mux(step, Mux(in_pos == M - 1, 0, in_pos + 1), in_pos)
             real_next = Mux(step & at_boundary, start, in_real)
-            m.d.sync += ready.eq(Mux(pos_next.any(), real_next, self.admit))
+            m.d.comb += self.i_ready_next.eq(Mux(pos_next.any(), real_next, self.admit))
+            m.d.sync += ready.eq(self.i_ready_next)
             m.d.comb += [
                 self.i.ready.eq(ready),
                 start.eq(at_boundary & self.i.valid & ready),
