@@ -46,7 +46,14 @@ def address_table(addresses: Sequence[int], bits: int, index: object) -> object:
 
 
 def read_address(
-    m: Module, addresses: Sequence[int], bits: int, index: Signal, *, restart: Value, advance: Value
+    m: Module,
+    addresses: Sequence[int],
+    bits: int,
+    index: Signal,
+    *,
+    restart: Value,
+    advance: Value,
+    reset_less: bool = False,
 ) -> Signal:
     """``addresses[index]`` out of a register, for a counter ``index`` that the caller moves
     to 0 on ``restart``, else to ``index + 1`` on ``advance``, else holds (exactly that).
@@ -55,9 +62,12 @@ def read_address(
     counter; the register gives the router the whole cycle for that wire. The register looks
     ``addresses[index + 1]`` up from ``index`` itself (a rotated table), so the counter's
     control (``restart``/``advance``, which wait on other blocks' flags) only picks between
-    that, ``addresses[0]`` and the held value: one multiplexer in front of the register."""
+    that, ``addresses[0]`` and the held value: one multiplexer in front of the register.
+
+    ``reset_less``: the caller restarts before its first read after a reset, so the register
+    needs no reset (its flip-flops then stay off the reset net)."""
     following = [addresses[(k + 1) % len(addresses)] for k in range(len(addresses))]
-    addr = Signal(unsigned(bits), name=f"{index.name}_addr", init=int(addresses[0]))
+    addr = Signal(unsigned(bits), name=f"{index.name}_addr", init=int(addresses[0]), reset_less=reset_less)
     with m.If(restart):
         m.d.sync += addr.eq(int(addresses[0]))
     with m.Elif(advance):
@@ -208,7 +218,9 @@ class PfaStage(wiring.Component):
         chain = last_read & src.next_ready & dst.free
         m.d.comb += [
             dst.claim.eq(start | chain),
-            src.addr.eq(read_address(m, self.read_table, bits, j, restart=start | last_read, advance=busy)),
+            src.addr.eq(
+                read_address(m, self.read_table, bits, j, restart=start | last_read, advance=busy, reset_less=True)
+            ),
             src.en.eq(1),
             src.release.eq(last_read),
         ]
@@ -224,7 +236,9 @@ class PfaStage(wiring.Component):
         word = data.View(complex_layout(self.in_bits), src.data)
         arrived = delay(m, busy, READ_LATENCY, Const(1), "arrived")
         element = Signal(range(r))
-        vector = Signal(data.ArrayLayout(complex_layout(self.in_bits), r))
+        # data registers (here and below) take no reset: their validity is tracked beside
+        # them (arrived, fire, done, remaining, out_valid), and rst stays a short net
+        vector = Signal(data.ArrayLayout(complex_layout(self.in_bits), r), reset_less=True)
         fire = Signal()
         m.d.sync += fire.eq(0)
         with m.If(arrived):
@@ -249,7 +263,7 @@ class PfaStage(wiring.Component):
         done = delay(m, fire, self.module_latency, Const(1), "module_valid")
 
         # --- parallel to serial ------------------------------------------------------------------
-        held = Signal(data.ArrayLayout(complex_layout(dft.out_bits), r))
+        held = Signal(data.ArrayLayout(complex_layout(dft.out_bits), r), reset_less=True)
         remaining = Signal(range(r + 1))
         # held shifts on every cycle it does not load (zeros in: only words counted by
         # ``remaining`` are used), so its r * 2 * out_bits flip-flops have no enable to wait
@@ -265,11 +279,11 @@ class PfaStage(wiring.Component):
         # --- round, saturate, write: one carry chain per register ------------------------------------
         rounded_re = hf.round_shift(serial.re, self.shift, self.rounding)
         rounded_im = hf.round_shift(serial.im, self.shift, self.rounding)
-        r_re = Signal(rounded_re.shape(), name="rounded_re")
-        r_im = Signal(rounded_im.shape(), name="rounded_im")
+        r_re = Signal(rounded_re.shape(), name="rounded_re", reset_less=True)
+        r_im = Signal(rounded_im.shape(), name="rounded_im", reset_less=True)
         r_valid = Signal()
         m.d.sync += [r_re.eq(rounded_re), r_im.eq(rounded_im), r_valid.eq(remaining != 0)]
-        out = Signal(complex_layout(self.out_bits))
+        out = Signal(complex_layout(self.out_bits), reset_less=True)
         out_valid = Signal()
         clip = Signal()
         re, re_clip = hf.saturate(r_re, self.out_bits)

@@ -75,20 +75,20 @@ class SharedDft(wiring.Component):
         # two stages' vectors in every lane of the module, and that select (one flip-flop
         # fanning out to 2 r in_bits multiplexers across the module) in front of the first
         # adders was the native engine's critical path at -8.
-        vector = Signal(data.ArrayLayout(complex_layout(self.in_bits), r), name="x_reg")
+        vector = Signal(data.ArrayLayout(complex_layout(self.in_bits), r), name="x_reg", reset_less=True)
         fired = Signal(name="fired")
         m.d.sync += [vector.eq(Mux(self.fire0, self.x0, self.x1)), fired.eq(self.fire0 | self.fire1)]
         if not self.fold:
             m.d.comb += [dft.x.eq(vector), self.y.eq(dft.y)]
             return m
         second = Signal()  # the cycle after a fire: the imaginary parts go in
-        imag = Signal(data.ArrayLayout(signed(self.in_bits), r))
+        imag = Signal(data.ArrayLayout(signed(self.in_bits), r), reset_less=True)
         m.d.sync += second.eq(fired)
         with m.If(fired):
             m.d.sync += [imag[e].eq(vector[e].im) for e in range(r)]
         for e in range(r):
             m.d.comb += [dft.x[e].re.eq(Mux(second, imag[e], vector[e].re)), dft.x[e].im.eq(0)]
-        first = Signal(data.ArrayLayout(complex_layout(self.out_bits), r))  # DFT(a), one cycle old
+        first = Signal(data.ArrayLayout(complex_layout(self.out_bits), r), reset_less=True)  # DFT(a), one cycle old
         m.d.sync += first.eq(dft.y)
         for e in range(r):  # DFT(a + j b) = (A.re - B.im) + j (A.im + B.re), B = dft.y now
             m.d.comb += [

@@ -158,7 +158,7 @@ class SpectralStage(wiring.Component):
         last_read = busy & at_last
         m.d.comb += [
             dst.claim.eq(start),
-            src.addr.eq(read_address(m, table, address_bits(n), j, restart=start, advance=busy)),
+            src.addr.eq(read_address(m, table, address_bits(n), j, restart=start, advance=busy, reset_less=True)),
             src.en.eq(1),
             src.release.eq(last_read),
         ]
@@ -176,14 +176,15 @@ class SpectralStage(wiring.Component):
         second = delay(m, j[0], READ_LATENCY, one, "second")
         bin_in = delay(m, j[1:], READ_LATENCY, one, "bin")
         pair_in = delay(m, pair, READ_LATENCY, one, "pair")
-        zk = Signal(complex_layout(self.z_bits))
+        # data registers take no reset (their valids do): rst stays a short net
+        zk = Signal(complex_layout(self.z_bits), reset_less=True)
         with m.If(arrived & ~second):
             m.d.sync += zk.eq(z)
         # the sums in one register, their rounding and saturation in the next: one carry
         # chain per cycle
         sum_valid = Signal()
         sums = [zk.re + z.re, zk.im - z.im, zk.im + z.im, z.re - zk.re]
-        sum_regs = [Signal(v.shape(), name=f"sep_sum{i}") for i, v in enumerate(sums)]
+        sum_regs = [Signal(v.shape(), name=f"sep_sum{i}", reset_less=True) for i, v in enumerate(sums)]
         k_sum = Signal(range(h))
         pair_sum = Signal.like(pair)
         m.d.sync += sum_valid.eq(arrived & second)
@@ -191,8 +192,8 @@ class SpectralStage(wiring.Component):
             m.d.sync += [r.eq(v) for r, v in zip(sum_regs, sums, strict=True)]
             m.d.sync += [k_sum.eq(bin_in), pair_sum.eq(pair_in)]
         sep_valid = Signal()
-        xc = Signal(complex_layout(self.sep_bits))
-        xd = Signal(complex_layout(self.sep_bits))
+        xc = Signal(complex_layout(self.sep_bits), reset_less=True)
+        xd = Signal(complex_layout(self.sep_bits), reset_less=True)
         k_sep = Signal(range(h))
         pair_sep = Signal.like(pair)
         fitted = [hf.saturate(hf.round_shift(v, sigma, self.rounding), self.sep_bits) for v in sum_regs]
@@ -241,20 +242,20 @@ class SpectralStage(wiring.Component):
             m.d.sync += self.overflow.eq(1)
 
         # --- recombination: sums, then rounding and saturation -------------------------------------
-        pc = Signal(complex_layout(self.prod_bits))
+        pc = Signal(complex_layout(self.prod_bits), reset_less=True)
         with m.If(p_valid & ~p_second):
             m.d.sync += pc.eq(mul.p)
         pd = mul.p
         rsums = [pc.re - pd.im, pc.im + pd.re, pc.re + pd.im, pd.re - pc.im]
-        rsum_regs = [Signal(v.shape(), name=f"rec_sum{i}") for i, v in enumerate(rsums)]
+        rsum_regs = [Signal(v.shape(), name=f"rec_sum{i}", reset_less=True) for i, v in enumerate(rsums)]
         rsum_valid = Signal()
         k_rsum = Signal(range(h))
         m.d.sync += rsum_valid.eq(p_valid & p_second)
         with m.If(p_valid & p_second):
             m.d.sync += [r.eq(v) for r, v in zip(rsum_regs, rsums, strict=True)]
             m.d.sync += k_rsum.eq(p_bin)
-        y_lo = Signal(complex_layout(self.rec_bits))  # Y[k]
-        y_hi = Signal(complex_layout(self.rec_bits))  # Y[N - k]
+        y_lo = Signal(complex_layout(self.rec_bits), reset_less=True)  # Y[k]
+        y_hi = Signal(complex_layout(self.rec_bits), reset_less=True)  # Y[N - k]
         rec_valid = Signal()
         k_rec = Signal(range(h))
         rfit = [hf.saturate(hf.round_shift(v, rho, self.rounding), self.rec_bits) for v in rsum_regs]

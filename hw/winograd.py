@@ -548,6 +548,10 @@ class WinogradDft(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         en = self.en
+        # Every register here is data whose validity the caller tracks (the module has no
+        # valid of its own), so none takes the reset: rst then reaches the control flip-flops
+        # only, a net the placer can keep short (at N = 56 the reset fanned out to every
+        # module register and led the critical path).
         flow, outputs = self._graph()
         chains: dict[int, list[Value]] = {}  # node -> its value at node.level, +1, +2, ...
         names: dict[int, str] = {}
@@ -555,14 +559,14 @@ class WinogradDft(wiring.Component):
         def at(node: _Node, level: int) -> Value:
             chain = chains[id(node)]
             while len(chain) <= level - node.level:
-                reg = Signal(signed(node.bits), name=f"{names[id(node)]}_d{len(chain)}")
+                reg = Signal(signed(node.bits), name=f"{names[id(node)]}_d{len(chain)}", reset_less=True)
                 with m.If(en):
                     m.d.sync += reg.eq(chain[-1])
                 chain.append(reg)
             return chain[level - node.level]
 
         def register(node: _Node, value: Value) -> Value:
-            reg = Signal(signed(node.bits), name=names[id(node)])
+            reg = Signal(signed(node.bits), name=names[id(node)], reset_less=True)
             with m.If(en):
                 m.d.sync += reg.eq(value)
             return reg
