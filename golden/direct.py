@@ -39,3 +39,15 @@ def accumulate(q: QuantizedLayer, x: ArrayLike) -> IntArray:
 def direct_model(q: QuantizedLayer, x: ArrayLike) -> tuple[IntArray, NDArray[np.bool_]]:
     """Output integers of the direct engine and a mask of saturated (or wrapped) samples."""
     return requantize(accumulate(q, x), q.shift[:, None], q.fmt.output.bits, q.fmt.rounding, q.fmt.saturate)
+
+
+def saturated_per_channel(q: QuantizedLayer, x: ArrayLike) -> IntArray:
+    """(C,) how many outputs of each channel saturated (or wrapped) on input rows (..., C, N).
+
+    ``QuantizedLayer.saturated`` counts what the quantizer clipped in the ROMs; this counts the
+    stream. A calibrated clip (`golden.calibration`, percentile or MSE) or a folded output
+    scale (`golden.quant.quantize_layer`, ``out_scale``) saturates a channel's rarest outputs
+    on purpose, so the count per channel is how one checks that "rare" holds on real data.
+    """
+    _, mask = direct_model(q, x)
+    return mask.reshape(-1, q.channels, q.fmt.n).sum(axis=(0, 2)).astype(np.int64)

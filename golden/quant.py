@@ -11,11 +11,12 @@ the engine saves an adder and a wider multiplier input on every tap.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from golden.calibration import channel_clip_levels, check_rule, pow2_frac
 from golden.checks import as_finite_array
 from golden.cli import UserError
 from golden.fixed import FRAC_LIMIT, FixedFormat, IntArray, Rounding, frac_for_range, round_float, saturate, scale
@@ -26,6 +27,8 @@ MAX_N = 1024  # at 24 bits the exact accumulator (2*24 + log2 N + 3 bits) must s
 SUPPORTED_BITS = range(4, 25)  # 4..24 signed bits for data, weights and output
 PE_EXTRA_BITS = 2  # PEs may exceed the input range; two more bits before saturating
 BIAS_HEADROOM_BITS = 1
+OUTPUT_SCALES = ("pow2", "shared", "per-channel")  # `quantize_layer(out_scale=...)`
+_BELOW_CAP = 1.0 - 2.0**-40  # keeps a folding factor strictly under its cap despite float rounding
 
 
 def check_bits(bits: int, name: str = "bits") -> None:
@@ -171,10 +174,29 @@ class QuantizedLayer:
     pe: IntArray  # (C, N), frac = fmt.data.frac
     bias: IntArray  # (C,), frac = data.frac + weight_frac[c]
     saturated: dict[str, int] = field(default_factory=dict)  # what the quantizer clipped
+    # (C,) real value of one output LSB per channel when the scales were folded into the weights
+    # (`quantize_layer`, out_scale "shared"/"per-channel"); None: 2**-fmt.output.frac everywhere
+    output_scale: NDArray[np.float64] | None = None
 
     @property
     def channels(self) -> int:
         return self.weight.shape[0]
+
+    @property
+    def output_lsb(self) -> NDArray[np.float64]:
+        """(C,) real value of one output LSB of each channel, whatever the output scale mode.
+
+        The integers on the stream always have the power-of-two format ``fmt.output``; a folded
+        scale only changes what they mean (`quantize_layer`), so a consumer multiplies by this
+        instead of ``fmt.output.lsb``.
+        """
+        if self.output_scale is None:
+            return np.full(self.channels, self.fmt.output.lsb)
+        return np.asarray(self.output_scale, dtype=np.float64)
+
+    def dequantize_output(self, y: ArrayLike) -> NDArray[np.float64]:
+        """Output integers (..., C, N) -> the real values they stand for (`output_lsb`)."""
+        return np.asarray(y, dtype=np.float64) * self.output_lsb[:, None]
 
     @property
     def acc_frac(self) -> IntArray:
@@ -212,12 +234,15 @@ class QuantizedLayer:
         return r + acc * np.exp2(-self.shift.astype(np.float64))
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "format": self.fmt.to_dict(),
             "weight_frac": self.weight_frac.tolist(),
             "shift": self.shift.tolist(),
             "saturated": dict(self.saturated),
         }
+        if self.output_scale is not None:  # absent for power-of-two scales: old dicts stay identical
+            d["output_scale"] = [float(v) for v in self.output_scale]
+        return d
 
 
 def quantize_layer(
@@ -232,6 +257,8 @@ def quantize_layer(
     per_channel: bool = True,
     rounding: Rounding = Rounding.HALF_EVEN,
     saturating: bool = True,
+    calibration_rule: str = "max",
+    out_scale: str = "pow2",
 ) -> QuantizedLayer:
     """Choose power-of-two scales from the weights and calibration data, then quantize.
 
@@ -249,6 +276,26 @@ def quantize_layer(
       to 0, it outputs its bias, and the bias fits the accumulator. (Unclamped, its frac
       asked for shifts >= 64 and a bias of 2**78 accumulator LSBs, which wrapped.)
 
+    ``calibration_rule`` (`golden.calibration.CALIBRATION_RULES`) says which magnitude of the
+    calibration data, and of each channel's ``forward(calibration)``, counts as "the range"
+    above: ``"max"`` (the default, the sample maximum: nothing in the calibration data
+    saturates), ``"percentile"`` (99.99th of |v|) or ``"mse"`` (the clip with the least
+    quantize-with-saturation error). Without calibration data it has nothing to act on. For
+    ``"mse"`` the data format is the better of the two power-of-two formats around the clip
+    (`golden.calibration.pow2_frac`).
+
+    ``out_scale`` chooses what one output LSB is worth:
+
+    - ``"pow2"`` (default): ``2**-output.frac`` for every channel, as above;
+    - ``"shared"`` / ``"per-channel"``: a real (not power-of-two) scale, realised by folding a
+      factor ``f[c]`` into the float weights and bias before quantizing (see `_fold_factors`),
+      so the integer datapath, its one power-of-two output shift and every golden model are
+      unchanged and exact. The output format is the one ``"pow2"`` chooses; ``f[c]`` stretches
+      channel c's range (its own for ``"per-channel"``, the largest channel's for ``"shared"``)
+      to the format's full scale, gaining up to one bit for the largest channel and more for
+      smaller ones. ``QuantizedLayer.output_scale[c] = 2**-output.frac / f[c]`` is what one
+      output LSB of channel c is worth (`QuantizedLayer.dequantize_output`).
+
     A single outlier channel is refused (`UserError` naming it) when the output scale is chosen
     here: if one channel's output range puts every other live channel below half an output
     LSB, one shared output format cannot serve them (they would all output 0), and
@@ -261,22 +308,60 @@ def quantize_layer(
     Values that still do not fit are saturated and counted in ``saturated``.
     """
     check_n_bits(layer.n, bits)
-    wbits = bits if weight_bits is None else weight_bits
-    obits = bits if output_bits is None else output_bits
+    check_rule(calibration_rule)
+    if out_scale not in OUTPUT_SCALES:
+        raise ValueError(f"out_scale must be one of {', '.join(OUTPUT_SCALES)}; got {out_scale!r}")
     calib = None if calibration is None else as_finite_array(calibration, "calibration")
     if calib is not None and (calib.ndim < 2 or calib.shape[-2:] != (layer.channels, layer.n)):
         raise ValueError(f"calibration must be (..., {layer.channels}, {layer.n}); got {calib.shape}")
+    options = _Options(
+        bits,
+        bits if weight_bits is None else weight_bits,
+        bits if output_bits is None else output_bits,
+        per_channel,
+        rounding,
+        saturating,
+    )
+    quantized, ranges = _quantize_pow2(layer, options, calib, calibration_rule, data_frac, output_frac)
+    if out_scale == "pow2":
+        return quantized
+    clips = ranges if out_scale == "per-channel" else np.full_like(ranges, ranges.max())
+    return _fold(layer, options, quantized, clips)
 
+
+@dataclass(frozen=True)
+class _Options:
+    """The widths and arithmetic `quantize_layer` was asked for (shared by its two passes)."""
+
+    bits: int
+    weight_bits: int
+    output_bits: int
+    per_channel: bool
+    rounding: Rounding
+    saturating: bool
+
+
+def _quantize_pow2(
+    layer: FloatLayer,
+    o: _Options,
+    calib: NDArray[np.float64] | None,
+    rule: str,
+    data_frac: int | None,
+    output_frac: int | None,
+) -> tuple[QuantizedLayer, NDArray[np.float64]]:
+    """Power-of-two scales and integers (`quantize_layer`), plus the per-channel output ranges
+    the output format was chosen from."""
+    bits, wbits, obits = o.bits, o.weight_bits, o.output_bits
     if data_frac is None:
-        data_frac = frac_for_range(float(np.max(np.abs(calib))), bits) if calib is not None else bits - 3
+        data_frac = pow2_frac(calib, rule, bits) if calib is not None else bits - 3
     data = FixedFormat(bits, data_frac)
 
     w_abs = np.abs(layer.weight).max(axis=1)
-    if not per_channel:
+    if not o.per_channel:
         w_abs = np.full_like(w_abs, w_abs.max())
     weight_frac = np.array([frac_for_range(float(m), wbits) for m in w_abs], dtype=np.int64)
 
-    ranges = _output_ranges(layer, data, calib)
+    ranges = _output_ranges(layer, data, calib, rule, obits)
     auto_output = output_frac is None
     if output_frac is None:
         output_frac = frac_for_range(float(ranges.max()), obits)
@@ -286,7 +371,7 @@ def quantize_layer(
             f"the layer's values are too large for a fixed-point scale: the output format would need "
             f"2**{-output_frac} per LSB (at most 2**{FRAC_LIMIT}); rescale the weights"
         )
-    fmt = ParcFormat(layer.n, data, FixedFormat(obits, output_frac), wbits, rounding, saturating)
+    fmt = ParcFormat(layer.n, data, FixedFormat(obits, output_frac), wbits, o.rounding, o.saturating)
     if auto_output:
         _refuse_outlier(ranges, data, fmt.output, bits)
     # products finer than 2**-max_shift output LSBs: clamp (module docstring, `max_shift`)
@@ -295,7 +380,7 @@ def quantize_layer(
     saturated: dict[str, int] = {}
 
     def q(name: str, values: NDArray[np.float64], frac: ArrayLike, nbits: int) -> IntArray:
-        ints, clipped = saturate(round_float(scale(values, frac), rounding), nbits)
+        ints, clipped = saturate(round_float(scale(values, frac), o.rounding), nbits)
         saturated[name] = int(clipped.sum())
         return ints
 
@@ -312,21 +397,109 @@ def quantize_layer(
             f"{fmt.acc_bits}-bit accumulator (at most {fmt.offset_limit} next to full-scale data); "
             "lower the PE range or raise the bits"
         )
-    return quantized
+    return quantized, ranges
 
 
-def _output_ranges(layer: FloatLayer, data: FixedFormat, calib: NDArray[np.float64] | None) -> NDArray[np.float64]:
-    """Per channel, the output magnitude the output format must hold (see `quantize_layer`)."""
+def _fold(layer: FloatLayer, o: _Options, base: QuantizedLayer, clips: NDArray[np.float64]) -> QuantizedLayer:
+    """Quantize ``layer`` with the factors of `_fold_factors` folded in, in ``base``'s formats."""
+    f = _fold_factors(layer, base, clips)
+    scaled = FloatLayer.create(layer.weight * f[:, None], layer.pe, layer.bias * f, layer.name)
+    frac = int(base.fmt.output.frac)
+    folded, _ = _quantize_pow2(scaled, o, None, "max", int(base.fmt.data.frac), frac)
+    if folded.fmt != base.fmt:  # the shift cap of `_fold_caps` rules this out
+        raise RuntimeError(f"folding changed the layer's formats: {base.fmt} -> {folded.fmt}")
+    return replace(folded, output_scale=np.ldexp(1.0, -frac) / f)
+
+
+def _fold_factors(layer: FloatLayer, base: QuantizedLayer, clips: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per channel, the real factor folded into weight and bias (`quantize_layer`, out_scale).
+
+    Aim: channel c's clip lands on the largest output integer, ``f[c] = (2**(obits-1) - 1) *
+    2**-frac / clip[c]`` (frac = the power-of-two output format, chosen from the largest clip, so
+    this is >= (2**(obits-1) - 1) / 2**(obits-1), and often > 1). PE needs no factor: it is
+    added to x before the weights. Then capped, each cap a sufficient condition, so that folding
+    never breaks what the power-of-two quantization guarantees (`_fold_caps`), and lowered by at
+    most 0.4 % where the largest folded weight would round up into saturation
+    (`_without_weight_round_up`). Channels that are not live (clip below one input LSB, as in
+    `_refuse_outlier`: pruned, or all zero) keep f = 1: amplifying them would only magnify what
+    the input format cannot resolve.
+    """
+    fmt = base.fmt
+    full_scale = float(np.ldexp(2.0 ** (fmt.output.bits - 1), -int(fmt.output.frac)))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        target = full_scale * (1.0 - 2.0 ** -(fmt.output.bits - 1)) / clips
+        f = np.minimum(target, _fold_caps(layer, fmt))
+    scaled = (clips >= fmt.data.lsb) & np.isfinite(f) & (f > 0)
+    f = np.where(scaled, f, 1.0)
+    return np.where(scaled, _without_weight_round_up(f, np.abs(layer.weight).max(axis=1), fmt.weight_bits), f)
+
+
+def _fold_caps(layer: FloatLayer, fmt: ParcFormat) -> NDArray[np.float64]:
+    """Per channel, the largest factor `_fold_factors` may fold in (inf: no limit).
+
+    - shift >= 0: the folded weights' power-of-two frac must stay >= ``frac - data.frac``, i.e.
+      ``f * max|w[c]| < 2**(wbits - 1 - frac + data.frac)``. This is the natural limit of the
+      gain: beyond it the output LSB would be finer than the accumulator's, which holds nothing
+      finer. (With per-tensor weight scales the same cap bounds the shared maximum.)
+    - bias fits its ROM (``2**(acc_bits - 3)`` accumulator LSBs): the folded bias is
+      ``|b| f 2**(data.frac + wf')`` with ``wf'`` the folded weights' frac. The weights are
+      renormalised (``f max|w| 2**wf' < 2**(wbits-1)``), so it is below ``|b| 2**(data.frac +
+      wbits - 1) / max|w|`` whatever f is, and nothing caps f while that clears the range. Only
+      a bias huge next to its weights (the weight frac clamped by `ParcFormat.max_shift`) is
+      held to ``|b| f < 2**(obits-1) 2**-frac``, the output's full scale, which at the output
+      shift ``<= max_shift`` is inside the range.
+    - ``output_scale = 2**-frac / f`` stays a normal float.
+
+    The folded offset ROM (``corr(w_q, pe_q) + b_q``) needs no cap: |w_q| < ``2**(wbits-1)``
+    whatever f is, |pe_q| < ``2**(pe_bits-1)``, and with the bias inside its range the offset is
+    below ``2**(acc_bits-2)``, inside `ParcFormat.offset_limit`.
+    """
+    frac, dfrac = int(fmt.output.frac), int(fmt.data.frac)
+    w_abs = np.abs(layer.weight).max(axis=1)
+    b_abs = np.abs(layer.bias)
+    bias_range = 2.0 ** (fmt.acc_bits - 3)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        shift_cap = np.ldexp(1.0, fmt.weight_bits - 1 - frac + dfrac) / w_abs
+        bias_bound = b_abs * np.ldexp(1.0, dfrac + fmt.weight_bits - 1) / w_abs
+        full_scale = np.ldexp(2.0 ** (fmt.output.bits - 1), -frac)
+        bias_cap = np.where(bias_bound < bias_range - 1, np.inf, full_scale / b_abs)  # - 1: rounding
+        scale_cap = np.ldexp(1.0, -frac) / np.finfo(np.float64).tiny
+    return np.minimum(np.minimum(shift_cap, bias_cap), scale_cap) * _BELOW_CAP
+
+
+def _without_weight_round_up(f: NDArray[np.float64], w_abs: NDArray[np.float64], wbits: int) -> NDArray[np.float64]:
+    """Lower ``f`` where the folded largest weight would round up out of its format.
+
+    `golden.fixed.frac_for_range` holds a value below ``2**(bits-1)`` LSBs, and rounding may
+    take 127.7 to 128, which saturates by less than an LSB. The power-of-two quantizer accepts
+    that (and counts it); a folding factor is free to avoid it by staying <= 127.5 LSBs, at a
+    cost of at most 0.4 % of f, so folding adds no saturation.
+    """
+    m = f * w_abs
+    frac = np.array([frac_for_range(float(v), wbits) for v in m], dtype=np.int64)
+    top = np.ldexp(2.0 ** (wbits - 1) - 0.5, -frac) * _BELOW_CAP  # rounds inside the format, any rounding
+    return np.where(m > top, top / np.where(w_abs > 0, w_abs, 1.0), f)
+
+
+def _output_ranges(
+    layer: FloatLayer, data: FixedFormat, calib: NDArray[np.float64] | None, rule: str, bits: int
+) -> NDArray[np.float64]:
+    """Per channel, the output magnitude the output format must hold (see `quantize_layer`):
+    the ``rule``'s clip of ``forward(calib)`` at ``bits`` output bits, or the worst case."""
     c, n = layer.channels, layer.n
+    y: NDArray[np.float64] | None = None
     with np.errstate(over="ignore", invalid="ignore"):
         if calib is not None:
-            ranges = np.abs(layer.forward(calib)).reshape(-1, c, n).max(axis=(0, 2))
+            y = layer.forward(calib)
+            ranges = np.abs(y).reshape(-1, c, n).max(axis=(0, 2))
         else:
             x_max = float(np.ldexp(1.0, data.bits - 1 - int(data.frac)))
             ranges = np.abs(layer.weight).sum(axis=1) * x_max + np.abs(layer.forward(np.zeros((c, n)))).max(axis=1)
     if not np.all(np.isfinite(ranges)):
         bad = int(np.argmin(np.isfinite(ranges)))
         raise UserError(f"channel {bad}: the layer's outputs overflow float64 (weights, PE or bias too large)")
+    if y is not None and rule != "max":
+        ranges = channel_clip_levels(y, rule, bits)
     return ranges
 
 
