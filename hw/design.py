@@ -15,15 +15,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from golden.bundle import DEFAULT_BUNDLE_DIR, RANDOM_WEIGHTS, Bundle, default_bundle_path, load_weights, weights_sha256
+from golden.calibration import CALIBRATION_RULES
 from golden.cli import UserError
 from golden.fast_parc_int import plan_with_options
 from golden.native_fft import NativeParams
 from golden.pfa import supported
-from golden.quant import FloatLayer, QuantizedLayer, check_n_bits, quantize_layer, random_layer
+from golden.quant import OUTPUT_SCALES, FloatLayer, QuantizedLayer, check_n_bits, quantize_layer, random_layer
 from hw.direct import DirectEngine
 from hw.fast_parc import FastParcEngine
 from hw.names import check_top_name
@@ -55,6 +57,13 @@ class DesignSpec:
     # primitives with their registers on, or Vivado attributes); ports, latency and results are
     # the same for all. Part of `spec_key` (asdict), so caches of different targets stay apart.
     target: str = "generic"
+    # Scales (issue 15, `golden.quant.quantize_layer`): a .npy of float inputs (..., C, N) to
+    # calibrate on (None: the bundle's own activations, if any), the rule that turns it into
+    # clip levels, and whether output scales are powers of two or real factors folded into the
+    # weights. The defaults reproduce the power-of-two scales of every earlier design.
+    calibration: str | None = None
+    calibration_rule: str = "max"
+    out_scale: str = "pow2"
 
     @property
     def top_name(self) -> str:
@@ -114,10 +123,28 @@ class Design:
             "framing": "one frame = N samples of one channel, tlast on the N-th; channels 0..C-1 in turn",
             "status_ports": {name: len(getattr(self.top, name)) for name in self.top.status},
             "quantizer_saturated": dict(self.layer.saturated),
+            "scales": self._scales_record(),
             "tdata": self._tdata(),
             "rom_layout": self._rom_layout(),
             "weights": self._weights_record(),
             **self.arch_info,
+        }
+
+    def _scales_record(self) -> dict:
+        """How the scales were chosen, and what one output LSB of each channel is worth (the
+        next layer folds it: with ``out_scale`` shared/per-channel it is not a power of two)."""
+        spec, bundle = self.spec, self.bundle
+        if spec.calibration is not None:
+            source = f"file {Path(spec.calibration).name}"
+        elif bundle is not None and bundle.calibration is not None:
+            source = f"bundle activations ({bundle.calibration.shape[0]} rows)"
+        else:
+            source = None
+        return {
+            "calibration": source,
+            "calibration_rule": spec.calibration_rule,
+            "out_scale": spec.out_scale,
+            "output_lsb": [float(v) for v in self.layer.output_lsb],
         }
 
     def _tdata(self) -> dict:
@@ -369,6 +396,38 @@ def load_float_layer(spec: DesignSpec) -> tuple[FloatLayer, Bundle | None]:
     return bundle.layer, bundle
 
 
+def check_choice(value: str, choices: tuple[str, ...], flag: str) -> str:
+    if value not in choices:
+        raise UserError(f"{flag} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def calibration_data(spec: DesignSpec, layer: FloatLayer, bundle: Bundle | None) -> np.ndarray | None:
+    """The float inputs the scales are calibrated on: ``spec.calibration`` (a .npy of shape
+    (..., C, N) for the C channels used), else the bundle's activations, else None (scales
+    from the weight bound). A file that cannot serve is a one-line `UserError`."""
+    if spec.calibration is None:
+        return None if bundle is None else bundle.calibration
+    path = Path(spec.calibration)
+    if not path.is_file():
+        raise UserError(f"--calibration {spec.calibration}: no such file")
+    try:
+        values = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--calibration {path.name}: not a NumPy .npy array ({exc})") from None
+    if not isinstance(values, np.ndarray):  # an .npz archive loads as a mapping of arrays
+        raise UserError(f"--calibration {path.name}: not a NumPy .npy array (an .npz archive holds several)")
+    want = (layer.channels, layer.n)
+    if values.ndim < 2 or tuple(values.shape[-2:]) != want or values.size == 0:
+        raise UserError(
+            f"--calibration {path.name}: shape {values.shape}; want (..., {want[0]}, {want[1]}) "
+            "float inputs (channels used x N)"
+        )
+    if not np.issubdtype(values.dtype, np.number) or not np.all(np.isfinite(values)):
+        raise UserError(f"--calibration {path.name}: values must be finite numbers")
+    return values.astype(np.float64)
+
+
 def add_design_arguments(p: argparse.ArgumentParser) -> None:
     """The options that choose the hardware, shared by `hw.generate` and `sim.run` so a
     simulated design is named exactly as a generated one."""
@@ -403,6 +462,27 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
         "written beside the Verilog), xc7 (generic plus Vivado use_dsp / ram_style attributes). Same ports, "
         "latency and results for all",
     )
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE",
+        help="a .npy of float inputs shaped (..., C, N) to choose the scales from (default: the trained "
+        "bundle's own activations; none for random weights)",
+    )
+    p.add_argument(
+        "--calibration-rule",
+        default="max",
+        choices=CALIBRATION_RULES,
+        help="what range of the calibration data (and of each channel's outputs) maps to full scale: max "
+        "(nothing saturates, the default), percentile (99.99th), mse (least quantization error, as TensorRT)",
+    )
+    p.add_argument(
+        "--out-scale",
+        default="pow2",
+        choices=OUTPUT_SCALES,
+        help="output scales: pow2 (one power of two for all channels, the default), shared or per-channel (real "
+        "scales folded into the weights and bias; manifest output_scale gives each channel's LSB value)",
+    )
 
 
 def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) -> DesignSpec:
@@ -417,6 +497,9 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
         layer=args.layer,
         seed=seed,
         target=args.target,
+        calibration=args.calibration,
+        calibration_rule=args.calibration_rule,
+        out_scale=args.out_scale,
         **extra,
     )
 
@@ -435,7 +518,13 @@ def build_design(spec: DesignSpec) -> Design:
     if spec.parallel is not None and spec.arch != "direct":
         raise UserError(f"--parallel applies to --arch direct only (the {spec.arch} engine streams 1 sample/clock)")
     float_layer, bundle = load_float_layer(spec)
-    layer = bundle.quantize(spec.bits) if bundle else quantize_layer(float_layer, spec.bits)
+    layer = quantize_layer(
+        float_layer,
+        spec.bits,
+        calibration_data(spec, float_layer, bundle),
+        calibration_rule=check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
+        out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
+    )
     engine, info = ARCHITECTURES[spec.arch](spec, layer)
     top = AxisTop(engine)
     for elaboratable in (engine, top):  # a Design may serve only as a model: no "unused" warning

@@ -35,6 +35,8 @@ def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (work / SENTINEL).write_text("user data\n")
     (work / "notes.txt").write_text("this is not a weight file\n")
     np.savez(work / "list_meta.npz", weight=np.ones((2, 7)), meta=np.array("[1, 2, 3]"))
+    np.save(work / "calib_5.npy", np.zeros((3, 4, 5)))
+    np.save(work / "calib_nan.npy", np.full((3, 4, 7), np.nan))
     monkeypatch.chdir(work)
     # Simulator builds and caches must not land in the working folder either.
     monkeypatch.setenv("PARC_HW_BUILD_DIR", str(tmp_path / "build"))
@@ -100,6 +102,14 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ),
     ("hw.generate", ["--n", "7", "--fft-impl", "padded", "--weights", "random"], ("--fft-impl", "--arch fft only")),
     ("hw.generate", ["--n", "7", "--target", "bogus", "--weights", "random"], ("--target", "bogus", "ecp5")),
+    # hw.generate: scales (issue 15)
+    ("hw.generate", ["--n", "7", "--weights", "random", "--calibration", "missing.npy"], ("--calibration", "missing")),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--calibration", "notes.txt"], ("--calibration", ".npy")),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--calibration", "list_meta.npz"], ("--calibration", ".npz")),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--calibration", "calib_5.npy"], ("--calibration", "4, 7")),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--calibration", "calib_nan.npy"], ("--calibration", "finite")),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--calibration-rule", "bogus"], ("--calibration-rule",)),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--out-scale", "bogus"], ("--out-scale",)),
     # hw.generate: weight files
     ("hw.generate", ["--n", "7", "--weights", "missing.npz"], ("missing.npz",)),
     ("hw.generate", ["--n", "7", "--weights", "notes.txt"], ("notes.txt",)),
