@@ -28,6 +28,7 @@ SUPPORTED_BITS = range(4, 25)  # 4..24 signed bits for data, weights and output
 PE_EXTRA_BITS = 2  # PEs may exceed the input range; two more bits before saturating
 BIAS_HEADROOM_BITS = 1
 OUTPUT_SCALES = ("pow2", "shared", "per-channel")  # `quantize_layer(out_scale=...)`
+PE_OFFSETS = ("auto", "quantized", "exact")  # `quantize_layer(pe_offset=...)`
 _BELOW_CAP = 1.0 - 2.0**-40  # keeps a folding factor strictly under its cap despite float rounding
 
 
@@ -177,6 +178,9 @@ class QuantizedLayer:
     # (C,) real value of one output LSB per channel when the scales were folded into the weights
     # (`quantize_layer`, out_scale "shared"/"per-channel"); None: 2**-fmt.output.frac everywhere
     output_scale: NDArray[np.float64] | None = None
+    # (C, N) the offset ROM when it was computed from the float PE and bias (`quantize_layer`,
+    # pe_offset "exact"); None: corr(w_q, pe_q) + b_q from the quantized PE and bias
+    exact_offset: IntArray | None = None
 
     @property
     def channels(self) -> int:
@@ -209,7 +213,10 @@ class QuantizedLayer:
 
     @property
     def offset(self) -> IntArray:
-        """The folded PE/bias ROM: corr(w_q, pe_q)[i] + b_q (accumulator LSBs)."""
+        """The folded PE/bias ROM (accumulator LSBs): corr(w_q, pe_q)[i] + b_q, or the exact
+        offset when `quantize_layer` computed it from the float PE and bias."""
+        if self.exact_offset is not None:
+            return self.exact_offset
         return np.einsum("cij,cj->ci", circulant(self.weight), self.pe) + self.bias[:, None]
 
     def float_error_bound(self) -> NDArray[np.float64]:
@@ -242,6 +249,8 @@ class QuantizedLayer:
         }
         if self.output_scale is not None:  # absent for power-of-two scales: old dicts stay identical
             d["output_scale"] = [float(v) for v in self.output_scale]
+        if self.exact_offset is not None:
+            d["pe_offset"] = "exact"
         return d
 
 
@@ -259,6 +268,7 @@ def quantize_layer(
     saturating: bool = True,
     calibration_rule: str = "max",
     out_scale: str = "pow2",
+    pe_offset: str = "auto",
 ) -> QuantizedLayer:
     """Choose power-of-two scales from the weights and calibration data, then quantize.
 
@@ -296,6 +306,16 @@ def quantize_layer(
       smaller ones. ``QuantizedLayer.output_scale[c] = 2**-output.frac / f[c]`` is what one
       output LSB of channel c is worth (`QuantizedLayer.dequantize_output`).
 
+    ``pe_offset`` chooses how the offset ROM (PE and bias folded into one per-position term,
+    docs/number-formats.md section 6) is computed: ``"quantized"`` = ``corr(w_q, pe_q) + b_q``
+    from the PE quantized in the input format and the bias in accumulator LSBs, each rounded on
+    its own; ``"exact"`` = ``corr(w_q, pe) + b`` from the float PE and bias, rounded once to
+    accumulator LSBs. The hardware is the same (the ROM holds whatever it is given), and every
+    golden model reads `QuantizedLayer.offset`, so both are bit-exact; "exact" removes the PE's
+    quantization error (at 8 bits as large as the weights' or the output's). ``"auto"`` (the
+    default) is "exact" with a folded ``out_scale`` and "quantized" with ``"pow2"``, which keeps
+    the ROMs of earlier designs unchanged.
+
     A single outlier channel is refused (`UserError` naming it) when the output scale is chosen
     here: if one channel's output range puts every other live channel below half an output
     LSB, one shared output format cannot serve them (they would all output 0), and
@@ -311,6 +331,9 @@ def quantize_layer(
     check_rule(calibration_rule)
     if out_scale not in OUTPUT_SCALES:
         raise ValueError(f"out_scale must be one of {', '.join(OUTPUT_SCALES)}; got {out_scale!r}")
+    if pe_offset not in PE_OFFSETS:
+        raise ValueError(f"pe_offset must be one of {', '.join(PE_OFFSETS)}; got {pe_offset!r}")
+    exact = pe_offset == "exact" or (pe_offset == "auto" and out_scale != "pow2")
     calib = None if calibration is None else as_finite_array(calibration, "calibration")
     if calib is not None and (calib.ndim < 2 or calib.shape[-2:] != (layer.channels, layer.n)):
         raise ValueError(f"calibration must be (..., {layer.channels}, {layer.n}); got {calib.shape}")
@@ -323,10 +346,29 @@ def quantize_layer(
         saturating,
     )
     quantized, ranges = _quantize_pow2(layer, options, calib, calibration_rule, data_frac, output_frac)
-    if out_scale == "pow2":
-        return quantized
-    clips = ranges if out_scale == "per-channel" else np.full_like(ranges, ranges.max())
-    return _fold(layer, options, quantized, clips)
+    if out_scale != "pow2":
+        clips = ranges if out_scale == "per-channel" else np.full_like(ranges, ranges.max())
+        quantized, layer = _fold(layer, options, quantized, clips)
+    return _with_exact_offset(quantized, layer) if exact else quantized
+
+
+def _with_exact_offset(q: QuantizedLayer, layer: FloatLayer) -> QuantizedLayer:
+    """``q`` with its offset ROM computed from ``layer``'s float PE and bias (`quantize_layer`,
+    ``pe_offset="exact"``): ``corr(w_q, pe) + b`` in accumulator LSBs, rounded once."""
+    fmt = q.fmt
+    pe_in_data_lsbs = layer.pe * np.ldexp(1.0, int(fmt.data.frac))
+    offset_float = np.einsum("cij,cj->ci", circulant(q.weight).astype(np.float64), pe_in_data_lsbs)
+    offset_float += scale(layer.bias, q.acc_frac)[:, None]
+    offset = round_float(offset_float, fmt.rounding)
+    peak = np.abs(offset).max(axis=1)
+    if peak.max() > fmt.offset_limit:
+        c = int(np.argmax(peak))
+        raise UserError(
+            f"channel {c}: the PE/bias offset ({int(peak[c])} accumulator LSBs) does not fit the "
+            f"{fmt.acc_bits}-bit accumulator (at most {fmt.offset_limit} next to full-scale data); "
+            "lower the PE range or raise the bits"
+        )
+    return replace(q, exact_offset=offset)
 
 
 @dataclass(frozen=True)
@@ -400,15 +442,18 @@ def _quantize_pow2(
     return quantized, ranges
 
 
-def _fold(layer: FloatLayer, o: _Options, base: QuantizedLayer, clips: NDArray[np.float64]) -> QuantizedLayer:
-    """Quantize ``layer`` with the factors of `_fold_factors` folded in, in ``base``'s formats."""
+def _fold(
+    layer: FloatLayer, o: _Options, base: QuantizedLayer, clips: NDArray[np.float64]
+) -> tuple[QuantizedLayer, FloatLayer]:
+    """Quantize ``layer`` with the factors of `_fold_factors` folded in, in ``base``'s formats;
+    also the folded float layer (what the integers stand for, up to ``output_scale``)."""
     f = _fold_factors(layer, base, clips)
     scaled = FloatLayer.create(layer.weight * f[:, None], layer.pe, layer.bias * f, layer.name)
     frac = int(base.fmt.output.frac)
     folded, _ = _quantize_pow2(scaled, o, None, "max", int(base.fmt.data.frac), frac)
     if folded.fmt != base.fmt:  # the shift cap of `_fold_caps` rules this out
         raise RuntimeError(f"folding changed the layer's formats: {base.fmt} -> {folded.fmt}")
-    return replace(folded, output_scale=np.ldexp(1.0, -frac) / f)
+    return replace(folded, output_scale=np.ldexp(1.0, -frac) / f), scaled
 
 
 def _fold_factors(layer: FloatLayer, base: QuantizedLayer, clips: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -25,7 +25,15 @@ from golden.cli import UserError
 from golden.fast_parc_int import plan_with_options
 from golden.native_fft import NativeParams
 from golden.pfa import supported
-from golden.quant import OUTPUT_SCALES, FloatLayer, QuantizedLayer, check_n_bits, quantize_layer, random_layer
+from golden.quant import (
+    OUTPUT_SCALES,
+    PE_OFFSETS,
+    FloatLayer,
+    QuantizedLayer,
+    check_n_bits,
+    quantize_layer,
+    random_layer,
+)
 from hw.direct import DirectEngine
 from hw.fast_parc import FastParcEngine
 from hw.names import check_top_name
@@ -64,6 +72,7 @@ class DesignSpec:
     calibration: str | None = None
     calibration_rule: str = "max"
     out_scale: str = "pow2"
+    pe_offset: str = "auto"  # golden.quant.PE_OFFSETS: the offset ROM from the quantized or the float PE
 
     @property
     def top_name(self) -> str:
@@ -97,7 +106,7 @@ class Design:
     def manifest(self, verilog_file: str) -> dict:
         """The contract for drivers: formats, timing, ports, ROM file layout and weight provenance."""
         fmt = self.layer.fmt
-        return {
+        record = {
             "generator": f"parc-hw {GENERATOR_VERSION}",
             "top": self.spec.top_name,
             "verilog": verilog_file,
@@ -129,6 +138,11 @@ class Design:
             "weights": self._weights_record(),
             **self.arch_info,
         }
+        if self.layer.exact_offset is not None:  # the engines word the offset for the quantized PE
+            record["pe_handling"] = record["pe_handling"].replace(
+                "corr(w_q, pe_q)[i] + b_q", "round(corr(w_q, pe)[i] + b) from the float PE and bias"
+            )
+        return record
 
     def _scales_record(self) -> dict:
         """How the scales were chosen, and what one output LSB of each channel is worth (the
@@ -144,6 +158,7 @@ class Design:
             "calibration": source,
             "calibration_rule": spec.calibration_rule,
             "out_scale": spec.out_scale,
+            "pe_offset": "exact" if self.layer.exact_offset is not None else "quantized",
             "output_lsb": [float(v) for v in self.layer.output_lsb],
         }
 
@@ -483,6 +498,13 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
         help="output scales: pow2 (one power of two for all channels, the default), shared or per-channel (real "
         "scales folded into the weights and bias; manifest output_scale gives each channel's LSB value)",
     )
+    p.add_argument(
+        "--pe-offset",
+        default="auto",
+        choices=PE_OFFSETS,
+        help="the offset ROM (PE and bias folded together): quantized = corr(w_q, pe_q) + b_q, exact = corr(w_q, "
+        "pe) + b rounded once (no PE quantization error); auto (default) = exact with a folded --out-scale",
+    )
 
 
 def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) -> DesignSpec:
@@ -500,6 +522,7 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
         calibration=args.calibration,
         calibration_rule=args.calibration_rule,
         out_scale=args.out_scale,
+        pe_offset=args.pe_offset,
         **extra,
     )
 
@@ -524,6 +547,7 @@ def build_design(spec: DesignSpec) -> Design:
         calibration_data(spec, float_layer, bundle),
         calibration_rule=check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
         out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
+        pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),
     )
     engine, info = ARCHITECTURES[spec.arch](spec, layer)
     top = AxisTop(engine)

@@ -110,6 +110,7 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("hw.generate", ["--n", "7", "--weights", "random", "--calibration", "calib_nan.npy"], ("--calibration", "finite")),
     ("hw.generate", ["--n", "7", "--weights", "random", "--calibration-rule", "bogus"], ("--calibration-rule",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--out-scale", "bogus"], ("--out-scale",)),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--pe-offset", "bogus"], ("--pe-offset",)),
     # hw.generate: weight files
     ("hw.generate", ["--n", "7", "--weights", "missing.npz"], ("missing.npz",)),
     ("hw.generate", ["--n", "7", "--weights", "notes.txt"], ("notes.txt",)),

@@ -38,8 +38,10 @@ def test_generate_records_the_scales(tmp_path: Path, monkeypatch: pytest.MonkeyP
     out = tmp_path / "out"
     argv = ["--n", str(N), "--weights", "random", "--no-lint", "--out", str(out), "--calibration", str(calib)]
     assert generate_main([*argv, "--calibration-rule", "mse", "--out-scale", "per-channel"]) == 0
-    scales = json.loads((out / "manifest.json").read_text())["scales"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    scales = manifest["scales"]
     assert scales["calibration"] == "file calib.npy"
+    assert scales["pe_offset"] == "exact" and "float PE" in manifest["pe_handling"]  # auto: exact when folded
     assert (scales["calibration_rule"], scales["out_scale"]) == ("mse", "per-channel")
     lsb = np.array(scales["output_lsb"])
     assert lsb.shape == (C,) and np.all(lsb > 0)
@@ -52,6 +54,7 @@ def test_generate_records_the_scales(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "calibration": None,
         "calibration_rule": "max",
         "out_scale": "pow2",
+        "pe_offset": "quantized",
         "output_lsb": [2.0 ** -record["output_format"]["frac"]] * C,
     }
 
