@@ -10,10 +10,16 @@ import argparse
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 import numpy as np
 from amaranth.back import verilog
@@ -30,6 +36,7 @@ from golden.quant import (
     PE_OFFSETS,
     FloatLayer,
     QuantizedLayer,
+    check_bits,
     check_n_bits,
     quantize_layer,
     random_layer,
@@ -73,10 +80,22 @@ class DesignSpec:
     calibration_rule: str = "max"
     out_scale: str = "pow2"
     pe_offset: str = "auto"  # golden.quant.PE_OFFSETS: the offset ROM from the quantized or the float PE
+    # Widths apart from the data's (``bits``): None = ``bits`` (issue 15: W4A8 and the like)
+    weight_bits: int | None = None
+    out_bits: int | None = None
 
     @property
     def top_name(self) -> str:
-        return self.name or f"parc_{self.arch}_n{self.n}_b{self.bits}"
+        """``parc_<arch>_n<N>_b<bits>``, plus ``_w<weight bits>`` / ``_o<output bits>`` where
+        those differ from the data bits (so two such designs never share a name)."""
+        if self.name:
+            return self.name
+        widths = "".join(
+            f"_{tag}{value}"
+            for tag, value in (("w", self.weight_bits), ("o", self.out_bits))
+            if value not in (None, self.bits)
+        )
+        return f"parc_{self.arch}_n{self.n}_b{self.bits}{widths}"
 
 
 @dataclass
@@ -443,12 +462,62 @@ def calibration_data(spec: DesignSpec, layer: FloatLayer, bundle: Bundle | None)
     return values.astype(np.float64)
 
 
+def parse_design_arguments(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``p.parse_args(argv)`` with ``--config FILE`` (TOML) first: the file's keys are the
+    options' long names (``weight-bits = 4`` or ``weight_bits = 4``; ``true`` for a flag), read
+    as if written on the command line before the real arguments, so every check and message is
+    argparse's own and an option given on the command line overrides the file's."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=None)
+    known, _ = pre.parse_known_args(argv)
+    if known.config is None:
+        return p.parse_args(argv)
+    return p.parse_args([*config_arguments(p, Path(known.config)), *argv])
+
+
+def config_arguments(p: argparse.ArgumentParser, path: Path) -> list[str]:
+    """A design's TOML file as command-line tokens of ``p`` (`parse_design_arguments`)."""
+    try:
+        table = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"--config {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"--config {path.name}: not a TOML file ({exc})") from None
+    flags = {s: action for action in p._actions for s in action.option_strings if s.startswith("--")}
+    tokens: list[str] = []
+    for key, value in table.items():
+        flag = "--" + key.replace("_", "-")
+        action = flags.get(flag)
+        if action is None or flag in ("--config", "--help"):
+            raise UserError(f"--config {path.name}: unknown option {key!r} (keys are the long option names)")
+        if action.nargs == 0:  # a flag: true sets it, false leaves it off
+            if not isinstance(value, bool):
+                raise UserError(f"--config {path.name}: {key} is a flag; write true or false")
+            tokens += [flag] if value else []
+        elif isinstance(value, (bool, dict, list)):
+            raise UserError(f"--config {path.name}: {key} needs one value; got {value!r}")
+        else:
+            tokens += [flag, str(value)]
+    return tokens
+
+
 def add_design_arguments(p: argparse.ArgumentParser) -> None:
     """The options that choose the hardware, shared by `hw.generate` and `sim.run` so a
     simulated design is named exactly as a generated one."""
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="a TOML file of options for this design (keys = long option names, e.g. n = 56, weight-bits = 4); "
+        "options on the command line override it",
+    )
     p.add_argument("--arch", default="direct", help=f"engine architecture: {', '.join(sorted(ARCHITECTURES))}")
     p.add_argument("--n", type=int, required=True, help="feature length N (2..1024; 56/28/14/7 in the paper)")
     p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (4..24, default 8)")
+    p.add_argument("--data-bits", type=int, default=None, help="input data bits (default --bits)")
+    p.add_argument("--weight-bits", type=int, default=None, help="weight bits (default --bits), e.g. 4 for W4A8")
+    p.add_argument("--out-bits", type=int, default=None, help="output bits (default --bits)")
     p.add_argument(
         "--channels",
         type=int,
@@ -512,7 +581,9 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
     return DesignSpec(
         arch=args.arch,
         n=args.n,
-        bits=args.bits,
+        bits=args.bits if args.data_bits is None else args.data_bits,
+        weight_bits=args.weight_bits,
+        out_bits=args.out_bits,
         channels=args.channels,
         parallel=args.parallel,
         weights=args.weights,
@@ -534,6 +605,9 @@ def build_design(spec: DesignSpec) -> Design:
     if spec.target not in TARGETS:
         raise UserError(f"--target must be one of {', '.join(TARGETS)}; got {spec.target!r}")
     check_n_bits(spec.n, spec.bits)
+    for flag, value in (("--weight-bits", spec.weight_bits), ("--out-bits", spec.out_bits)):
+        if value is not None:
+            check_bits(value, flag)
     if spec.channels is not None and spec.channels < 1:
         raise ValueError(f"channels must be >= 1; got {spec.channels}")
     if spec.name is not None:
@@ -545,6 +619,8 @@ def build_design(spec: DesignSpec) -> Design:
         float_layer,
         spec.bits,
         calibration_data(spec, float_layer, bundle),
+        weight_bits=spec.weight_bits,
+        output_bits=spec.out_bits,
         calibration_rule=check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
         out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
         pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),

@@ -34,7 +34,15 @@ from typing import Any
 
 from golden.cli import Parser, UserError, run
 from golden.files import OutputFolder
-from hw.design import FFT_IMPLS, Design, DesignSpec, add_design_arguments, build_design, spec_from_arguments
+from hw.design import (
+    FFT_IMPLS,
+    Design,
+    DesignSpec,
+    add_design_arguments,
+    build_design,
+    parse_design_arguments,
+    spec_from_arguments,
+)
 from hw.fusesoc import core_file_name, write_core
 from hw.lint import waiver_text
 from hw.native_fast_parc import NativeFastParcEngine
@@ -241,7 +249,7 @@ def generate(spec: DesignSpec, out: str | os.PathLike, *, lint: bool = True) -> 
 
 
 def _main(argv: list[str] | None) -> int:
-    args = parser().parse_args(argv)
+    args = parse_design_arguments(parser(), argv)
     options = fft_options(args)
     if args.seed is not None and args.weights != "random":  # a seed that changes nothing must not look as if it did
         raise UserError("--seed applies to --weights random only (the other weights are not random)")

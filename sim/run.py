@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from golden.cli import Parser, UserError, run
-from hw.design import Design, add_design_arguments, build_design, spec_from_arguments
+from hw.design import Design, add_design_arguments, build_design, parse_design_arguments, spec_from_arguments
 from hw.generate import add_fft_arguments, check_arch_options, fft_options
 from sim import scenarios
 from sim.runner import SIMULATORS, build, run_scenarios
@@ -179,7 +179,7 @@ def simulate(design: Design, options: SimOptions = SimOptions()) -> SimResult:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = parser().parse_args(argv)
+    args = parse_design_arguments(parser(), argv)
     options = SimOptions(
         frames=args.frames,
         seed=args.seed,

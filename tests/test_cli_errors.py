@@ -36,6 +36,10 @@ def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (work / "notes.txt").write_text("this is not a weight file\n")
     np.savez(work / "list_meta.npz", weight=np.ones((2, 7)), meta=np.array("[1, 2, 3]"))
     np.save(work / "calib_5.npy", np.zeros((3, 4, 5)))
+    (work / "broken.toml").write_text("n = \n")
+    (work / "unknown.toml").write_text("n = 7\nfrobnicate = 1\n")
+    (work / "flag.toml").write_text("n = 7\nno-lint = 3\n")
+    (work / "range.toml").write_text("n = 7\nweights = 'random'\nweight-bits = 2\n")
     np.save(work / "calib_nan.npy", np.full((3, 4, 7), np.nan))
     monkeypatch.chdir(work)
     # Simulator builds and caches must not land in the working folder either.
@@ -111,6 +115,14 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("hw.generate", ["--n", "7", "--weights", "random", "--calibration-rule", "bogus"], ("--calibration-rule",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--out-scale", "bogus"], ("--out-scale",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--pe-offset", "bogus"], ("--pe-offset",)),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--weight-bits", "3"], ("--weight-bits", "4..24")),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--out-bits", "30"], ("--out-bits", "4..24")),
+    # hw.generate: --config (TOML)
+    ("hw.generate", ["--config", "missing.toml"], ("--config", "missing.toml")),
+    ("hw.generate", ["--config", "broken.toml"], ("--config", "TOML")),
+    ("hw.generate", ["--config", "unknown.toml"], ("--config", "frobnicate")),
+    ("hw.generate", ["--config", "flag.toml"], ("no-lint", "true or false")),
+    ("hw.generate", ["--config", "range.toml"], ("--weight-bits", "4..24")),
     # hw.generate: weight files
     ("hw.generate", ["--n", "7", "--weights", "missing.npz"], ("missing.npz",)),
     ("hw.generate", ["--n", "7", "--weights", "notes.txt"], ("notes.txt",)),

@@ -85,3 +85,27 @@ def test_folded_scales_are_bit_exact_in_rtl_and_closer_to_float(
         reference = design.float_layer.forward(x_float)
         results[out_scale] = sqnr_db(reference, design.layer.dequantize_output(y_int.reshape(-1, C, N)))
     assert results["per-channel"] > results["pow2"] + 0.5, results
+
+
+def test_config_file_sets_options_and_the_command_line_overrides_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--config design.toml`: the keys are the long option names; a command-line option wins."""
+    monkeypatch.setenv("PARC_HW_BUILD_DIR", str(tmp_path / "build"))
+    config = tmp_path / "design.toml"
+    config.write_text(
+        f'n = {N}\nweights = "random"\nbits = 8\nweight-bits = 4\nout_scale = "per-channel"\nno-lint = true\n'
+        f'out = "{(tmp_path / "a").as_posix()}"\n'
+    )
+    assert generate_main(["--config", str(config)]) == 0
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert (manifest["top"], manifest["weight_bits"], manifest["input_format"]["bits"]) == (
+        "parc_direct_n7_b8_w4",
+        4,
+        8,
+    )
+    assert manifest["scales"]["out_scale"] == "per-channel"
+    assert generate_main(["--config", str(config), "--weight-bits", "6", "--out", str(tmp_path / "b")]) == 0
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert (manifest["top"], manifest["weight_bits"]) == ("parc_direct_n7_b8_w6", 6)
+    assert not (tmp_path / "a" / "parc_direct_n7_b8_w6.v").exists()
