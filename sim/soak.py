@@ -47,7 +47,7 @@ from golden.cli import Parser, UserError, one_line, run
 from golden.fast_parc_int import FFT_OPTION_RANGES, FFT_SIZE_FACTOR, fft_size
 from golden.native_fft import plan_native
 from golden.pfa import supported
-from golden.quant import MAX_N, MIN_N, SUPPORTED_BITS, quantize_layer, random_layer
+from golden.quant import MAX_N, MIN_N, OUTPUT_SCALES, PE_OFFSETS, SUPPORTED_BITS, quantize_layer, random_layer
 from hw.design import Design, DesignSpec, build_design
 from hw.target import TARGETS
 from sim.batch import build_batch, run_batch
@@ -96,6 +96,9 @@ class CaseConfig:
     target: str
     options: dict[str, int]  # one FFT option sometimes (dropped if the generator refuses it)
     segments: tuple[Segment, ...]
+    # precision settings (issue 15), `DesignSpec` fields: weight_bits, out_bits, out_scale,
+    # pe_offset; drawn from a stream of their own so the rest of a case is what it always was
+    precision: dict[str, object] = field(default_factory=dict)
 
     @property
     def samples(self) -> int:
@@ -120,6 +123,7 @@ class CaseConfig:
         arch = self.arch if self.fft_impl is None else f"fft-{self.fft_impl}"
         extra = f" P={self.parallel}" if self.parallel is not None else ""
         extra += "".join(f" {k}={v}" for k, v in self.options.items())
+        extra += "".join(f" {k}={v}" for k, v in self.precision.items())
         return f"{arch} N={self.n} bits={self.bits} C={self.channels}{extra} {self.target}"
 
     def to_dict(self) -> dict:
@@ -195,7 +199,26 @@ def draw_case(seed: int, index: int, max_n: int = DEFAULT_MAX_N) -> CaseConfig:
         while not _guard_fits(cps, n, granule, bubble, backpressure):  # a native row at 0.99/0.99
             bubble, backpressure = round(bubble * 0.9, 4), round(backpressure * 0.9, 4)
         segments.append(Segment(0, bubble, backpressure, int(rng.integers(0, 2**31))))
-    return CaseConfig(index, arch, impl, n, bits, channels, parallel, target, options, tuple(segments))
+    precision = draw_precision(np.random.default_rng([seed, index, 2]), bits)
+    return CaseConfig(index, arch, impl, n, bits, channels, parallel, target, options, tuple(segments), precision)
+
+
+def draw_precision(rng: np.random.Generator, bits: int) -> dict[str, object]:
+    """Half the cases keep the defaults; the rest draw weight and output widths up to the data
+    width (W4A8 and the like: wider ones pass the native plan's width caps less often than the
+    data alone) and the output-scale and PE-offset modes, each on its own."""
+    if rng.random() < 0.5:
+        return {}
+    drawn: dict[str, object] = {}
+    if rng.random() < 0.6:
+        drawn["weight_bits"] = int(rng.integers(SUPPORTED_BITS.start, bits + 1))
+    if rng.random() < 0.4:
+        drawn["out_bits"] = int(rng.integers(SUPPORTED_BITS.start, bits + 1))
+    if rng.random() < 0.6:
+        drawn["out_scale"] = str(rng.choice(OUTPUT_SCALES))
+    if rng.random() < 0.3:
+        drawn["pe_offset"] = str(rng.choice(PE_OFFSETS))
+    return drawn
 
 
 @functools.cache
@@ -366,6 +389,7 @@ def build_case(config: CaseConfig, seed: int) -> BuiltCase:
                 seed=wseed,
                 options=arch_options,
                 target=config.target,
+                **config.precision,  # type: ignore[arg-type]
             )
             try:
                 return BuiltCase(build_design(spec), weights, options, refused)
