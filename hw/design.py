@@ -29,6 +29,7 @@ from golden.bundle import DEFAULT_BUNDLE_DIR, RANDOM_WEIGHTS, Bundle, default_bu
 from golden.calibration import CALIBRATION_RULES
 from golden.cli import UserError
 from golden.fast_parc_int import plan_with_options
+from golden.fixed import Rounding
 from golden.native_fft import NativeParams
 from golden.pfa import supported
 from golden.quant import (
@@ -83,6 +84,9 @@ class DesignSpec:
     # Widths apart from the data's (``bits``): None = ``bits`` (issue 15: W4A8 and the like)
     weight_bits: int | None = None
     out_bits: int | None = None
+    rounding: str = "half-even"  # golden.fixed.Rounding: every rounding of the datapath and the quantizer
+    overflow: str = "saturate"  # OVERFLOWS: the output saturates or wraps
+    weight_scale: str = "per-channel"  # WEIGHT_SCALES: a weight frac per channel or one per tensor
 
     @property
     def top_name(self) -> str:
@@ -430,6 +434,11 @@ def load_float_layer(spec: DesignSpec) -> tuple[FloatLayer, Bundle | None]:
     return bundle.layer, bundle
 
 
+ROUNDINGS = tuple(str(r) for r in Rounding)
+OVERFLOWS = ("saturate", "wrap")
+WEIGHT_SCALES = ("per-channel", "per-tensor")
+
+
 def check_choice(value: str, choices: tuple[str, ...], flag: str) -> str:
     if value not in choices:
         raise UserError(f"{flag} must be one of {', '.join(choices)}; got {value!r}")
@@ -518,6 +527,19 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-bits", type=int, default=None, help="input data bits (default --bits)")
     p.add_argument("--weight-bits", type=int, default=None, help="weight bits (default --bits), e.g. 4 for W4A8")
     p.add_argument("--out-bits", type=int, default=None, help="output bits (default --bits)")
+    p.add_argument("--rounding", default="half-even", choices=ROUNDINGS, help="every rounding (default half-even)")
+    p.add_argument(
+        "--overflow",
+        default="saturate",
+        choices=OVERFLOWS,
+        help="the output saturates (default; the saturation counter counts it) or wraps",
+    )
+    p.add_argument(
+        "--weight-scale",
+        default="per-channel",
+        choices=WEIGHT_SCALES,
+        help="a weight scale per channel (default) or one for the whole tensor",
+    )
     p.add_argument(
         "--channels",
         type=int,
@@ -584,6 +606,9 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
         bits=args.bits if args.data_bits is None else args.data_bits,
         weight_bits=args.weight_bits,
         out_bits=args.out_bits,
+        rounding=args.rounding,
+        overflow=args.overflow,
+        weight_scale=args.weight_scale,
         channels=args.channels,
         parallel=args.parallel,
         weights=args.weights,
@@ -621,6 +646,9 @@ def build_design(spec: DesignSpec) -> Design:
         calibration_data(spec, float_layer, bundle),
         weight_bits=spec.weight_bits,
         output_bits=spec.out_bits,
+        rounding=Rounding(check_choice(spec.rounding, ROUNDINGS, "--rounding")),
+        saturating=check_choice(spec.overflow, OVERFLOWS, "--overflow") == "saturate",
+        per_channel=check_choice(spec.weight_scale, WEIGHT_SCALES, "--weight-scale") == "per-channel",
         calibration_rule=check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
         out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
         pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),

@@ -48,7 +48,7 @@ from golden.fast_parc_int import FFT_OPTION_RANGES, FFT_SIZE_FACTOR, fft_size
 from golden.native_fft import plan_native
 from golden.pfa import supported
 from golden.quant import MAX_N, MIN_N, OUTPUT_SCALES, PE_OFFSETS, SUPPORTED_BITS, quantize_layer, random_layer
-from hw.design import Design, DesignSpec, build_design
+from hw.design import OVERFLOWS, ROUNDINGS, WEIGHT_SCALES, Design, DesignSpec, build_design
 from hw.target import TARGETS
 from sim.batch import build_batch, run_batch
 from sim.scenarios import expected_frames
@@ -206,7 +206,8 @@ def draw_case(seed: int, index: int, max_n: int = DEFAULT_MAX_N) -> CaseConfig:
 def draw_precision(rng: np.random.Generator, bits: int) -> dict[str, object]:
     """Half the cases keep the defaults; the rest draw weight and output widths up to the data
     width (W4A8 and the like: wider ones pass the native plan's width caps less often than the
-    data alone) and the output-scale and PE-offset modes, each on its own."""
+    data alone), the output-scale and PE-offset modes, the rounding, the overflow mode and the
+    weight scale, each on its own."""
     if rng.random() < 0.5:
         return {}
     drawn: dict[str, object] = {}
@@ -218,6 +219,12 @@ def draw_precision(rng: np.random.Generator, bits: int) -> dict[str, object]:
         drawn["out_scale"] = str(rng.choice(OUTPUT_SCALES))
     if rng.random() < 0.3:
         drawn["pe_offset"] = str(rng.choice(PE_OFFSETS))
+    if rng.random() < 0.3:
+        drawn["rounding"] = str(rng.choice(ROUNDINGS))
+    if rng.random() < 0.2:
+        drawn["overflow"] = str(rng.choice(OVERFLOWS))
+    if rng.random() < 0.3:
+        drawn["weight_scale"] = str(rng.choice(WEIGHT_SCALES))
     return drawn
 
 

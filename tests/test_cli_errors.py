@@ -116,6 +116,9 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("hw.generate", ["--n", "7", "--weights", "random", "--out-scale", "bogus"], ("--out-scale",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--pe-offset", "bogus"], ("--pe-offset",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--weight-bits", "3"], ("--weight-bits", "4..24")),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--rounding", "up"], ("--rounding",)),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--overflow", "clip"], ("--overflow",)),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--weight-scale", "per-row"], ("--weight-scale",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--out-bits", "30"], ("--out-bits", "4..24")),
     # hw.generate: --config (TOML)
     ("hw.generate", ["--config", "missing.toml"], ("--config", "missing.toml")),
