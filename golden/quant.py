@@ -360,15 +360,21 @@ def _with_exact_offset(q: QuantizedLayer, layer: FloatLayer) -> QuantizedLayer:
     offset_float = np.einsum("cij,cj->ci", circulant(q.weight).astype(np.float64), pe_in_data_lsbs)
     offset_float += scale(layer.bias, q.acc_frac)[:, None]
     offset = round_float(offset_float, fmt.rounding)
+    check_offset_fits(offset, fmt)
+    return replace(q, exact_offset=offset)
+
+
+def check_offset_fits(offset: IntArray, fmt: ParcFormat) -> None:
+    """The folded PE/bias offset ROM must fit the accumulator next to full-scale data: a
+    `UserError` naming the first channel that does not."""
     peak = np.abs(offset).max(axis=1)
     if peak.max() > fmt.offset_limit:
         c = int(np.argmax(peak))
         raise UserError(
-            f"channel {c}: the PE/bias offset ({int(peak[c])} accumulator LSBs) does not fit the "
+            f"channel {c}: the folded PE/bias offset ({int(peak[c])} accumulator LSBs) does not fit the "
             f"{fmt.acc_bits}-bit accumulator (at most {fmt.offset_limit} next to full-scale data); "
             "lower the PE range or raise the bits"
         )
-    return replace(q, exact_offset=offset)
 
 
 @dataclass(frozen=True)
@@ -431,14 +437,7 @@ def _quantize_pow2(
     limit_bits = fmt.acc_bits - 1 - BIAS_HEADROOM_BITS  # bias gets the headroom bit's range
     bq = q("bias", layer.bias, data.frac + weight_frac, limit_bits)
     quantized = QuantizedLayer(fmt, wq, weight_frac, peq, bq, saturated)
-    peak = np.abs(quantized.offset).max(axis=1)
-    if peak.max() > fmt.offset_limit:
-        c = int(np.argmax(peak))
-        raise UserError(
-            f"channel {c}: the folded PE/bias offset ({int(peak[c])} accumulator LSBs) does not fit the "
-            f"{fmt.acc_bits}-bit accumulator (at most {fmt.offset_limit} next to full-scale data); "
-            "lower the PE range or raise the bits"
-        )
+    check_offset_fits(quantized.offset, fmt)
     return quantized, ranges
 
 
