@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -98,7 +99,7 @@ class CaseConfig:
     segments: tuple[Segment, ...]
     # precision settings (issue 15), `DesignSpec` fields: weight_bits, out_bits, out_scale,
     # pe_offset; drawn from a stream of their own so the rest of a case is what it always was
-    precision: dict[str, object] = field(default_factory=dict)
+    precision: dict[str, Any] = field(default_factory=dict)
 
     @property
     def samples(self) -> int:
@@ -203,14 +204,14 @@ def draw_case(seed: int, index: int, max_n: int = DEFAULT_MAX_N) -> CaseConfig:
     return CaseConfig(index, arch, impl, n, bits, channels, parallel, target, options, tuple(segments), precision)
 
 
-def draw_precision(rng: np.random.Generator, bits: int) -> dict[str, object]:
+def draw_precision(rng: np.random.Generator, bits: int) -> dict[str, Any]:
     """Half the cases keep the defaults; the rest draw weight and output widths up to the data
     width (W4A8 and the like: wider ones pass the native plan's width caps less often than the
     data alone), the output-scale and PE-offset modes, the rounding, the overflow mode and the
     weight scale, each on its own."""
     if rng.random() < 0.5:
         return {}
-    drawn: dict[str, object] = {}
+    drawn: dict[str, Any] = {}
     if rng.random() < 0.6:
         drawn["weight_bits"] = int(rng.integers(SUPPORTED_BITS.start, bits + 1))
     if rng.random() < 0.4:
@@ -396,7 +397,7 @@ def build_case(config: CaseConfig, seed: int) -> BuiltCase:
                 seed=wseed,
                 options=arch_options,
                 target=config.target,
-                **config.precision,  # type: ignore[arg-type]
+                **config.precision,
             )
             try:
                 return BuiltCase(build_design(spec), weights, options, refused)
