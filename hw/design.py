@@ -27,6 +27,7 @@ from amaranth.lib import wiring
 
 from golden.bundle import DEFAULT_BUNDLE_DIR, RANDOM_WEIGHTS, Bundle, default_bundle_path, load_weights, weights_sha256
 from golden.calibration import CALIBRATION_RULES
+from golden.checks import as_finite_array
 from golden.cli import UserError
 from golden.fast_parc_int import plan_with_options
 from golden.fixed import Rounding
@@ -466,9 +467,10 @@ def calibration_data(spec: DesignSpec, layer: FloatLayer, bundle: Bundle | None)
             f"--calibration {path.name}: shape {values.shape}; want (..., {want[0]}, {want[1]}) "
             "float inputs (channels used x N)"
         )
-    if not np.issubdtype(values.dtype, np.number) or not np.all(np.isfinite(values)):
-        raise UserError(f"--calibration {path.name}: values must be finite numbers")
-    return values.astype(np.float64)
+    try:
+        return as_finite_array(values, "the values")
+    except ValueError as exc:  # the shared check also refuses complex data (a cast would drop .imag)
+        raise UserError(f"--calibration {path.name}: values must be finite real numbers ({exc})") from None
 
 
 def parse_design_arguments(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
