@@ -34,6 +34,7 @@ from golden.fixed import Rounding
 from golden.native_fft import NativeParams
 from golden.pfa import supported
 from golden.quant import (
+    INPUT_SCALES,
     OUTPUT_SCALES,
     PE_OFFSETS,
     FloatLayer,
@@ -82,6 +83,7 @@ class DesignSpec:
     calibration_rule: str = "max"
     out_scale: str = "pow2"
     pe_offset: str = "auto"  # golden.quant.PE_OFFSETS: the offset ROM from the quantized or the float PE
+    in_scale: str = "pow2"  # golden.quant.INPUT_SCALES: input scales a power of two, or real per channel
     # Widths apart from the data's (``bits``): None = ``bits`` (issue 15: W4A8 and the like)
     weight_bits: int | None = None
     out_bits: int | None = None
@@ -184,6 +186,11 @@ class Design:
             "out_scale": spec.out_scale,
             "pe_offset": "exact" if self.layer.exact_offset is not None else "quantized",
             "output_lsb": [float(v) for v in self.layer.output_lsb],
+            **(
+                {}  # absent for power-of-two input scales: earlier manifests stay identical
+                if self.layer.input_scale is None
+                else {"in_scale": spec.in_scale, "input_lsb": [float(v) for v in self.layer.input_lsb]}
+            ),
         }
 
     def _tdata(self) -> dict:
@@ -596,7 +603,16 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         choices=PE_OFFSETS,
         help="the offset ROM (PE and bias folded together): quantized = corr(w_q, pe_q) + b_q, exact = corr(w_q, "
-        "pe) + b rounded once (no PE quantization error); auto (default) = exact with a folded --out-scale",
+        "pe) + b rounded once (no PE quantization error); auto (default) = exact with a folded --out-scale "
+        "or --in-scale",
+    )
+    p.add_argument(
+        "--in-scale",
+        default="pow2",
+        choices=INPUT_SCALES,
+        help="input scales: pow2 (the input format's power of two, the default) or per-channel (a real scale per "
+        "channel from the calibration data, folded into the weights and PE; manifest scales.input_lsb gives each "
+        "channel's LSB value, which the sender divides by)",
     )
 
 
@@ -621,6 +637,7 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
         calibration_rule=args.calibration_rule,
         out_scale=args.out_scale,
         pe_offset=args.pe_offset,
+        in_scale=args.in_scale,
         **extra,
     )
 
@@ -642,10 +659,16 @@ def build_design(spec: DesignSpec) -> Design:
     if spec.parallel is not None and spec.arch != "direct":
         raise UserError(f"--parallel applies to --arch direct only (the {spec.arch} engine streams 1 sample/clock)")
     float_layer, bundle = load_float_layer(spec)
+    calibration = calibration_data(spec, float_layer, bundle)
+    if calibration is None and check_choice(spec.in_scale, INPUT_SCALES, "--in-scale") != "pow2":
+        raise UserError(
+            f"--in-scale {spec.in_scale} chooses each channel's input scale from calibration data: give "
+            "--calibration FILE (the weights bring no activations)"
+        )
     layer = quantize_layer(
         float_layer,
         spec.bits,
-        calibration_data(spec, float_layer, bundle),
+        calibration,
         weight_bits=spec.weight_bits,
         output_bits=spec.out_bits,
         rounding=Rounding(check_choice(spec.rounding, ROUNDINGS, "--rounding")),
@@ -654,6 +677,7 @@ def build_design(spec: DesignSpec) -> Design:
         calibration_rule=check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
         out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
         pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),
+        in_scale=check_choice(spec.in_scale, INPUT_SCALES, "--in-scale"),
     )
     engine, info = ARCHITECTURES[spec.arch](spec, layer)
     top = AxisTop(engine)

@@ -28,11 +28,21 @@ def ideal_sqnr_db(bits: int) -> float:
     return 6.02 * bits + 1.76
 
 
-def error_stats(y_float: NDArray[np.float64], y_int: NDArray[np.int64], fmt: FixedFormat) -> dict[str, float]:
+def error_stats(
+    y_float: NDArray[np.float64],
+    y_int: NDArray[np.int64],
+    fmt: FixedFormat,
+    lsb: NDArray[np.float64] | None = None,
+) -> dict[str, float]:
     """max |err|, mean err, mean |err| and RMS err in output LSBs; RMS in float units; SQNR;
-    the share of outputs at the format's rails (saturated, or exactly full scale)."""
-    y_fixed = fmt.to_float(y_int)
-    err_lsb = (y_fixed - y_float) / fmt.lsb
+    the share of outputs at the format's rails (saturated, or exactly full scale).
+
+    ``lsb``: the real value of one output LSB when it is not ``fmt.lsb``, shaped to broadcast
+    against ``y_int`` ((C, 1) per channel: a folded output scale, `QuantizedLayer.output_lsb`).
+    """
+    step = fmt.lsb if lsb is None else lsb
+    y_fixed = fmt.to_float(y_int) if lsb is None else y_int * lsb
+    err_lsb = (y_fixed - y_float) / step
     at_rail = (y_int == fmt.min_int) | (y_int == fmt.max_int)
     return {
         "max_abs_err_lsb": float(np.max(np.abs(err_lsb))),

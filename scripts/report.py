@@ -14,9 +14,19 @@ setting, on the real activations captured from the trained network (the bundle's
 ``test`` rows): float `golden.parc` with float weights and inputs, the integer golden
 model, and the RTL (Verilated, `sim.batch`) side by side.
 
+Layer rows come in each scale mode of ``--scales`` (`scripts.precision.SCALES`): the
+power-of-two scales from the calibration maximum (``default``) and the calibrated ones (minimum-
+MSE clip, folded per-channel output scale, exact PE offset), so the report shows what
+calibration gains. Each row counts saturations per channel (input and output).
+
 Network level: top-1 accuracy of the trained digits network with every ParC layer computed
 in float (`golden.parc`), by the fixed-point golden model and by the RTL itself (RTL in the
-loop), on the first ``--images`` test images.
+loop), on the first ``--images`` test images (default: the whole test set, 360), at every
+``--bits`` and at the mixed precisions of ``--network-precision`` (W4A8: 4-bit weights).
+
+Precision sweep (`scripts.precision`): network top-1 over a weight bits x data bits grid for
+each scale mode, as a heat map and a table, with the Pareto front of multipliers and LUTs
+against accuracy where synthesis is cached (``--precision-synth`` runs it).
 
 Writes report.md, a self-contained report.html, report.json (every number) and PNG plots.
 From Python: ``write_report(run_report(ReportConfig.quick()).data, "reports")``
@@ -36,10 +46,20 @@ from tqdm import tqdm
 
 from golden.bundle import default_bundle_path, load_bundle
 from golden.cli import Parser, UserError, comma_ints, run
-from golden.quant import check_bits, quantize_input
+from golden.quant import QuantizedLayer, check_bits, quantize_input
 from hw.design import Design, build_design
 from scripts.accuracy import error_stats, match_percent
-from scripts.synth import DEFAULT_VARIANTS, VARIANTS, check_variants
+from scripts.precision import (
+    FULL_DATA_BITS,
+    FULL_WEIGHT_BITS,
+    SCALES,
+    Precision,
+    check_scales,
+    front,
+    grid_rows,
+    parse_precisions,
+)
+from scripts.synth import DEFAULT_VARIANTS, VARIANTS, check_variants, ecp5_counts
 from sim.batch import build_batch, run_batch
 from sim.runner import build_root
 
@@ -59,14 +79,30 @@ class ReportConfig:
     # engines of the network level (its 6 designs per engine and bits dominate the run time); None: archs
     network_archs: tuple[str, ...] | None = None
     bits: tuple[int, ...] = FULL_BITS
-    images: int = 200  # test images for the network level
+    images: int = 360  # test images for the network level (the test set has 360; fewer: the first ones)
     layer_sizes: tuple[int, ...] = LAYER_SIZES  # shipped layers (golden/data/parc_n{N}.npz) for the layer level
     workers: int = 2  # parallel builds/simulations
+    scales: tuple[str, ...] = tuple(SCALES)  # scale modes of the layer level and the precision grid
+    network_scales: tuple[str, ...] = ("default",)  # scale modes of the RTL-in-the-loop network rows
+    # network rows beside the uniform ``bits``: mixed widths, RTL in the loop
+    network_precisions: tuple[Precision, ...] = (Precision(8, 4),)
+    # precision grid (golden models): weight bits x data bits; empty: no grid
+    grid_weight_bits: tuple[int, ...] = FULL_WEIGHT_BITS
+    grid_data_bits: tuple[int, ...] = FULL_DATA_BITS
+    grid_engine: str = "direct"
+    precision_synth: bool = False  # synthesize grid points whose ECP5 counts are not cached
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", Path(self.weights))
         for bits in self.bits:
             check_bits(bits, "--bits")
+        for bits in self.grid_weight_bits:
+            check_bits(bits, "--grid-weight-bits")
+        for bits in self.grid_data_bits:
+            check_bits(bits, "--grid-data-bits")
+        object.__setattr__(self, "scales", check_scales(self.scales, "--scales"))
+        object.__setattr__(self, "network_scales", check_scales(self.network_scales, "--network-scales"))
+        check_variants((self.grid_engine,), "--grid-engine")
         if self.images < 1:
             raise UserError(f"--images must be >= 1; got {self.images}")
         if self.workers < 1:
@@ -88,10 +124,25 @@ class ReportConfig:
     def network_engines(self) -> tuple[str, ...]:
         return self.archs if self.network_archs is None else self.network_archs
 
+    @property
+    def network_points(self) -> list[tuple[str, Precision, str]]:
+        """(engine, precision, scale mode) of every RTL-in-the-loop network row."""
+        precisions = dict.fromkeys([*(Precision.uniform(b) for b in self.bits), *self.network_precisions])
+        return [(e, p, s) for e in self.network_engines for s in self.network_scales for p in precisions]
+
     @classmethod
     def quick(cls, **overrides) -> ReportConfig:
-        """8 bits, the N=28 layer only, 40 images: a few minutes."""
-        return cls(**{"bits": (8,), "images": 40, "layer_sizes": (28,), **overrides})
+        """8 bits, the N=28 layer only, 40 images, W4A8 beside 8 bits, a 2 x 2 grid: a few minutes."""
+        return cls(
+            **{
+                "bits": (8,),
+                "images": 40,
+                "layer_sizes": (28,),
+                "grid_weight_bits": (4, 8),
+                "grid_data_bits": (6, 8),
+                **overrides,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -134,8 +185,29 @@ def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
         help=f"comma list of engines: {', '.join(VARIANTS)} (default {','.join(ARCHS)})",
     )
     p.add_argument("--network-arch", default=None, help="comma list of engines for the network level (default: --arch)")
-    p.add_argument("--images", type=int, default=None, help="test images for the network level (default 200)")
+    p.add_argument("--images", type=int, default=None, help="test images for the network level (default 360, all)")
     p.add_argument("--workers", type=int, default=2, help="parallel builds/simulations")
+    p.add_argument(
+        "--scales",
+        default=None,
+        help=f"comma list of scale modes for the layer level and the grid: {', '.join(SCALES)} (default all)",
+    )
+    p.add_argument(
+        "--network-scales", default=None, help="comma list of scale modes for the network rows (default: default)"
+    )
+    p.add_argument(
+        "--network-precision",
+        default=None,
+        help="comma list of mixed precisions for RTL-in-the-loop network rows, e.g. W4A8,W6A8 (default W4A8; '' none)",
+    )
+    p.add_argument("--grid-weight-bits", default=None, help="precision grid weight bits (default 4..8; '' no grid)")
+    p.add_argument("--grid-data-bits", default=None, help="precision grid data bits (default 4..12)")
+    p.add_argument("--grid-engine", default=None, help="engine of the precision grid's golden model (default direct)")
+    p.add_argument(
+        "--precision-synth",
+        action="store_true",
+        help="synthesize (yosys, ECP5) grid points not in the synth cache, about a minute each",
+    )
     a = p.parse_args(argv)
     chosen: dict = {
         "weights": Path(a.weights),
@@ -148,15 +220,55 @@ def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
         chosen["bits"] = tuple(comma_ints(a.bits, "bits"))
     if a.images is not None:
         chosen["images"] = a.images
+    if a.scales is not None:
+        chosen["scales"] = _names(a.scales)
+    if a.network_scales is not None:
+        chosen["network_scales"] = _names(a.network_scales)
+    if a.network_precision is not None:
+        chosen["network_precisions"] = parse_precisions(a.network_precision, "--network-precision")
+    if a.grid_weight_bits is not None:
+        chosen["grid_weight_bits"] = (
+            tuple(comma_ints(a.grid_weight_bits, "grid-weight-bits")) if a.grid_weight_bits.strip() else ()
+        )
+    if a.grid_data_bits is not None:
+        chosen["grid_data_bits"] = tuple(comma_ints(a.grid_data_bits, "grid-data-bits"))
+    if a.grid_engine is not None:
+        chosen["grid_engine"] = a.grid_engine.strip()
+    chosen["precision_synth"] = a.precision_synth
     return (ReportConfig.quick(**chosen) if a.quick else ReportConfig(**chosen)), Path(a.out)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
 # --------------------------------------------------------------------------- layer level
 
 
-def layer_design(engine: str, n: int, bits: int, weights: str) -> Design:
-    """The design of engine ``engine`` (a `scripts.synth.VARIANTS` label) for one layer."""
-    return build_design(VARIANTS[engine].spec(n=n, bits=bits, weights=weights))
+def layer_design(engine: str, n: int, precision: Precision | int, weights: str, scales: str = "default") -> Design:
+    """The design of engine ``engine`` (a `scripts.synth.VARIANTS` label) for one layer, at
+    ``precision`` (or uniform bits) and in scale mode ``scales`` (`scripts.precision.SCALES`)."""
+    p = Precision.uniform(precision) if isinstance(precision, int) else precision
+    spec = VARIANTS[engine].spec(
+        n=n, bits=p.data_bits, weight_bits=p.weight_bits_field, weights=weights, **SCALES[scales]
+    )
+    return build_design(spec)
+
+
+def channel_counts(mask: np.ndarray, channels: int) -> list[int]:
+    """(..., C, N) booleans -> how many are set in each channel."""
+    return [int(v) for v in np.asarray(mask).reshape(-1, channels, mask.shape[-1]).sum(axis=(0, 2))]
+
+
+def saturation_fields(q: QuantizedLayer, in_sat: np.ndarray, y_int: np.ndarray) -> dict:
+    """Per-channel saturation counts of one layer row: inputs clipped by the input format,
+    outputs at the output format's rails, and what the quantizer clipped in the ROMs."""
+    out = q.fmt.output
+    return {
+        "input_saturated_per_channel": channel_counts(in_sat, q.channels),
+        "output_at_rail_per_channel": channel_counts((y_int == out.min_int) | (y_int == out.max_int), q.channels),
+        "rom_saturated": dict(q.saturated),
+    }
 
 
 def engine_fields(engine: str, design: Design) -> dict:
@@ -164,9 +276,10 @@ def engine_fields(engine: str, design: Design) -> dict:
     return {"engine": engine, "arch": design.spec.arch, "fft_impl": design.arch_info.get("fft_impl")}
 
 
-def layer_row(engine: str, n: int, bits: int, design: Design | None = None) -> dict:
+def layer_row(engine: str, n: int, bits: int, design: Design | None = None, scales: str = "default") -> dict:
     """Float, integer golden and RTL on one shipped layer's real test activations (``design``:
-    the `layer_design` already made for them, as elaborating the FFT engines takes seconds)."""
+    the `layer_design` already made for them, as elaborating the FFT engines takes seconds).
+    Errors are in output LSBs of the channel's real output scale (`QuantizedLayer.output_lsb`)."""
     path = default_bundle_path(n)
     if path is None:
         raise ValueError(f"no trained bundle ships for N={n}")
@@ -174,28 +287,30 @@ def layer_row(engine: str, n: int, bits: int, design: Design | None = None) -> d
     x = bundle.test
     if x is None:
         raise ValueError(f"{path} holds no test activations")
-    design = design or layer_design(engine, n, bits, str(path))
+    design = design or layer_design(engine, n, bits, str(path), scales)
     q = design.layer
     xi, in_sat = quantize_input(q, x)
     y_float = bundle.layer.forward(x)
     y_int = design.engine.model(xi)
     rtl = run_batch(design, xi.reshape(-1, n))
     y_rtl = rtl.output.reshape(y_int.shape)
+    lsb = q.output_lsb[:, None]
+    err_lsb = (q.dequantize_output(y_int) - y_float) / lsb
     return {
         **engine_fields(engine, design),
         "layer": bundle.layer.name,
         "n": n,
         "bits": bits,
+        "scales": scales,
         "channels": q.channels,
         "samples": int(y_int.size),
         "rtl_match_pct": match_percent(y_rtl, y_int),
         "rtl_tlast_ok": rtl.lasts_ok,
         "input_saturated_share": float(np.mean(in_sat)),
         "output_format": q.fmt.output.to_dict(),
-        **error_stats(y_float, y_int, q.fmt.output),
-        "errors_lsb_hist": np.histogram(
-            (q.fmt.output.to_float(y_int) - y_float) / q.fmt.output.lsb, bins=np.linspace(-4, 4, 33)
-        )[0].tolist(),
+        **error_stats(y_float, y_int, q.fmt.output, lsb),
+        **saturation_fields(q, in_sat, y_int),
+        "errors_lsb_hist": np.histogram(err_lsb, bins=np.linspace(-4, 4, 33))[0].tolist(),
     }
 
 
@@ -221,7 +336,7 @@ class Network:
         self.layer_names = list(pn.parc_layers(model))
         self.bundles = self._export_bundles(cache)
         self.float_layers = {name: load_bundle(path).layer for name, path in self.bundles.items()}
-        self._designs: dict[tuple[str, int], dict[str, Design]] = {}
+        self._designs: dict[tuple[str, Precision, str], dict[str, Design]] = {}
 
     def model(self):
         return self.pn.load_model(self.weights, self.provenance["model"])
@@ -246,24 +361,33 @@ class Network:
         result = self.pn.evaluate(self.model(), images, labels, parc_override=override, batch_size=len(images))
         return result.accuracy
 
-    def designs(self, engine: str, bits: int) -> dict[str, Design]:
+    def designs(self, engine: str, precision: Precision, scales: str = "default") -> dict[str, Design]:
         """One design per ParC layer, made once (elaboration and Verilog are not free)."""
-        key = (engine, bits)
+        key = (engine, precision, scales)
         if key not in self._designs:
             self._designs[key] = {
-                name: layer_design(engine, self.float_layers[name].n, bits, str(path))
+                name: layer_design(engine, self.float_layers[name].n, precision, str(path), scales)
                 for name, path in self.bundles.items()
             }
         return self._designs[key]
 
+    def largest_layer(self) -> str:
+        """The ParC layer with the longest N (its engine is the biggest: the precision grid's resources)."""
+        return max(self.layer_names, key=lambda name: self.float_layers[name].n)
 
-def network_row(net: Network, engine: str, bits: int) -> dict:
-    designs = net.designs(engine, bits)
+    def fixed_accuracy(self, designs: dict[str, Design]) -> float:
+        """Top-1 with every ParC layer computed by its design's integer golden model."""
+
+        def fixed(name: str, rows: np.ndarray) -> np.ndarray:
+            q = designs[name].layer
+            return q.dequantize_output(designs[name].engine.model(quantize_input(q, rows)[0]))
+
+        return self.evaluate(fixed)
+
+
+def network_row(net: Network, engine: str, precision: Precision, scales: str = "default") -> dict:
+    designs = net.designs(engine, precision, scales)
     mismatches = {"samples": 0, "mismatches": 0, "layer_samples": 0}
-
-    def fixed(name: str, rows: np.ndarray) -> np.ndarray:
-        q = designs[name].layer
-        return q.fmt.output.to_float(designs[name].engine.model(quantize_input(q, rows)[0]))
 
     def rtl(name: str, rows: np.ndarray) -> np.ndarray:
         design = designs[name]
@@ -278,10 +402,10 @@ def network_row(net: Network, engine: str, bits: int) -> dict:
         mismatches["samples"] += int(out.size)
         mismatches["mismatches"] += int(np.sum(out != golden))
         mismatches["layer_samples"] += int(xi.size)
-        return q.fmt.output.to_float(out[back.reshape(-1)])
+        return q.dequantize_output(out[back.reshape(-1)])
 
     t0 = time.monotonic()
-    acc_fixed = net.evaluate(fixed)
+    acc_fixed = net.fixed_accuracy(designs)
     t1 = time.monotonic()
     acc_rtl = net.evaluate(rtl)
     impls = {d.arch_info.get("fft_impl") for d in designs.values()}  # "fft" may pick per layer
@@ -289,7 +413,10 @@ def network_row(net: Network, engine: str, bits: int) -> dict:
         "engine": engine,
         "arch": next(iter(designs.values())).spec.arch,
         "fft_impl": impls.pop() if len(impls) == 1 else "mixed",
-        "bits": bits,
+        "precision": precision.label,
+        "bits": precision.data_bits,
+        "weight_bits": precision.weight_bits,
+        "scales": scales,
         "images": len(net.labels),
         "acc_fixed": acc_fixed,
         "acc_rtl": acc_rtl,
@@ -299,6 +426,44 @@ def network_row(net: Network, engine: str, bits: int) -> dict:
         "rtl_match_pct": 100.0 * (1 - mismatches["mismatches"] / max(mismatches["samples"], 1)),
         "fixed_seconds": round(t1 - t0, 1),
         "rtl_seconds": round(time.monotonic() - t1, 1),
+    }
+
+
+# --------------------------------------------------------------------------- precision grid
+
+
+def precision_grid(net: Network, cfg: ReportConfig, acc_float: float) -> dict:
+    """`scripts.precision.grid_rows` for each scale mode: top-1 of the ``cfg.grid_engine``
+    golden models over weight bits x data bits, the ECP5 counts of the largest layer's engine
+    where cached (or synthesized: ``cfg.precision_synth``), and the Pareto front."""
+    largest = net.largest_layer()
+    cache_dir = build_root() / "synth_cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    points = len(cfg.grid_weight_bits) * len(cfg.grid_data_bits) * len(cfg.scales)
+    progress = tqdm(total=points, desc="precision grid", unit="point")
+
+    def panel(scales: str) -> dict:
+        def accuracy(p: Precision) -> float:
+            progress.update(1)
+            return net.fixed_accuracy(net.designs(cfg.grid_engine, p, scales))
+
+        def resources(p: Precision) -> dict | None:
+            # the scale modes differ in ROM contents only: one synthesis (the default's) serves all
+            design = net.designs(cfg.grid_engine, p)[largest]
+            return ecp5_counts(design, cache_dir, timeout=1800, run=cfg.precision_synth)
+
+        rows = grid_rows(accuracy, resources, cfg.grid_weight_bits, cfg.grid_data_bits, acc_float)
+        return {"scales": scales, "rows": rows, "front": front(rows)}
+
+    with progress:
+        panels = [panel(s) for s in cfg.scales]
+    return {
+        "engine": cfg.grid_engine,
+        "images": len(net.labels),
+        "acc_float": acc_float,
+        "resource_layer": largest,
+        "resource_n": net.float_layers[largest].n,
+        "panels": panels,
     }
 
 
@@ -315,13 +480,15 @@ def run_report(cfg: ReportConfig) -> Report:
     """Layer level, then network level; every RTL run is compared with the golden model."""
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    layer_configs = [(a, n, b) for a in cfg.archs for n in cfg.layer_sizes for b in cfg.bits]
-    layer_designs = {(a, n, b): layer_design(a, n, b, str(default_bundle_path(n))) for a, n, b in layer_configs}
+    layer_configs = [(a, n, b, s) for a in cfg.archs for n in cfg.layer_sizes for b in cfg.bits for s in cfg.scales]
+    layer_designs = {
+        (a, n, b, s): layer_design(a, n, b, str(default_bundle_path(n)), s) for a, n, b, s in layer_configs
+    }
     prebuild(list(layer_designs.values()), cfg.workers, "layer builds")
     with ThreadPoolExecutor(cfg.workers) as pool:
         layer_rows = list(
             tqdm(
-                pool.map(lambda c: layer_row(c[0], c[1], c[2], layer_designs[c]), layer_configs),
+                pool.map(lambda c: layer_row(c[0], c[1], c[2], layer_designs[c], c[3]), layer_configs),
                 total=len(layer_configs),
                 desc="layer level",
                 unit="config",
@@ -332,17 +499,18 @@ def run_report(cfg: ReportConfig) -> Report:
     t1 = time.monotonic()
     net = Network(cfg.weights, cfg.images, build_root() / "report_bundles")
     float_override = lambda name, rows: net.float_layers[name].forward(rows)  # noqa: E731
+    acc_float = net.evaluate(float_override)
     network = {
         "layers": net.layer_names,
         "images": len(net.labels),
         "full_test_images": len(net.all_labels),
-        "acc_float": net.evaluate(float_override),
+        "acc_float": acc_float,
         "acc_float_full_test": net.evaluate(float_override, net.all_images, net.all_labels),
         "acc_torch_full_test": net.evaluate(None, net.all_images, net.all_labels),
         "provenance_test_accuracy": net.provenance.get("test_accuracy"),
     }
-    net_configs = [(a, b) for a in cfg.network_engines for b in cfg.bits]
-    prebuild([d for a, b in net_configs for d in net.designs(a, b).values()], cfg.workers, "network builds")
+    net_configs = cfg.network_points
+    prebuild([d for c in net_configs for d in net.designs(*c).values()], cfg.workers, "network builds")
     with ThreadPoolExecutor(cfg.workers) as pool:
         network["rows"] = list(
             tqdm(
@@ -353,6 +521,9 @@ def run_report(cfg: ReportConfig) -> Report:
             )
         )
     timings["network_level_s"] = round(time.monotonic() - t1, 1)
+    t2 = time.monotonic()
+    grid = precision_grid(net, cfg, acc_float) if cfg.grid_weight_bits and cfg.grid_data_bits else None
+    timings["precision_grid_s"] = round(time.monotonic() - t2, 1)
     timings["total_s"] = round(time.monotonic() - t0, 1)
     return Report(
         {
@@ -364,6 +535,7 @@ def run_report(cfg: ReportConfig) -> Report:
             "bits": list(cfg.bits),
             "layer_level": layer_rows,
             "network_level": network,
+            "precision_grid": grid,
             "timings": timings,
         }
     )

@@ -21,6 +21,7 @@ import numpy as np
 
 from golden.files import OutputFolder
 from scripts.accuracy import ideal_sqnr_db
+from scripts.precision import grid_markdown, heat_cells, plot_heatmap
 from scripts.synth import engines_sentence
 
 LAYER_COLUMNS = [
@@ -28,6 +29,7 @@ LAYER_COLUMNS = [
     ("layer", "layer", "{}"),
     ("n", "N", "{}"),
     ("bits", "bits", "{}"),
+    ("scales", "scales", "{}"),
     ("samples", "samples", "{}"),
     ("rtl_match_pct", "RTL == golden %", "{:.3f}"),
     ("max_abs_err_lsb", "max abs err (LSB)", "{:.3f}"),
@@ -35,10 +37,12 @@ LAYER_COLUMNS = [
     ("rms_err_lsb", "RMS err (LSB)", "{:.3f}"),
     ("sqnr_db", "SQNR dB", "{:.2f}"),
     ("saturated_share", "saturated %", "{:.3%}"),
+    ("saturation_by_channel", "saturations by channel (in / out)", "{}"),
 ]
 NETWORK_COLUMNS = [
     ("engine", "engine", "{}"),
-    ("bits", "bits", "{}"),
+    ("precision", "precision", "{}"),
+    ("scales", "scales", "{}"),
     ("acc_float", "float %", "{:.2%}"),
     ("acc_fixed", "fixed golden %", "{:.2%}"),
     ("acc_rtl", "RTL %", "{:.2%}"),
@@ -60,7 +64,32 @@ def engines(report: dict) -> list[str]:
 
 
 def _named(rows: list[dict]) -> list[dict]:
-    return [{**r, "engine": engine(r)} for r in rows]
+    """Rows with the fields the tables show, filled in for reports written before them."""
+    return [
+        {
+            **r,
+            "engine": engine(r),
+            "scales": r.get("scales", "default"),
+            "precision": r.get("precision", f"W{r.get('bits')}A{r.get('bits')}"),
+            "saturation_by_channel": saturation_cell(r),
+        }
+        for r in rows
+    ]
+
+
+def saturation_cell(row: dict) -> str:
+    """``c3: 2 / 17, c5: 0 / 1``: each channel that saturated, inputs clipped / outputs at a
+    rail; ``none`` when no channel did (``-`` for rows without the counts)."""
+    ins, outs = row.get("input_saturated_per_channel"), row.get("output_at_rail_per_channel")
+    if ins is None or outs is None:
+        return "-"
+    cells = [f"c{c}: {i} / {o}" for c, (i, o) in enumerate(zip(ins, outs, strict=True)) if i or o]
+    return ", ".join(cells) if cells else "none"
+
+
+def _default_scales(rows: list[dict]) -> list[dict]:
+    """The rows of the default scale mode (plots compare engines and bits, one mode)."""
+    return [r for r in rows if r.get("scales", "default") == "default"]
 
 
 def _cell(fmt: str, value) -> str:
@@ -104,22 +133,27 @@ def html_table(rows: list[dict], columns) -> str:
 
 def plot_sqnr(report: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    bits = sorted({r["bits"] for r in report["layer_level"]})
+    layer_rows = report["layer_level"]
+    bits = sorted({r["bits"] for r in layer_rows})
     ax.plot(bits, [ideal_sqnr_db(b) for b in bits], "k--", label="ideal 6.02 b + 1.76 dB")
     markers = {"direct": "o-", "fft-native": "^-."}
+    modes = list(dict.fromkeys(r.get("scales", "default") for r in layer_rows))
     for name in engines(report):
-        for n in sorted({r["n"] for r in report["layer_level"]}, reverse=True):
-            rows = sorted(
-                (r for r in report["layer_level"] if engine(r) == name and r["n"] == n), key=lambda r: r["bits"]
-            )
-            if not rows:
-                continue
-            ax.plot(
-                [r["bits"] for r in rows],
-                [r["sqnr_db"] for r in rows],
-                markers.get(name, "s--"),
-                label=f"{name}, N={n}",
-            )
+        for n in sorted({r["n"] for r in layer_rows}, reverse=True):
+            for mode in modes:
+                rows = sorted(
+                    (r for r in layer_rows if engine(r) == name and r["n"] == n and r.get("scales", "default") == mode),
+                    key=lambda r: r["bits"],
+                )
+                if not rows:
+                    continue
+                ax.plot(
+                    [r["bits"] for r in rows],
+                    [r["sqnr_db"] for r in rows],
+                    markers.get(name, "s--"),
+                    alpha=1.0 if mode == "default" else 0.55,
+                    label=f"{name}, N={n}" + ("" if mode == "default" else f", {mode}"),
+                )
     ax.set_xlabel("bits")
     ax.set_ylabel("SQNR vs float (dB)")
     ax.set_title("Output SQNR on trained-layer activations")
@@ -131,7 +165,7 @@ def plot_sqnr(report: dict, path: Path) -> None:
 
 
 def plot_error_hist(report: dict, path: Path) -> None:
-    rows = report["layer_level"]
+    rows = _default_scales(report["layer_level"]) or report["layer_level"]
     bits = 8 if any(r["bits"] == 8 for r in rows) else rows[0]["bits"]
     chosen = [r for r in rows if r["bits"] == bits]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -159,8 +193,9 @@ def plot_accuracy(report: dict, path: Path) -> None:
     net = report["network_level"]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.axhline(100 * net["acc_float"], color="k", ls="--", label="float (golden.parc)")
+    uniform = [r for r in _default_scales(net["rows"]) if r.get("weight_bits", r["bits"]) == r["bits"]]
     for name in engines(report):
-        rows = sorted((r for r in net["rows"] if engine(r) == name), key=lambda r: r["bits"])
+        rows = sorted((r for r in uniform if engine(r) == name), key=lambda r: r["bits"])
         if not rows:
             continue
         ax.plot([r["bits"] for r in rows], [100 * r["acc_fixed"] for r in rows], "o-", label=f"{name}: fixed golden")
@@ -175,7 +210,26 @@ def plot_accuracy(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-PLOTS = {"sqnr_vs_bits.png": plot_sqnr, "error_histogram.png": plot_error_hist, "accuracy_vs_bits.png": plot_accuracy}
+def plot_precision(report: dict, path: Path) -> None:
+    """The precision grid's heat map (`scripts.precision.plot_heatmap`); a placeholder figure
+    when the report ran without the grid, so every report has the same files."""
+    grid = report.get("precision_grid")
+    if grid:
+        plot_heatmap(grid, path)
+        return
+    fig, ax = plt.subplots(figsize=(4, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, "no precision grid in this report", ha="center", va="center")
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+PLOTS = {
+    "sqnr_vs_bits.png": plot_sqnr,
+    "error_histogram.png": plot_error_hist,
+    "accuracy_vs_bits.png": plot_accuracy,
+    "precision_heatmap.png": plot_precision,
+}
 
 
 def _network_rows(report: dict) -> list[dict]:
@@ -190,6 +244,37 @@ def engine_lines(report: dict) -> list[str]:
     """What each engine label builds (`scripts.synth.VARIANTS`), when the report records it."""
     known = report.get("engines") or {}
     return ["", engines_sentence(known)] if known else []
+
+
+def precision_lines(report: dict) -> list[str]:
+    """The precision sweep section (heat-map table per scale mode, Pareto front), if it ran."""
+    grid = report.get("precision_grid")
+    if not grid:
+        return []
+    return ["", "## Precision sweep (weight bits x data bits)", "", *grid_markdown(grid)]
+
+
+def precision_html(report: dict) -> str:
+    """The precision grid's top-1 % tables (one per scale mode); the heat map is among the plots."""
+    grid = report.get("precision_grid")
+    if not grid:
+        return ""
+    parts = [
+        f"<h2>Precision sweep</h2><p>Top-1 % of the network on {grid['images']} test images, every ParC layer "
+        f"computed by the {html.escape(grid['engine'])} engine's golden model (bit-exact with its RTL); float "
+        f"{100 * grid['acc_float']:.2f} %. Rows: weight bits; columns: data bits.</p>"
+    ]
+    for panel in grid["panels"]:
+        wbs, dbs, cells = heat_cells(panel["rows"])
+        head = "<th>weight \\ data</th>" + "".join(f"<th>{d}</th>" for d in dbs)
+        body = "".join(
+            f"<tr><th>{wb}</th>" + "".join(f"<td>{c}</td>" for c in values) + "</tr>"
+            for wb, values in zip(wbs, cells, strict=True)
+        )
+        parts.append(
+            f"<h3>{html.escape(panel['scales'])} scales</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+    return "".join(parts)
 
 
 def summary_markdown(report: dict, out: Path) -> str:
@@ -216,6 +301,7 @@ def summary_markdown(report: dict, out: Path) -> str:
         f"provenance: {net['provenance_test_accuracy']}). Layers: {', '.join(net['layers'])}.",
         "",
         markdown_table(_network_rows(report), NETWORK_COLUMNS),
+        *precision_lines(report),
         "",
         "## Plots",
         "",
@@ -251,6 +337,7 @@ Cells in red: RTL differs from the integer golden model.</p>
 <h2>Layer level</h2>{html_table(_named(report["layer_level"]), LAYER_COLUMNS)}
 <h2>Network level</h2><p>Float on {net["images"]} images: {net["acc_float"]:.2%}; full test set: {net["acc_float_full_test"]:.2%}.</p>
 {html_table(_network_rows(report), NETWORK_COLUMNS)}
+{precision_html(report)}
 <h2>Plots</h2>{figs}{synth_link}</body></html>
 """
 

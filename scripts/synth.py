@@ -61,7 +61,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,11 +122,13 @@ class EngineVariant:
                 f"(2/4/8 times 3, 5, 7: e.g. 7, 12, 14, 21, 28, 56); N={n} does not: use fft-padded"
             )
 
-    def spec(self, *, n: int, bits: int, **fields) -> DesignSpec:
-        """The design spec of this engine (``fields``: channels, weights, seed, ...)."""
-        if self.tag and "name" not in fields:
-            fields["name"] = f"parc_{self.arch}_{self.tag}_n{n}_b{bits}"
-        return DesignSpec(arch=self.arch, n=n, bits=bits, options=dict(self.options), **fields)
+    def spec(self, *, n: int, bits: int, **fields: Any) -> DesignSpec:
+        """The design spec of this engine (``fields``: channels, weights, seed, ...). A tagged
+        variant's top name carries its tag after the arch: ``parc_fft_native_n56_b8_w4``."""
+        spec = DesignSpec(arch=self.arch, n=n, bits=bits, options=dict(self.options), **fields)
+        if self.tag and spec.name is None:
+            spec = replace(spec, name=spec.top_name.replace(f"parc_{self.arch}_", f"parc_{self.arch}_{self.tag}_", 1))
+        return spec
 
     def to_dict(self) -> dict:
         return {"arch": self.arch, "options": dict(self.options), "summary": self.summary}
@@ -432,6 +434,29 @@ def build_row_design(label: str, n: int, bits: int, target: str, parallel: int |
     return build_design(spec)
 
 
+def stage_key(name: str, key_parts: tuple, source: str) -> str:
+    """The cache key of one tool stage (`run_config`): the stage, the flow's version, what the
+    stage depends on beside the Verilog, and the Verilog."""
+    return flow.cache_key(name, flow.FLOW_VERSION, *key_parts, source)
+
+
+def ecp5_key_parts(top: str) -> tuple[str, str]:
+    """What the yosys ECP5 stage depends on beside the Verilog: its script and the tool versions."""
+    return flow.synth_script("ecp5", top), json.dumps(flow.tool_versions(), sort_keys=True)
+
+
+def ecp5_counts(design, cache_dir: Path, timeout: float, *, run: bool) -> dict | None:
+    """The yosys ECP5 counts of ``design`` exactly as `run_config`'s "ecp5" stage caches them:
+    from the cache, or computed (and stored) when ``run``; None when neither."""
+    top = design.spec.top_name
+    verilog = design.verilog()
+    key = stage_key("ecp5", ecp5_key_parts(top), verilog)
+    name = f"{top}-ecp5"
+    if not run and not (cache_dir / f"{name}-{key}.json").exists():
+        return None
+    return flow.cached(cache_dir, name, key, lambda: flow.synth_counts(verilog, top, "ecp5", timeout))
+
+
 def run_config(
     config: tuple[str, int, int, str],
     options: SynthOptions,
@@ -484,7 +509,7 @@ def run_config(
 
     def stage(name: str, key_parts: tuple, compute: Callable[[], dict], source: str = verilog) -> dict:
         tick(0, f"{top}: {name}")
-        key = flow.cache_key(name, flow.FLOW_VERSION, *key_parts, source)
+        key = stage_key(name, key_parts, source)
 
         def gated() -> dict:
             with gate():
@@ -500,7 +525,7 @@ def run_config(
 
     stage(
         "ecp5",
-        (flow.synth_script("ecp5", top), versions),
+        ecp5_key_parts(top),
         lambda: flow.synth_counts(verilog, top, "ecp5", options.timeout),
     )
     xc7_top = xc7_design.spec.top_name

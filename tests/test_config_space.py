@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from golden.bundle import RANDOM_WEIGHTS
 from golden.calibration import CALIBRATION_RULES
 from golden.pfa import supported
-from golden.quant import OUTPUT_SCALES, PE_OFFSETS
+from golden.quant import INPUT_SCALES, OUTPUT_SCALES, PE_OFFSETS
 from hw.design import (
     ARCHITECTURES,
     FFT_IMPLS,
@@ -81,6 +81,7 @@ PRECISION: dict[str, st.SearchStrategy[Any]] = {
     "overflow": st.sampled_from(OVERFLOWS),
     "weight_scale": st.sampled_from(WEIGHT_SCALES),
     "out_scale": st.sampled_from(OUTPUT_SCALES),
+    "in_scale": st.sampled_from(INPUT_SCALES),  # per-channel without calibration: refused, rejected
     "pe_offset": st.sampled_from(PE_OFFSETS),
     "calibration_rule": st.sampled_from(CALIBRATION_RULES),
     "target": st.sampled_from(TARGETS),
@@ -255,7 +256,7 @@ NO_SHRINK = tuple(p for p in Phase if p is not Phase.shrink)
         backpressure=0.9,
     )
 )
-# one weight scale for the tensor, real per-channel output scales, the exact PE offset
+# one weight scale for the tensor, real per-channel output and input scales, the exact PE offset
 @example(
     case=Case(
         DesignSpec(
@@ -270,6 +271,7 @@ NO_SHRINK = tuple(p for p in Phase if p is not Phase.shrink)
             options={"fft_impl": "native"},
             weight_scale="per-tensor",
             out_scale="per-channel",
+            in_scale="per-channel",
             pe_offset="exact",
             calibration_rule="mse",
         ),
