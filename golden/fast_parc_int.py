@@ -15,7 +15,9 @@ Dataflow for one row (channel c, N samples ``x_q``, ``M = FftParams.m >= 2N - 1`
    offset ROM of the direct engine (`QuantizedLayer.offset`, accumulator LSBs), exactly:
    ``v = Y * 2**(E - e0) + offset * 2**(-e0)``, ``e0 = min(E, 0)``, and
    ``y_q = requantize(v, shift[c] - e0, output.bits, rounding, saturate)`` (one rounding, the
-   direct engine's rule). The generator reads every constant from `FastParcPlan`.
+   direct engine's rule). ``v`` is the accumulator (in units of ``2**e0`` accumulator LSBs):
+   with a narrow one (`ParcFormat.acc_sat_bits` = K) it saturates to ``K - e0`` bits first
+   (`golden.direct.output_stage`). The generator reads every constant from `FastParcPlan`.
 
 Scales: ``Y * 2**E[c] ~= corr(w_q, x_q)`` because ``E[c] = sum(fwd shifts) + product_shift +
 sum(inv shifts) - input_shift - spectrum_exp[c] - log2 M`` (the IFFT is unnormalised).
@@ -101,7 +103,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from golden.cli import UserError
-from golden.direct import check_int_input
+from golden.direct import check_int_input, output_stage
 from golden.fft import (
     FftConfig,
     bit_reverse_indices,
@@ -113,7 +115,7 @@ from golden.fft import (
     rounding_error_max,
     rounding_mse,
 )
-from golden.fixed import IntArray, Rounding, requantize, saturate
+from golden.fixed import IntArray, Rounding, saturate
 from golden.quant import QuantizedLayer
 
 __all__ = [
@@ -576,6 +578,7 @@ class FastParcTrace:
     y: IntArray  # (..., C, N) output integers
     saturated: NDArray[np.bool_]  # output samples that saturated (or wrapped)
     fft_overflow: NDArray[np.bool_]  # (..., C) rows where the FFTs or the product saturated
+    acc_saturated: NDArray[np.bool_]  # (..., C, N) accumulators that saturated (ParcFormat.acc_sat_bits)
 
 
 def fast_parc_int_model(plan: FastParcPlan, x: ArrayLike) -> FastParcTrace:
@@ -589,8 +592,8 @@ def fast_parc_int_model(plan: FastParcPlan, x: ArrayLike) -> FastParcTrace:
     pr, sr = saturate(pr, p.inverse_input_bits)
     pi, si = saturate(pi, p.inverse_input_bits)
     o_re, o_im, ovf_i = fft_model(p.inverse, pr, pi)
-    y_shift, off_shift, final_shift = plan.align
+    y_shift, off_shift, _ = plan.align
     v = (o_re[..., :n] << y_shift[:, None]) + (q.offset << off_shift[:, None])
-    y, sat = requantize(v, final_shift[:, None], q.fmt.output.bits, q.fmt.rounding, q.fmt.saturate)
+    y, sat, acc_sat = output_stage(q, v, off_shift)  # the final shift is shift + off_shift
     overflow = ovf_f | ovf_i | (sr | si).any(axis=-1)
-    return FastParcTrace(frames, x_re, x_im, pr, pi, o_re, o_im, y, sat, overflow)
+    return FastParcTrace(frames, x_re, x_im, pr, pi, o_re, o_im, y, sat, overflow, acc_sat)

@@ -154,11 +154,15 @@ def round_shift(values: ArrayLike, shift: ArrayLike, rounding: Rounding) -> IntA
     return np.where(s >= 64, 0, q + up)
 
 
-def saturate(values: ArrayLike, bits: int) -> tuple[IntArray, NDArray[np.bool_]]:
-    """Clamp to the signed ``bits`` range; also return which samples were clamped."""
+def saturate(values: ArrayLike, bits: ArrayLike) -> tuple[IntArray, NDArray[np.bool_]]:
+    """Clamp to the signed ``bits`` range; also return which samples were clamped.
+
+    ``bits`` may be an array that broadcasts against ``values`` (a width per channel: the FFT
+    engines' accumulator, `golden.direct.clamp_accumulator`, carries a per-channel fraction).
+    """
     v = np.asarray(values, dtype=np.int64)
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    clipped = np.clip(v, lo, hi)
+    half = np.left_shift(np.int64(1), np.asarray(bits, dtype=np.int64) - 1)
+    clipped = np.clip(v, -half, half - 1)
     return clipped, clipped != v
 
 

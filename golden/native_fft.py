@@ -43,7 +43,8 @@ widths come from worst-case bounds, so it never fires), all per real component:
 7. Align and requantize, as `golden.fast_parc_int` (FFT engine): ``O`` is the correlation
    ``corr(w_q, x_q)`` in units of ``2**E[ch]`` accumulator LSBs, ``E = shift - guard_bits``;
    with ``e0 = min(E, 0)``:
-   ``v = (O << (E - e0)) + (offset << -e0)``, ``y = requantize(v, shift - e0, ...)``.
+   ``v = (O << (E - e0)) + (offset << -e0)``, ``y = requantize(v, shift - e0, ...)``, after the
+   narrow accumulator's saturation, if any (`golden.direct.output_stage`).
 
 Scales. The unnormalised inverse gains N; the ``1/N`` is folded into the ROM offline:
 ``Hq[ch] = round(conj(DFT_N(w_q[ch]))[0..H-1] / N * 2**spectrum_exp[ch])`` (round half even),
@@ -108,9 +109,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from golden import winograd
-from golden.direct import check_int_input
+from golden.direct import check_int_input, output_stage
 from golden.fft import complex_multiply, rounding_error_max, rounding_mse
-from golden.fixed import IntArray, Rounding, requantize, round_shift, saturate
+from golden.fixed import IntArray, Rounding, round_shift, saturate
 from golden.pfa import PfaMap, apply_along, pfa_map, supported
 from golden.quant import QuantizedLayer
 
@@ -997,10 +998,11 @@ class NativeTrace:
     spectrum_im: IntArray
     o_re: IntArray  # (..., P, N) inverse output, natural order: Re -> channel 2p, Im -> 2p + 1
     o_im: IntArray
-    acc: IntArray  # (..., C, N) aligned value before the output rounding
+    acc: IntArray  # (..., C, N) aligned value before the output rounding (and the acc_sat_bits clamp)
     y: IntArray  # (..., C, N) output integers
     saturated: NDArray[np.bool_]  # (..., C, N) output samples that saturated (or wrapped)
     overflow: NDArray[np.bool_]  # (..., P) rows in which any internal block saturated
+    acc_saturated: NDArray[np.bool_]  # (..., C, N) accumulators that saturated (ParcFormat.acc_sat_bits)
 
 
 def native_model(plan: NativePlan, x: ArrayLike) -> NativeTrace:
@@ -1018,9 +1020,9 @@ def native_model(plan: NativePlan, x: ArrayLike) -> NativeTrace:
     fwd_re, fwd_im = blocks[f"fwd{d - 1}.out"]
     o_re, o_im = p.pfa.scatter(last_re, "time"), p.pfa.scatter(last_im, "time")
     o = _to_channels(o_re, o_im)[..., :c, :]
-    y_shift, off_shift, final = plan.align
+    y_shift, off_shift, _ = plan.align
     acc = (o << y_shift[:, None]) + (q.offset << off_shift[:, None])
-    y, sat = requantize(acc, final[:, None], q.fmt.output.bits, q.fmt.rounding, q.fmt.saturate)
+    y, sat, acc_sat = output_stage(q, acc, off_shift)  # the final shift is shift + off_shift
     overflow = np.broadcast_to(overflow, xi.shape[:-2] + (pairs,)).copy()
     return NativeTrace(
         z_re,
@@ -1034,6 +1036,7 @@ def native_model(plan: NativePlan, x: ArrayLike) -> NativeTrace:
         y,
         sat,
         overflow,
+        acc_sat,
     )
 
 

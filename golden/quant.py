@@ -30,6 +30,7 @@ BIAS_HEADROOM_BITS = 1
 OUTPUT_SCALES = ("pow2", "shared", "per-channel")  # `quantize_layer(out_scale=...)`
 INPUT_SCALES = ("pow2", "per-channel")  # `quantize_layer(in_scale=...)`
 PE_OFFSETS = ("auto", "quantized", "exact")  # `quantize_layer(pe_offset=...)`
+OPTIONAL_WIDTHS = ("acc_sat_bits", "bias_bits")  # ParcFormat fields written only when set
 _BELOW_CAP = 1.0 - 2.0**-40  # keeps a folding factor strictly under its cap despite float rounding
 
 
@@ -47,6 +48,61 @@ def check_n_bits(n: int, bits: int) -> None:
     check_bits(bits)
 
 
+def exact_acc_bits(n: int, data_bits: int, weight_bits: int) -> int:
+    """Exact accumulator: in + w + ceil(log2 N), plus room for the PE/bias offset
+    (`ParcFormat.acc_bits`; a function too, so options can be checked before quantizing)."""
+    return data_bits + weight_bits + math.ceil(math.log2(n)) + PE_EXTRA_BITS + BIAS_HEADROOM_BITS
+
+
+def bias_share_bits(acc_bits: int) -> int:
+    """Signed width of the bias's share of an ``acc_bits`` accumulator: a quarter of its range
+    (the rest holds the data's correlation and the PE term next to it, `ParcFormat.offset_limit`)."""
+    return acc_bits - 1 - BIAS_HEADROOM_BITS
+
+
+def check_acc_bits(acc_bits: int | None, exact: int, output_bits: int, name: str = "acc_bits") -> None:
+    """A narrow, saturating accumulator width (`quantize_layer`'s ``acc_bits``): None (exact) or
+    ``output_bits .. exact``, else a one-line `UserError` spelled with ``name``.
+
+    Wider than ``exact`` would be bits that never change (the exact sum always fits). The floor
+    is the output's width: an accumulator narrower than the output could not reach the output's
+    full scale even at shift 0, so output bits would be dead whatever the scales.
+    """
+    if acc_bits is None:
+        return
+    if not _is_int(acc_bits):
+        raise UserError(f"{name} must be an integer number of bits; got {acc_bits!r}")
+    if acc_bits > exact:
+        raise UserError(
+            f"{name} {acc_bits} is wider than the exact accumulator ({exact} bits here, which never saturates); "
+            f"give at most {exact}, or leave it out for exact"
+        )
+    if acc_bits < output_bits:
+        raise UserError(
+            f"{name} {acc_bits} is narrower than the {output_bits}-bit output (whose full scale it could "
+            f"never reach); give {output_bits}..{exact}"
+        )
+
+
+def _is_int(value: object) -> bool:
+    """An integer, and not a bool (True would pass for a width of 1)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_bias_bits(bias_bits: int | None, exact: int, name: str = "bias_bits") -> None:
+    """The bias's own width (`quantize_layer`'s ``bias_bits``): None (accumulator LSBs) or
+    ``SUPPORTED_BITS.start .. bias_share_bits(exact)`` (the default bias's width: a wider
+    format could not be aligned into the accumulator), else a one-line `UserError`."""
+    if bias_bits is None:
+        return
+    top = bias_share_bits(exact)
+    if not (_is_int(bias_bits) and SUPPORTED_BITS.start <= bias_bits <= top):
+        raise UserError(
+            f"{name} must be in {SUPPORTED_BITS.start}..{top} (the bias's share of the {exact}-bit accumulator); "
+            f"got {bias_bits!r}"
+        )
+
+
 @dataclass(frozen=True)
 class ParcFormat:
     """Every width of one ParC engine; read by both the golden models and `hw/`."""
@@ -57,11 +113,20 @@ class ParcFormat:
     weight_bits: int
     rounding: Rounding = Rounding.HALF_EVEN
     saturate: bool = True
+    # The accumulator (products + offset, accumulator LSBs) saturates to this many signed bits
+    # before the output shift (`golden.direct.clamp_accumulator`); None: exact, `acc_bits`.
+    # The datapath up to the clamp keeps its exact widths either way.
+    acc_sat_bits: int | None = None
+    # The bias's own format width (`quantize_layer`, ``bias_bits``; its fracs are
+    # `QuantizedLayer.bias_frac`); None: the bias is quantized in accumulator LSBs.
+    bias_bits: int | None = None
 
     def __post_init__(self) -> None:
         check_n_bits(self.n, self.data.bits)
         check_n_bits(self.n, self.weight_bits)
         check_n_bits(self.n, self.output.bits)
+        check_acc_bits(self.acc_sat_bits, self.acc_bits, self.output.bits, "acc_sat_bits")
+        check_bias_bits(self.bias_bits, self.acc_bits)
 
     @property
     def pe_bits(self) -> int:
@@ -73,8 +138,9 @@ class ParcFormat:
 
     @property
     def acc_bits(self) -> int:
-        """Exact accumulator: in + w + ceil(log2 N), plus room for the PE/bias offset."""
-        return self.product_bits + math.ceil(math.log2(self.n)) + PE_EXTRA_BITS + BIAS_HEADROOM_BITS
+        """Exact accumulator: in + w + ceil(log2 N), plus room for the PE/bias offset. It sizes
+        the datapath and the offset ROM; `acc_sat_bits` narrows only the value requantized."""
+        return exact_acc_bits(self.n, self.data.bits, self.weight_bits)
 
     @property
     def max_shift(self) -> int:
@@ -96,7 +162,7 @@ class ParcFormat:
         return (1 << (self.acc_bits - 1)) - 1 - data_part
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "n": self.n,
             "data": self.data.to_dict(),
             "output": self.output.to_dict(),
@@ -106,9 +172,13 @@ class ParcFormat:
             "rounding": str(self.rounding),
             "saturate": self.saturate,
         }
+        # only when set: the dicts (and manifests) of every earlier design stay as they were
+        d.update({k: getattr(self, k) for k in OPTIONAL_WIDTHS if getattr(self, k) is not None})
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ParcFormat:
+        optional = {k: int(d[k]) for k in OPTIONAL_WIDTHS if d.get(k) is not None}
         return cls(
             n=int(d["n"]),
             data=FixedFormat(**d["data"]),
@@ -116,6 +186,7 @@ class ParcFormat:
             weight_bits=int(d["weight_bits"]),
             rounding=Rounding(d["rounding"]),
             saturate=bool(d["saturate"]),
+            **optional,
         )
 
 
@@ -174,7 +245,7 @@ class QuantizedLayer:
     weight: IntArray  # (C, N), value = weight * 2**-weight_frac[c]
     weight_frac: IntArray  # (C,)
     pe: IntArray  # (C, N), frac = fmt.data.frac
-    bias: IntArray  # (C,), frac = data.frac + weight_frac[c]
+    bias: IntArray  # (C,), frac = data.frac + weight_frac[c] (accumulator LSBs, aligned: see bias_frac)
     saturated: dict[str, int] = field(default_factory=dict)  # what the quantizer clipped
     # (C,) real value of one output LSB per channel when the scales were folded into the weights
     # (`quantize_layer`, out_scale "shared"/"per-channel"); None: 2**-fmt.output.frac everywhere
@@ -185,6 +256,9 @@ class QuantizedLayer:
     # (C,) real value of one input LSB per channel when the input scales were folded into the
     # weights (`quantize_layer`, in_scale "per-channel"); None: 2**-fmt.data.frac everywhere
     input_scale: NDArray[np.float64] | None = None
+    # (C,) frac of the bias's own fmt.bias_bits format (`quantize_layer`, bias_bits), <= acc_frac:
+    # ``bias`` is that integer shifted left by ``acc_frac - bias_frac``; None: quantized at acc_frac
+    bias_frac: IntArray | None = None
 
     @property
     def channels(self) -> int:
@@ -228,6 +302,13 @@ class QuantizedLayer:
         return self.acc_frac - self.fmt.output.frac
 
     @property
+    def bias_align(self) -> IntArray:
+        """(C,) left shift from the bias's own format to accumulator LSBs (0 without one)."""
+        if self.bias_frac is None:
+            return np.zeros(self.channels, dtype=np.int64)
+        return self.acc_frac - self.bias_frac
+
+    @property
     def offset(self) -> IntArray:
         """The folded PE/bias ROM (accumulator LSBs): corr(w_q, pe_q)[i] + b_q, or the exact
         offset when `quantize_layer` computed it from the float PE and bias."""
@@ -243,9 +324,10 @@ class QuantizedLayer:
         quantization; it holds when nothing saturates (output, or the quantizer's PE/bias).
         In accumulator LSBs, ``y_float - acc = sum (w - w_q)(x + pe) + sum w_q (pe - pe_q) +
         (b - b_q)`` with ``|w - w_q| <= 1`` weight LSB (rounding, or the round-up that
-        saturates by less than an LSB), ``|pe - pe_q|, |b - b_q| <= r`` (0.5, truncate 1):
+        saturates by less than an LSB), ``|pe - pe_q| <= r`` (0.5, truncate 1) and ``|b - b_q|
+        <= r 2**bias_align`` (the bias's own LSB; `bias_align` = 0 without ``bias_bits``):
 
-            bound = r_out + 2**-shift * (N 2**(bits-1) + sum(|pe_q| + r) + r sum|w_q| + r)
+            bound = r_out + 2**-shift * (N 2**(bits-1) + sum(|pe_q| + r) + r sum|w_q| + r 2**bias_align)
 
         Loose (every tap aligned at full scale), but it is what catches a corrupted scale: a
         wrapped bias or a channel lost to another's format is off by far more.
@@ -253,7 +335,7 @@ class QuantizedLayer:
         r = 1.0 if self.fmt.rounding is Rounding.TRUNCATE else 0.5
         n = self.fmt.n
         taps = n * 2.0 ** (self.fmt.data.bits - 1) + (np.abs(self.pe) + r).sum(axis=1)
-        acc = taps + r * np.abs(self.weight).sum(axis=1) + r
+        acc = taps + r * np.abs(self.weight).sum(axis=1) + r * np.exp2(self.bias_align.astype(np.float64))
         return r + acc * np.exp2(-self.shift.astype(np.float64))
 
     def to_dict(self) -> dict:
@@ -269,6 +351,8 @@ class QuantizedLayer:
             d["pe_offset"] = "exact"
         if self.input_scale is not None:
             d["input_scale"] = [float(v) for v in self.input_scale]
+        if self.bias_frac is not None:
+            d["bias_frac"] = self.bias_frac.tolist()
         return d
 
 
@@ -288,6 +372,8 @@ def quantize_layer(
     out_scale: str = "pow2",
     pe_offset: str = "auto",
     in_scale: str = "pow2",
+    acc_bits: int | None = None,
+    bias_bits: int | None = None,
 ) -> QuantizedLayer:
     """Choose power-of-two scales from the weights and calibration data, then quantize.
 
@@ -344,6 +430,20 @@ def quantize_layer(
     layer's folded output scale is such a per-channel input scale. At 8 bits on the trained
     layers' held-out activations this gains 1 to 3 dB of output SQNR (docs/number-formats.md).
 
+    ``acc_bits`` (`ParcFormat.acc_sat_bits`, hls4ml's accumulator type): None (the default) keeps
+    the accumulator exact; K (the output's bits .. the exact `ParcFormat.acc_bits`,
+    `check_acc_bits`) saturates the sum of products and offset to K signed bits (accumulator
+    LSBs) before the output shift, in every engine and golden model
+    (`golden.direct.clamp_accumulator`). It changes no scale and no ROM here.
+
+    ``bias_bits`` (hls4ml's bias type): None (the default) quantizes the bias in accumulator
+    LSBs (``acc_bits - 2`` bits). K gives it a power-of-two format of its own, K signed bits at
+    ``bias_frac[c] = frac_for_range(|b[c]|, K)`` clamped to ``acc_frac[c]`` (never finer) and to
+    ``acc_frac[c] - (acc_bits - 2 - K)`` (never so coarse that the format's range, aligned,
+    leaves the bias's share of the accumulator), rounds and saturates it there (counted in
+    ``saturated["bias"]``), then aligns it exactly (a left shift) into accumulator LSBs. Only
+    the offset ROM changes (``pe_offset`` "exact" folds this quantized bias too).
+
     A single outlier channel is refused (`UserError` naming it) when the output scale is chosen
     here: if one channel's output range puts every other live channel below half an output
     LSB, one shared output format cannot serve them (they would all output 0), and
@@ -384,7 +484,13 @@ def quantize_layer(
         per_channel,
         rounding,
         saturating,
+        acc_bits,
+        bias_bits,
     )
+    check_n_bits(layer.n, options.weight_bits)
+    exact_bits = exact_acc_bits(layer.n, bits, options.weight_bits)
+    check_acc_bits(acc_bits, exact_bits, options.output_bits)
+    check_bias_bits(bias_bits, exact_bits)
     quantized, ranges = _quantize_pow2(layer, options, calib, calibration_rule, data_frac, output_frac)
     if out_scale != "pow2":
         clips = ranges if out_scale == "per-channel" else np.full_like(ranges, ranges.max())
@@ -415,7 +521,8 @@ def _with_exact_offset(q: QuantizedLayer, layer: FloatLayer) -> QuantizedLayer:
     fmt = q.fmt
     pe_in_data_lsbs = layer.pe * np.ldexp(1.0, int(fmt.data.frac))
     offset_float = np.einsum("cij,cj->ci", circulant(q.weight).astype(np.float64), pe_in_data_lsbs)
-    offset_float += scale(layer.bias, q.acc_frac)[:, None]
+    # with bias_bits, the bias in its own format (already an integer in accumulator LSBs)
+    offset_float += (scale(layer.bias, q.acc_frac) if q.bias_frac is None else q.bias)[:, None]
     offset = round_float(offset_float, fmt.rounding)
     check_offset_fits(offset, fmt)
     return replace(q, exact_offset=offset)
@@ -444,6 +551,8 @@ class _Options:
     per_channel: bool
     rounding: Rounding
     saturating: bool
+    acc_bits: int | None = None  # ParcFormat.acc_sat_bits
+    bias_bits: int | None = None
 
 
 def _quantize_pow2(
@@ -476,7 +585,8 @@ def _quantize_pow2(
             f"the layer's values are too large for a fixed-point scale: the output format would need "
             f"2**{-output_frac} per LSB (at most 2**{FRAC_LIMIT}); rescale the weights"
         )
-    fmt = ParcFormat(layer.n, data, FixedFormat(obits, output_frac), wbits, o.rounding, o.saturating)
+    output = FixedFormat(obits, output_frac)
+    fmt = ParcFormat(layer.n, data, output, wbits, o.rounding, o.saturating, o.acc_bits, o.bias_bits)
     if auto_output:
         _refuse_outlier(ranges, data, fmt.output, bits)
     # products finer than 2**-max_shift output LSBs: clamp (module docstring, `max_shift`)
@@ -491,11 +601,26 @@ def _quantize_pow2(
 
     wq = q("weight", layer.weight, weight_frac[:, None], wbits)
     peq = q("pe", layer.pe, data.frac, fmt.pe_bits)
-    limit_bits = fmt.acc_bits - 1 - BIAS_HEADROOM_BITS  # bias gets the headroom bit's range
-    bq = q("bias", layer.bias, data.frac + weight_frac, limit_bits)
-    quantized = QuantizedLayer(fmt, wq, weight_frac, peq, bq, saturated)
+    acc_frac = data.frac + weight_frac
+    if o.bias_bits is None:
+        bias_frac = None
+        bq = q("bias", layer.bias, acc_frac, bias_share_bits(fmt.acc_bits))
+    else:  # its own format, then an exact left shift into accumulator LSBs
+        bias_frac = _bias_fracs(layer.bias, acc_frac, o.bias_bits, bias_share_bits(fmt.acc_bits))
+        bq = q("bias", layer.bias, bias_frac, o.bias_bits) << (acc_frac - bias_frac)
+    quantized = QuantizedLayer(fmt, wq, weight_frac, peq, bq, saturated, bias_frac=bias_frac)
     check_offset_fits(quantized.offset, fmt)
     return quantized, ranges
+
+
+def _bias_fracs(bias: NDArray[np.float64], acc_frac: IntArray, bits: int, share_bits: int) -> IntArray:
+    """Per channel, the frac of the bias's own ``bits``-bit format (`quantize_layer`,
+    ``bias_bits``): the largest that holds |b|, never finer than the accumulator's (the
+    alignment must be a left shift: exact) and never coarser than ``share_bits - bits`` above
+    it (the format's whole range, aligned, stays in the bias's share of the accumulator, which
+    is the range the default bias saturates to)."""
+    own = np.array([frac_for_range(float(abs(b)), bits) for b in bias], dtype=np.int64)
+    return np.clip(own, acc_frac - (share_bits - bits), acc_frac)
 
 
 def _fold(

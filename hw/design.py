@@ -39,8 +39,11 @@ from golden.quant import (
     PE_OFFSETS,
     FloatLayer,
     QuantizedLayer,
+    check_acc_bits,
+    check_bias_bits,
     check_bits,
     check_n_bits,
+    exact_acc_bits,
     quantize_layer,
     random_layer,
 )
@@ -90,17 +93,26 @@ class DesignSpec:
     rounding: str = "half-even"  # golden.fixed.Rounding: every rounding of the datapath and the quantizer
     overflow: str = "saturate"  # OVERFLOWS: the output saturates or wraps
     weight_scale: str = "per-channel"  # WEIGHT_SCALES: a weight frac per channel or one per tensor
+    # hls4ml-style separate widths (issue 15, `golden.quant.quantize_layer`): None = exact
+    # accumulator / bias in accumulator LSBs; K = saturate the accumulator to K bits before the
+    # output shift / quantize the bias in a K-bit format of its own
+    acc_bits: int | None = None
+    bias_bits: int | None = None
 
     @property
     def top_name(self) -> str:
         """``parc_<arch>_n<N>_b<bits>``, plus ``_w<weight bits>`` / ``_o<output bits>`` where
-        those differ from the data bits (so two such designs never share a name)."""
+        those differ from the data bits and ``_a<acc bits>`` / ``_bb<bias bits>`` where given
+        (so two such designs never share a name)."""
         if self.name:
             return self.name
         widths = "".join(
             f"_{tag}{value}"
             for tag, value in (("w", self.weight_bits), ("o", self.out_bits))
             if value not in (None, self.bits)
+        )
+        widths += "".join(
+            f"_{tag}{value}" for tag, value in (("a", self.acc_bits), ("bb", self.bias_bits)) if value is not None
         )
         return f"parc_{self.arch}_n{self.n}_b{self.bits}{widths}"
 
@@ -152,6 +164,7 @@ class Design:
             "weight_frac": self.layer.weight_frac.tolist(),
             "output_shift": self.layer.shift.tolist(),
             "acc_bits": fmt.acc_bits,
+            **({} if fmt.acc_sat_bits is None else {"acc_sat_bits": fmt.acc_sat_bits}),
             "rounding": str(fmt.rounding),
             "saturate": fmt.saturate,
             "pe_handling": "folded: ROM offset[c,i] = corr(w_q, pe_q)[i] + b_q added to the accumulator",
@@ -180,18 +193,19 @@ class Design:
             source = f"bundle activations ({bundle.calibration.shape[0]} rows)"
         else:
             source = None
-        return {
+        record: dict = {
             "calibration": source,
             "calibration_rule": spec.calibration_rule,
             "out_scale": spec.out_scale,
             "pe_offset": "exact" if self.layer.exact_offset is not None else "quantized",
             "output_lsb": [float(v) for v in self.layer.output_lsb],
-            **(
-                {}  # absent for power-of-two input scales: earlier manifests stay identical
-                if self.layer.input_scale is None
-                else {"in_scale": spec.in_scale, "input_lsb": [float(v) for v in self.layer.input_lsb]}
-            ),
         }
+        # the optional records are absent at their defaults: earlier manifests stay identical
+        if self.layer.input_scale is not None:  # --in-scale per-channel: what the sender divides by
+            record.update(in_scale=spec.in_scale, input_lsb=[float(v) for v in self.layer.input_lsb])
+        if self.layer.bias_frac is not None:  # --bias-bits: the bias's own format, per channel
+            record.update(bias_bits=self.layer.fmt.bias_bits, bias_frac=self.layer.bias_frac.tolist())
+        return record
 
     def _tdata(self) -> dict:
         """tdata is exactly one sample wide; AXI4-Stream wants whole bytes, so say how to pad."""
@@ -544,6 +558,23 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
         help="the output saturates (default; the saturation counter counts it) or wraps",
     )
     p.add_argument(
+        "--acc-bits",
+        type=int,
+        default=None,
+        metavar="K",
+        help="accumulator width: exact (default) or K bits, from the output bits to the exact width (the "
+        "manifest's acc_bits), saturating the sum of products and PE/bias offset to K bits before the output "
+        "shift (hls4ml's accumulator type)",
+    )
+    p.add_argument(
+        "--bias-bits",
+        type=int,
+        default=None,
+        metavar="K",
+        help="bias width: in accumulator LSBs (default) or a power-of-two format of K bits of its own (4..acc_bits-2, "
+        "rounded and saturated there, then aligned into the accumulator; the manifest's scales.bias_frac)",
+    )
+    p.add_argument(
         "--weight-scale",
         default="per-channel",
         choices=WEIGHT_SCALES,
@@ -627,6 +658,8 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
         rounding=args.rounding,
         overflow=args.overflow,
         weight_scale=args.weight_scale,
+        acc_bits=args.acc_bits,
+        bias_bits=args.bias_bits,
         channels=args.channels,
         parallel=args.parallel,
         weights=args.weights,
@@ -652,6 +685,9 @@ def build_design(spec: DesignSpec) -> Design:
     for flag, value in (("--weight-bits", spec.weight_bits), ("--out-bits", spec.out_bits)):
         if value is not None:
             check_bits(value, flag)
+    exact = exact_acc_bits(spec.n, spec.bits, spec.weight_bits or spec.bits)
+    check_acc_bits(spec.acc_bits, exact, spec.out_bits or spec.bits, "--acc-bits")
+    check_bias_bits(spec.bias_bits, exact, "--bias-bits")
     if spec.channels is not None and spec.channels < 1:
         raise ValueError(f"channels must be >= 1; got {spec.channels}")
     if spec.name is not None:
@@ -678,6 +714,8 @@ def build_design(spec: DesignSpec) -> Design:
         out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
         pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),
         in_scale=check_choice(spec.in_scale, INPUT_SCALES, "--in-scale"),
+        acc_bits=spec.acc_bits,
+        bias_bits=spec.bias_bits,
     )
     engine, info = ARCHITECTURES[spec.arch](spec, layer)
     top = AxisTop(engine)

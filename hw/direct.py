@@ -4,7 +4,8 @@ Dataflow (one frame = N samples of one channel), one named block per step::
 
     RegisterSlice --> Framer --frame--> Feeder.direct (rotating copy of the frame) --P taps--> Multiplier x * w
         --> AdderTree (+ ChannelRom offset) --> [accumulate over G = ceil(N/P) groups]
-        --> Requantizer (round/saturate, per-channel shift) --> CreditBuffer --> o
+        --> [AccSaturator: narrow accumulator] --> Requantizer (round/saturate, per-channel shift)
+        --> CreditBuffer --> o
 
 While the Feeder emits frame k (one output per G cycles), the Framer fills with frame k+1,
 so with P = N the engine sustains 1 sample per clock.
@@ -37,7 +38,7 @@ from hw.feeder import Feeder
 from hw.framer import ERROR_COUNTER_BITS, Framer
 from hw.mux import equals, select
 from hw.pipeline import delay
-from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
+from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer, acc_clamp_bits, acc_clamp_latency, output_stage
 from hw.rom import ChannelRom, pack_words
 from hw.skid import RegisterSlice
 from hw.stream import channel_shape, sample_layout, sample_stream
@@ -62,6 +63,10 @@ class DirectEngine(wiring.Component):
     ----------
     groups : int
         G = ceil(N/P): beats (and cycles) per output.
+    clamp_bits : list of int or None
+        Per channel, the width `hw.requantizer.AccSaturator` saturates the accumulator to
+        (``fmt.acc_sat_bits``); None when the accumulator is exact, or when that width is the
+        exact one (the exact sum always fits it: no logic, no cycles).
     tree_levels : int
         Register levels of the (P + 1)-leaf adder tree.
     pipeline : int
@@ -96,6 +101,7 @@ class DirectEngine(wiring.Component):
             raise ValueError(f"parallel must be in 1..N={self.n}; got {parallel}")
         self.groups = math.ceil(self.n / self.parallel)
         self.tree_levels = tree_levels(self.parallel + 1)
+        self.clamp_bits = None if fmt.acc_sat_bits == fmt.acc_bits else acc_clamp_bits(layer)
         super().__init__(
             {
                 "i": In(sample_stream(fmt.data.bits)),
@@ -110,7 +116,8 @@ class DirectEngine(wiring.Component):
         """Cycles from a position's last beat leaving the Feeder to its result entering the
         output buffer."""
         accumulate = 1 if self.groups > 1 else 0
-        return Multiplier.latency + self.tree_levels + accumulate + Requantizer.latency
+        clamp = acc_clamp_latency(self.clamp_bits)
+        return Multiplier.latency + self.tree_levels + accumulate + clamp + Requantizer.latency
 
     @property
     def buffer_depth(self) -> int:
@@ -119,7 +126,7 @@ class DirectEngine(wiring.Component):
     @property
     def latency(self) -> int:
         # input slice, framer full, feeder take, the position's G beats, multiplier, tree
-        # levels, [accumulator], requantizer, buffer
+        # levels, [accumulator], [accumulator clamp], requantizer, buffer
         front = RegisterSlice.latency + Framer.latency + Feeder.latency
         return front + self.groups - 1 + self.pipeline + CreditBuffer.latency
 
@@ -152,7 +159,7 @@ class DirectEngine(wiring.Component):
         m.submodules.offset_rom = offsets = ChannelRom(q.offset, signed(fmt.acc_bits), target=self.target)
         m.submodules.tree = tree = AdderTree([fmt.product_bits] * p + [fmt.acc_bits], tag)
         sum_bits = fmt.acc_bits if groups > 1 else tree.sum_bits
-        m.submodules.requantizer = requant = Requantizer(sum_bits, fmt.output.bits, q.shift, fmt.rounding, fmt.saturate)
+        acc_in, requant = output_stage(m, sum_bits, fmt, q.shift, self.clamp_bits)
         m.submodules.output = output = CreditBuffer(sample_layout(fmt.output.bits), self.buffer_depth)
         words = self.weight_words()
         m.submodules.weight_rom = weight_rom = Memory(shape=unsigned(groups * p * wb), depth=len(words), init=words)
@@ -222,14 +229,15 @@ class DirectEngine(wiring.Component):
             value, emit = tree.o.payload.sum, tree.o.valid
         m.d.comb += [
             tree.o.ready.eq(run),
-            requant.i.valid.eq(emit),
-            requant.i.payload.value.eq(value),
-            requant.i.payload.channel.eq(out_tag.channel),
-            requant.i.payload.last.eq(out_tag.last),
+            acc_in.valid.eq(emit),
+            acc_in.payload.value.eq(value),
+            acc_in.payload.channel.eq(out_tag.channel),
+            acc_in.payload.last.eq(out_tag.last),
             requant.o.ready.eq(run),
         ]
 
-        # Output: per-channel shift, rounding, saturation, then the credit-counted FIFO.
+        # Output: [accumulator clamp], per-channel shift, rounding, saturation, then the
+        # credit-counted FIFO.
         # (not wiring.connect: that would drive requant.o.ready with the FIFO's w_rdy, an enable)
         m.d.comb += [output.i.valid.eq(requant.o.valid), output.i.payload.eq(requant.o.payload)]
         wiring.connect(m, output.o, wiring.flipped(self.o))

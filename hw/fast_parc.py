@@ -7,7 +7,7 @@ calls `fast_parc_int_model`, and the two FFTs are `hw.fft.StreamingFft` built fr
     Framer --frame--> Feeder.fft --M points--> StreamingFft(DIF, fwd, leader) --X, bit-reversed-->
       ComplexMultiplier (X * Hq[c], spectrum ROM) --> StreamingFft(DIT, inv, follower)
       --O, natural--> keep Re O[0..N-1] --> kept FIFO --> + ChannelRom offset[c, i]
-      --> Requantizer --> o
+      --> [AccSaturator] --> Requantizer --> o
 
 - Feeder (`hw.feeder.Feeder.fft`): copies the framed row ``u`` into a rotating register (the
   same block `hw.direct` uses) and emits the M-point frame ``[u, u[:N-1], 0, ..., 0]``, one
@@ -19,8 +19,10 @@ calls `fast_parc_int_model`, and the two FFTs are `hw.fft.StreamingFft` built fr
 - output: O[N..M-1] (linear-correlation tails) are dropped; O[0..N-1].re go into the kept
   FIFO with their index and channel, then a register, the offset ROM read
   (`hw.rom.ChannelRom`), ``v = Y << y_shift[c] + offset[c, i] << offset_shift[c]`` (the ROM
-  holds the offsets already shifted), `hw.requantizer.Requantizer` (the layer's rounding and
-  saturation, counted) into ``o``.
+  holds the offsets already shifted), with a narrow accumulator (``fmt.acc_sat_bits`` = K) an
+  `hw.requantizer.AccSaturator` that saturates ``v`` to ``K + offset_shift[c]`` bits (``v``
+  is the accumulator in units of ``2**-offset_shift`` accumulator LSBs), then
+  `hw.requantizer.Requantizer` (the layer's rounding and saturation, counted) into ``o``.
 
 Frame tags: the channel of a frame rides with it: `StreamingFft` carries a per-frame tag
 (``i_tag`` -> ``o_tag``), the product pipeline delays it beside the data, and the kept FIFO
@@ -49,7 +51,7 @@ synchronous for every control register; memory contents need no reset.
 Latency (input transfer of a frame's last sample to its first output, no stalls)::
 
     latency = 2 (framer full, feeder take) + L_fwd + 9 (product, hand-over) + L_inv + 2 (kept FIFO)
-              + 4 (register, offset ROM read, sum) + Requantizer.latency
+              + 4 (register, offset ROM read, sum) [+ AccSaturator.latency] + Requantizer.latency
 
 ``L_fwd``/``L_inv`` = `StreamingFft.latency` = ``1 + (M - 1) + S + 3 + (S - 2) * 5`` (DIF) and
 ``... * 7`` (DIT), ``S = log2 M``: N = 56, M = 128: 2 + 163 + 9 + 173 + 2 + 4 + 4 = 357 cycles
@@ -84,7 +86,7 @@ from hw.fft import StreamingFft
 from hw.framer import ERROR_COUNTER_BITS, Framer
 from hw.mux import per_channel
 from hw.pipeline import delay
-from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
+from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer, acc_clamp_bits, acc_clamp_latency, output_stage
 from hw.rom import ChannelRom, pack_complex
 from hw.stream import sample_stream
 from hw.target import BlockRam, check_target
@@ -99,7 +101,7 @@ MULTIPLY_STAGES = BlockRam.read_latency + HARD_LATENCY  # spectrum ROM read (X w
 PRODUCT_STAGES = MULTIPLY_STAGES + 1
 KEPT_STAGES = 2  # the kept-sample FIFO (SyncFIFOBuffered: written, readable two cycles later)
 OFFSET_STAGES = 1 + BlockRam.read_latency + 1  # kept word register, offset ROM read (a target ChannelRom), sum
-OUTPUT_STAGES = OFFSET_STAGES + Requantizer.latency
+OUTPUT_STAGES = OFFSET_STAGES + Requantizer.latency  # exact accumulator (`FastParcEngine.output_stages`)
 CREDIT_SLACK = 4  # cycles from a kept write to its credit's return, beyond KEPT_STAGES
 
 
@@ -121,6 +123,9 @@ class FastParcEngine(wiring.Component):
     plan : FastParcPlan       every constant the hardware holds (ROMs, shifts, FFT configs).
     m : int                   FFT size M (power of two >= 2N - 1).
     latency : int             cycles from accepting a frame's last sample to its first output.
+    output_stages : int       cycles from the kept FIFO's output to ``o``: `OUTPUT_STAGES`, plus
+                              `hw.requantizer.AccSaturator.latency` with a narrow accumulator.
+    clamp_bits : list or None per channel, the width of the narrow accumulator's clamp.
     cycles_per_sample : float M / N (the FFTs take one point per clock, M points per frame).
 
     Ports
@@ -144,6 +149,7 @@ class FastParcEngine(wiring.Component):
         self.inverse = StreamingFft(self.params.inverse, target=self.target)
         for fft in (self.forward, self.inverse):
             fft._MustUse__silence = True
+        self.clamp_bits = acc_clamp_bits(self.plan.layer, self.plan.align[1])
         super().__init__(
             {
                 "i": In(sample_stream(layer.fmt.data.bits)),
@@ -155,8 +161,13 @@ class FastParcEngine(wiring.Component):
         )
 
     @property
+    def output_stages(self) -> int:
+        return OUTPUT_STAGES + acc_clamp_latency(self.clamp_bits)
+
+    @property
     def latency(self) -> int:
-        return FEED_STAGES + self.forward.latency + PRODUCT_STAGES + self.inverse.latency + KEPT_STAGES + OUTPUT_STAGES
+        chain = FEED_STAGES + self.forward.latency + PRODUCT_STAGES + self.inverse.latency + KEPT_STAGES
+        return chain + self.output_stages
 
     @property
     def kept_depth(self) -> int:
@@ -204,7 +215,7 @@ class FastParcEngine(wiring.Component):
                 "error_bound_lsb": round(plan.error_bound(), 3),
                 "notes": dict(plan.notes),
             },
-            "latency_formula": f"{FEED_STAGES} + L_fwd + {PRODUCT_STAGES} + L_inv + {KEPT_STAGES} + {OUTPUT_STAGES} "
+            "latency_formula": f"{FEED_STAGES} + L_fwd + {PRODUCT_STAGES} + L_inv + {KEPT_STAGES} + {self.output_stages} "
             f"(L = StreamingFft.latency: 1 + (M-1) + S + 3 + (S-2) * ({HARD_LATENCY - 1} DIF, {HARD_LATENCY + 1} DIT))",
             "overflow_port": "overflow: sticky, set when a forward/inverse FFT stage or the spectrum product saturated",
             "pe_handling": "folded: ROM offset[c,i] = corr(w_q, pe_q)[i] + b_q, aligned to the IFFT output and added before requantizing",
@@ -347,14 +358,12 @@ class FastParcEngine(wiring.Component):
         b_v = Signal(signed(max(len(shifted), len(offsets.data)) + 1), name="out_v")
         with m.If(en_o):
             m.d.sync += b_v.eq(shifted + offsets.data)
-        m.submodules.requantizer = requant = Requantizer(
-            len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate
-        )
+        acc_in, requant = output_stage(m, len(b_v), fmt, final_shift, self.clamp_bits)
         m.d.comb += [
-            requant.i.valid.eq(delay(m, y_valid, rom_latency + 1, en_o, "out_valid")),
-            requant.i.payload.value.eq(b_v),
-            requant.i.payload.channel.eq(delay(m, a_ch, 1, en_o, "out_channel_v")),
-            requant.i.payload.last.eq(delay(m, y_last, rom_latency + 1, en_o, "out_last")),
+            acc_in.valid.eq(delay(m, y_valid, rom_latency + 1, en_o, "out_valid")),
+            acc_in.payload.value.eq(b_v),
+            acc_in.payload.channel.eq(delay(m, a_ch, 1, en_o, "out_channel_v")),
+            acc_in.payload.last.eq(delay(m, y_last, rom_latency + 1, en_o, "out_last")),
             requant.o.ready.eq(en_o),
             self.o.valid.eq(requant.o.valid),
             self.o.payload.eq(requant.o.payload),

@@ -10,7 +10,7 @@ a zero channel that never leaves the engine)::
       --SpectralStage (Z[k], Z[N-k]; separate; 3-multiply product with ROM; recombine)--> [rec]
       --PfaStage inv0 (CRT read map)--> [inv0] -- ... --> [inv d-1]
       --output: Re O (channel 2p), then Im O (channel 2p + 1), Ruritanian read map
-      --> << y_shift[c] + offset ROM[c, i] --> Requantizer --> o
+      --> << y_shift[c] + offset ROM[c, i] --> [AccSaturator] --> Requantizer --> o
 
 Every ``[..]`` is a `hw.pingpong.PingPongBuffer` (2, 4 or 8 banks of N complex words, `banks`), so
 the prime-factor index maps are only read-address tables; no multiplier computes an index.
@@ -46,7 +46,7 @@ from hw.pair_writer import WRITE_DELAY, PairWriter
 from hw.pfa_stage import PfaStage, read_address
 from hw.pingpong import READ_LATENCY, PingPongBuffer, address_bits
 from hw.pipeline import delay
-from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer
+from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer, acc_clamp_bits, acc_clamp_latency, output_stage
 from hw.rom import ChannelRom
 from hw.shared_dft import SharedDft
 from hw.spectral_stage import SpectralStage
@@ -114,6 +114,8 @@ class NativeFastParcEngine(wiring.Component):
     plan : NativePlan        every constant the hardware holds.
     latency : int            cycles from accepting a pair's first frame's last sample to its
                              first output, no stalls (`latency_parts`).
+    clamp_bits : list or None  per channel, the width of the narrow accumulator's clamp
+                             (``fmt.acc_sat_bits + offset_shift[c]``, `hw.requantizer.AccSaturator`).
     cycles_per_sample : float  1.0.
 
     Ports
@@ -139,6 +141,7 @@ class NativeFastParcEngine(wiring.Component):
         self.n = layer.fmt.n
         self.tables = stage_tables(self.plan)
         self.stage_specs = self._stage_specs()
+        self.clamp_bits = acc_clamp_bits(layer, self.plan.align[1])
         super().__init__(
             {
                 "i": In(sample_stream(layer.fmt.data.bits)),
@@ -275,8 +278,10 @@ class NativeFastParcEngine(wiring.Component):
     @property
     def output_stages(self) -> int:
         """Cycles from an output read to its sample on ``o`` (nothing waiting): the alignment,
-        the shift and the offset sum (2), the `Requantizer`, the output FIFO."""
-        return self._output_align + 2 + Requantizer.latency + CreditBuffer.latency
+        the shift and the offset sum (2), [the narrow accumulator's clamp], the `Requantizer`,
+        the output FIFO."""
+        clamp = acc_clamp_latency(self.clamp_bits)
+        return self._output_align + 2 + clamp + Requantizer.latency + CreditBuffer.latency
 
     @property
     def output_fifo_depth(self) -> int:
@@ -507,14 +512,12 @@ class NativeFastParcEngine(wiring.Component):
         offset_b = delay(m, offset, 1, one, "out_offset_b")
         b_v = Signal(signed(max(len(shifted), len(offset)) + 1), name="out_v")
         m.d.sync += b_v.eq(shifted + offset_b)
-        m.submodules.requantizer = requant = Requantizer(
-            len(b_v), fmt.output.bits, final_shift, fmt.rounding, fmt.saturate
-        )
+        acc_in, requant = output_stage(m, len(b_v), fmt, final_shift, self.clamp_bits)
         m.d.comb += [
-            requant.i.valid.eq(delay(m, a_valid, 2, one, "out_valid_b")),
-            requant.i.payload.value.eq(b_v),
-            requant.i.payload.channel.eq(delay(m, a_channel, 2, one, "out_channel_b")),
-            requant.i.payload.last.eq(delay(m, a_last, 2, one, "out_last_b")),
+            acc_in.valid.eq(delay(m, a_valid, 2, one, "out_valid_b")),
+            acc_in.payload.value.eq(b_v),
+            acc_in.payload.channel.eq(delay(m, a_channel, 2, one, "out_channel_b")),
+            acc_in.payload.last.eq(delay(m, a_last, 2, one, "out_last_b")),
             requant.o.ready.eq(1),
             output.i.valid.eq(requant.o.valid),
             output.i.payload.eq(requant.o.payload),

@@ -2,7 +2,10 @@
 
 Every engine ends in this block: their datapaths keep every bit exactly, and the only rounding
 and narrowing of a ParC output happens here, once, with the channel's own shift. It counts
-the outputs that had to be clipped, since that is the one place a clip can happen.
+the outputs that had to be clipped, since that is the one place a clip can happen. The one
+exception is asked for: a narrow accumulator (``--acc-bits``) puts an `AccSaturator` in front,
+which clamps the exact value first (`output_stage` builds the pair, `golden.direct.output_stage`
+is its model).
 
 Why four register stages: a per-channel variable shift, its rounding add, the tie test of
 half-even rounding and the saturation test are each a carry chain or a wide reduction; in one
@@ -26,15 +29,18 @@ the overflow test reads the half-up result.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from golden import fixed as gf
 from golden.fixed import Rounding
+from golden.quant import ParcFormat, QuantizedLayer
+from hw.fixed import fits_in
 from hw.mux import per_channel, select
 from hw.pipeline import delay
 from hw.stream import channel_shape, sample_stream
@@ -100,10 +106,9 @@ class Requantizer(wiring.Component):
         self.rounding, self.saturate = Rounding(rounding), bool(saturate)
         self.channels = len(self.shifts)
         self.classes = sorted({int(s) for s in self.shifts})
-        layout = data.StructLayout({"value": signed(in_bits), "channel": channel_shape(self.channels), "last": 1})
         super().__init__(
             {
-                "i": In(stream.Signature(layout)),
+                "i": In(stream.Signature(value_layout(in_bits, channel_shape(self.channels)))),
                 "o": Out(sample_stream(out_bits)),
                 "saturations": Out(SATURATION_COUNTER_BITS),
             }
@@ -180,6 +185,144 @@ class Requantizer(wiring.Component):
         return m
 
 
+class AccSaturator(wiring.Component):
+    """``o.value = sat(value, bits[channel])``: a narrow accumulator in front of a `Requantizer`.
+
+    `golden.direct.clamp_accumulator` in hardware (`golden.quant.ParcFormat.acc_sat_bits`, the
+    CLI's ``--acc-bits``): the engines build it only for a narrow accumulator, between their
+    exact sum and the `Requantizer`, whose input it narrows to ``max(bits)``. Same flow as the
+    Requantizer (a stall-all pipeline on ``o.ready``, ``i.ready = o.ready``).
+
+    Two registers, so that it adds no long path in front of the Requantizer (whose stages hold
+    one carry chain or about three LUT levels each): A registers, for each distinct width, the
+    flag "does not fit" (a reduction of the value's top bits, `hw.fixed.fits_in`, no carry
+    chain); B picks the channel's flag and its limit (constants) and clamps.
+
+    Parameters
+    ----------
+    in_bits : int
+        Width of the signed input value.
+    bits : sequence of int
+        The signed width to saturate to, one per channel (the FFT engines' accumulator
+        carries a per-channel number of fraction bits); equal widths share one flag.
+
+    Attributes
+    ----------
+    latency : int
+        2.
+    out_bits : int
+        ``min(max(bits), in_bits)``: the width of ``o.value``.
+
+    Ports
+    -----
+    i : In(stream.Signature({value: signed(in_bits), channel, last}))
+    o : Out(stream.Signature({value: signed(out_bits), channel, last}))
+        The layout of `Requantizer.i` at ``out_bits``: connect ``o`` to it.
+    """
+
+    latency = 2
+
+    def __init__(self, in_bits: int, bits: Sequence[int] | NDArray[np.integer]) -> None:
+        self.bits = [int(b) for b in np.atleast_1d(np.asarray(bits, dtype=np.int64))]
+        if min(self.bits) < 1:
+            raise ValueError(f"saturation widths must be >= 1; got {self.bits}")
+        self.in_bits = in_bits
+        self.out_bits = min(max(self.bits), in_bits)
+        self.classes = sorted(set(self.bits))
+        channel = channel_shape(len(self.bits))
+        super().__init__(
+            {
+                "i": In(stream.Signature(value_layout(in_bits, channel))),
+                "o": Out(stream.Signature(value_layout(self.out_bits, channel))),
+            }
+        )
+
+    def model(self, values: np.ndarray, channels: np.ndarray | int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """`golden.fixed.saturate` with each value's channel width: (values, clipped mask)."""
+        return gf.saturate(values, np.asarray(self.bits)[np.asarray(channels)])
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        en = self.o.ready
+        ob, classes = self.out_bits, self.classes
+        m.d.comb += self.i.ready.eq(en)
+        payload = self.i.payload
+
+        # A: per distinct width, whether the value does not fit; the value, its class
+        value_a = delay(m, payload.value, 1, en, "as_value")
+        cls_a = delay(
+            m, _as_value(per_channel([classes.index(b) for b in self.bits], payload.channel)), 1, en, "as_class"
+        )
+        overs = []
+        for k, b in enumerate(classes):
+            over = Signal(name=f"as_over{k}")
+            if b < self.in_bits:  # else it always fits: the flag stays 0
+                with m.If(en):
+                    m.d.sync += over.eq(~fits_in(payload.value, b))
+            overs.append(over)
+
+        # B: the channel's flag and limits, the clamp
+        limits = [min(b, ob) for b in classes]  # a width >= in_bits never clamps (its flag is 0)
+        lo = _as_value(select([Const(-(1 << (b - 1)), signed(ob)) for b in limits], cls_a))
+        hi = _as_value(select([Const((1 << (b - 1)) - 1, signed(ob)) for b in limits], cls_a))
+        kept = value_a[:ob].as_signed() if len(value_a) > ob else value_a
+        clamped = Mux(_as_value(select(overs, cls_a)), Mux(value_a[-1], lo, hi), kept)
+        with m.If(en):
+            m.d.sync += [
+                self.o.payload.value.eq(clamped),
+                self.o.valid.eq(delay(m, self.i.valid, 1, en, "as_valid")),
+                self.o.payload.channel.eq(delay(m, payload.channel, 1, en, "as_channel")),
+                self.o.payload.last.eq(delay(m, payload.last, 1, en, "as_last")),
+            ]
+        return m
+
+
+def acc_clamp_bits(layer: QuantizedLayer, frac_bits: ArrayLike = 0) -> list[int] | None:
+    """Per channel, the width an engine's `AccSaturator` clamps to: the narrow accumulator's
+    ``fmt.acc_sat_bits`` plus the fraction bits the engine's value carries below the
+    accumulator LSB (`golden.direct.clamp_accumulator`); None for an exact accumulator."""
+    k = layer.fmt.acc_sat_bits
+    if k is None:
+        return None
+    return [k + int(f) for f in np.broadcast_to(np.asarray(frac_bits, dtype=np.int64), (layer.channels,))]
+
+
+def acc_clamp_latency(clamp_bits: object | None) -> int:
+    """Cycles an engine's output stage gains from its `AccSaturator` (none without one)."""
+    return 0 if clamp_bits is None else AccSaturator.latency
+
+
+def output_stage(
+    m: Module,
+    in_bits: int,
+    fmt: ParcFormat,
+    shifts: Sequence[int] | NDArray[np.integer],
+    clamp_bits: Sequence[int] | NDArray[np.integer] | None,
+) -> tuple[Any, Requantizer]:
+    """Every engine's end, as `golden.direct.output_stage`: a `Requantizer` (submodule
+    ``requantizer``) with the format's rounding and saturation, behind an `AccSaturator`
+    (``acc_saturator``) to ``clamp_bits`` per channel when the engine has a narrow accumulator.
+
+    Returns the stream the engine drives (``{value, channel, last}``, ``i.ready`` = the
+    requantizer's enable) and the requantizer (its ``o``, ``o.ready`` and ``saturations``).
+    The latency is ``Requantizer.latency + acc_clamp_latency(clamp_bits)``.
+    """
+    if clamp_bits is None:
+        m.submodules.requantizer = requant = Requantizer(in_bits, fmt.output.bits, shifts, fmt.rounding, fmt.saturate)
+        return requant.i, requant
+    m.submodules.acc_saturator = clamp = AccSaturator(in_bits, clamp_bits)
+    m.submodules.requantizer = requant = Requantizer(
+        clamp.out_bits, fmt.output.bits, shifts, fmt.rounding, fmt.saturate
+    )
+    wiring.connect(m, clamp.o, requant.i)
+    return clamp.i, requant
+
+
+def value_layout(bits: int, channel: Shape) -> data.StructLayout:
+    """The payload of `Requantizer.i` and `AccSaturator`: the value, its channel, frame end."""
+    return data.StructLayout({"value": signed(bits), "channel": channel, "last": 1})
+
+
 def _as_value(v: object) -> Value:
     """A `per_channel` / `select` result (an int when every option is equal) as a Value."""
     if isinstance(v, Value):
@@ -194,4 +337,12 @@ def _low_bits(value: Value, shift: int, bits: int) -> Value:
     return shifted if len(shifted) <= bits else shifted[:bits].as_signed()
 
 
-__all__ = ["Requantizer", "SATURATION_COUNTER_BITS"]
+__all__ = [
+    "AccSaturator",
+    "Requantizer",
+    "SATURATION_COUNTER_BITS",
+    "acc_clamp_bits",
+    "acc_clamp_latency",
+    "output_stage",
+    "value_layout",
+]

@@ -40,6 +40,7 @@ def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (work / "unknown.toml").write_text("n = 7\nfrobnicate = 1\n")
     (work / "flag.toml").write_text("n = 7\nno-lint = 3\n")
     (work / "range.toml").write_text("n = 7\nweights = 'random'\nweight-bits = 2\n")
+    (work / "acc.toml").write_text("n = 7\nweights = 'random'\nacc-bits = 30\n")
     np.save(work / "calib_nan.npy", np.full((3, 4, 7), np.nan))
     monkeypatch.chdir(work)
     # Simulator builds and caches must not land in the working folder either.
@@ -128,6 +129,7 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("hw.generate", ["--config", "unknown.toml"], ("--config", "frobnicate")),
     ("hw.generate", ["--config", "flag.toml"], ("no-lint", "true or false")),
     ("hw.generate", ["--config", "range.toml"], ("--weight-bits", "4..24")),
+    ("hw.generate", ["--config", "acc.toml"], ("--acc-bits 30", "exact accumulator (22 bits")),
     # hw.generate: weight files
     ("hw.generate", ["--n", "7", "--weights", "missing.npz"], ("missing.npz",)),
     ("hw.generate", ["--n", "7", "--weights", "notes.txt"], ("notes.txt",)),
@@ -220,6 +222,8 @@ _GENERATE_FLAGS = {
     "--input-shift": _INTISH,
     "--fft-size": st.sampled_from(["16", "32", "64", "12", "-4", "0"]),
     "--fft-impl": st.sampled_from(["auto", "native", "padded", "bogus", ""]),
+    "--acc-bits": _INTISH,
+    "--bias-bits": _INTISH,
 }
 
 

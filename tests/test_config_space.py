@@ -71,8 +71,7 @@ ENGINES: tuple[tuple[str, str | None], ...] = tuple(
 )
 
 # The DesignSpec fields drawn independently of the engine and N, one strategy each, from the
-# canonical choices. A new setting is one line here (issue 15 follow-up, e.g.
-# ``"acc_bits": st.none() | st.integers(...)`` and ``"bias_bits": ...`` once DesignSpec has them).
+# canonical choices. A new setting is one line here.
 PRECISION: dict[str, st.SearchStrategy[Any]] = {
     "bits": WIDTHS,
     "weight_bits": WIDTHS,
@@ -82,6 +81,10 @@ PRECISION: dict[str, st.SearchStrategy[Any]] = {
     "weight_scale": st.sampled_from(WEIGHT_SCALES),
     "out_scale": st.sampled_from(OUTPUT_SCALES),
     "in_scale": st.sampled_from(INPUT_SCALES),  # per-channel without calibration: refused, rejected
+    # accumulator: exact (None), or saturating at K in out_bits..exact (>= 14 here; wider K is
+    # refused when it exceeds the exact width, and the example rejected)
+    "acc_bits": st.sampled_from([None, None, 12, 14, 16, 20]),
+    "bias_bits": st.sampled_from([None, None, 4, 6, 8, 12]),  # always <= the exact width - 2
     "pe_offset": st.sampled_from(PE_OFFSETS),
     "calibration_rule": st.sampled_from(CALIBRATION_RULES),
     "target": st.sampled_from(TARGETS),
@@ -210,7 +213,8 @@ NO_SHRINK = tuple(p for p in Phase if p is not Phase.shrink)
 @pytest.mark.slow
 @settings(BASE, max_examples=DEFAULT_EXAMPLES, phases=NO_SHRINK)
 @given(case=cases())
-# W4A8 with a 12-bit output, calibrated (mse), three channels, Vivado attributes
+# W4A8 with a 12-bit output and a 14-bit saturating accumulator (exact: 18), calibrated (mse),
+# three channels, Vivado attributes
 @example(
     case=Case(
         DesignSpec(
@@ -219,6 +223,7 @@ NO_SHRINK = tuple(p for p in Phase if p is not Phase.shrink)
             bits=8,
             weight_bits=4,
             out_bits=12,
+            acc_bits=14,
             channels=3,
             weights=RANDOM_WEIGHTS,
             seed=1,
@@ -282,7 +287,7 @@ NO_SHRINK = tuple(p for p in Phase if p is not Phase.shrink)
         backpressure=0.0,
     )
 )
-# ECP5 primitives (MULT18X18D, DP16KD) with weights wider than the data and P not dividing N
+# ECP5 primitives (MULT18X18D, DP16KD) with weights wider than the data, P not dividing N, a 6-bit bias
 @example(
     case=Case(
         DesignSpec(
@@ -298,6 +303,7 @@ NO_SHRINK = tuple(p for p in Phase if p is not Phase.shrink)
             target="ecp5",
             rounding="half-up",
             out_scale="shared",
+            bias_bits=6,
         ),
         None,
         random_frames=3,
