@@ -48,7 +48,17 @@ from golden.cli import Parser, UserError, one_line, run
 from golden.fast_parc_int import FFT_OPTION_RANGES, FFT_SIZE_FACTOR, fft_size
 from golden.native_fft import plan_native
 from golden.pfa import supported
-from golden.quant import MAX_N, MIN_N, OUTPUT_SCALES, PE_OFFSETS, SUPPORTED_BITS, quantize_layer, random_layer
+from golden.quant import (
+    MAX_N,
+    MIN_N,
+    OUTPUT_SCALES,
+    PE_OFFSETS,
+    SUPPORTED_BITS,
+    bias_share_bits,
+    exact_acc_bits,
+    quantize_layer,
+    random_layer,
+)
 from hw.design import OVERFLOWS, ROUNDINGS, WEIGHT_SCALES, Design, DesignSpec, build_design
 from hw.target import TARGETS
 from sim.batch import build_batch, run_batch
@@ -200,15 +210,17 @@ def draw_case(seed: int, index: int, max_n: int = DEFAULT_MAX_N) -> CaseConfig:
         while not _guard_fits(cps, n, granule, bubble, backpressure):  # a native row at 0.99/0.99
             bubble, backpressure = round(bubble * 0.9, 4), round(backpressure * 0.9, 4)
         segments.append(Segment(0, bubble, backpressure, int(rng.integers(0, 2**31))))
-    precision = draw_precision(np.random.default_rng([seed, index, 2]), bits)
+    precision = draw_precision(np.random.default_rng([seed, index, 2]), bits, n)
     return CaseConfig(index, arch, impl, n, bits, channels, parallel, target, options, tuple(segments), precision)
 
 
-def draw_precision(rng: np.random.Generator, bits: int) -> dict[str, Any]:
+def draw_precision(rng: np.random.Generator, bits: int, n: int) -> dict[str, Any]:
     """Half the cases keep the defaults; the rest draw weight and output widths up to the data
     width (W4A8 and the like: wider ones pass the native plan's width caps less often than the
-    data alone), the output-scale and PE-offset modes, the rounding, the overflow mode and the
-    weight scale, each on its own."""
+    data alone), the output-scale and PE-offset modes, the rounding, the overflow mode, the
+    weight scale, a saturating accumulator (output bits .. the exact width at N) and the bias's
+    own width, each on its own. (No input scale: the soak has no calibration data, which a
+    per-channel input scale needs.)"""
     if rng.random() < 0.5:
         return {}
     drawn: dict[str, Any] = {}
@@ -226,6 +238,11 @@ def draw_precision(rng: np.random.Generator, bits: int) -> dict[str, Any]:
         drawn["overflow"] = str(rng.choice(OVERFLOWS))
     if rng.random() < 0.3:
         drawn["weight_scale"] = str(rng.choice(WEIGHT_SCALES))
+    exact = exact_acc_bits(n, bits, drawn.get("weight_bits", bits))
+    if rng.random() < 0.2:
+        drawn["acc_bits"] = int(rng.integers(drawn.get("out_bits", bits), exact + 1))
+    if rng.random() < 0.2:
+        drawn["bias_bits"] = int(rng.integers(SUPPORTED_BITS.start, bias_share_bits(exact) + 1))
     return drawn
 
 
