@@ -34,6 +34,7 @@ from golden.checks import as_finite_array
 from golden.fixed import FRAC_LIMIT, frac_for_range
 
 CALIBRATION_RULES = ("max", "percentile", "mse")
+DEFAULT_PERCENTILE = 99.99  # the ``percentile`` rule's default: of |v|, per signal or channel
 
 MSE_GRID = 256  # coarse candidates, linearly spaced in [MSE_LOW, 1] * max|v|
 MSE_LOW = 0.01
@@ -54,7 +55,8 @@ def _check_bits(bits: int) -> None:
         raise ValueError(f"bits must be an integer >= 2 (a sign bit and one magnitude bit); got {bits!r}")
 
 
-def _check_percentile(percentile: float) -> None:
+def check_percentile(percentile: float) -> None:
+    """One-line ValueError for a percentile outside (0, 100] (or not a number)."""
     if not isinstance(percentile, (int, float, np.integer, np.floating)) or not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100]; got {percentile!r}")
 
@@ -129,7 +131,7 @@ def _mse_clip(v: NDArray[np.float64], bits: int, peak: float) -> float:
     return best_clip
 
 
-def clip_level(values: ArrayLike, rule: str, bits: int, *, percentile: float = 99.99) -> float:
+def clip_level(values: ArrayLike, rule: str, bits: int, *, percentile: float = DEFAULT_PERCENTILE) -> float:
     """The magnitude a signed ``bits``-bit symmetric quantizer should map to full scale.
 
     ``rule`` is one of `CALIBRATION_RULES` (module docstring). All-zero values give 0.0 (the
@@ -138,7 +140,7 @@ def clip_level(values: ArrayLike, rule: str, bits: int, *, percentile: float = 9
     """
     check_rule(rule)
     _check_bits(bits)
-    _check_percentile(percentile)
+    check_percentile(percentile)
     v = as_finite_array(values, "calibration values")
     magnitude = np.abs(v)
     peak = float(magnitude.max())
@@ -152,7 +154,7 @@ def clip_level(values: ArrayLike, rule: str, bits: int, *, percentile: float = 9
 
 
 def channel_clip_levels(
-    values: ArrayLike, rule: str, bits: int, *, axis_channels: int = -2, percentile: float = 99.99
+    values: ArrayLike, rule: str, bits: int, *, axis_channels: int = -2, percentile: float = DEFAULT_PERCENTILE
 ) -> NDArray[np.float64]:
     """One `clip_level` per channel of values shaped ``(..., C, N)`` (channel axis ``axis_channels``).
 
@@ -170,7 +172,7 @@ def channel_clip_levels(
     return np.array([clip_level(row, rule, bits, percentile=percentile) for row in rows], dtype=np.float64)
 
 
-def pow2_frac(values: ArrayLike, rule: str, bits: int, *, percentile: float = 99.99) -> int:
+def pow2_frac(values: ArrayLike, rule: str, bits: int, *, percentile: float = DEFAULT_PERCENTILE) -> int:
     """Fractional bits of the power-of-two ``bits``-bit format for these values under ``rule``.
 
     A power-of-two format cannot put an arbitrary clip at full scale: its full scale is

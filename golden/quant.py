@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from golden.calibration import channel_clip_levels, check_rule, pow2_frac
+from golden.calibration import DEFAULT_PERCENTILE, channel_clip_levels, check_percentile, check_rule, pow2_frac
 from golden.checks import as_finite_array
 from golden.cli import UserError
 from golden.fixed import FRAC_LIMIT, FixedFormat, IntArray, Rounding, frac_for_range, round_float, saturate, scale
@@ -369,6 +369,7 @@ def quantize_layer(
     rounding: Rounding = Rounding.HALF_EVEN,
     saturating: bool = True,
     calibration_rule: str = "max",
+    calibration_percentile: float = DEFAULT_PERCENTILE,
     out_scale: str = "pow2",
     pe_offset: str = "auto",
     in_scale: str = "pow2",
@@ -395,7 +396,8 @@ def quantize_layer(
     calibration data, and of each channel's ``forward(calibration)``, counts as "the range"
     above: ``"max"`` (the default, the sample maximum: nothing in the calibration data
     saturates), ``"percentile"`` (99.99th of |v|) or ``"mse"`` (the clip with the least
-    quantize-with-saturation error). Without calibration data it has nothing to act on. For
+    quantize-with-saturation error). ``calibration_percentile`` is the percentile rule's
+    percentile. Without calibration data it has nothing to act on. For
     ``"mse"`` the data format is the better of the two power-of-two formats around the clip
     (`golden.calibration.pow2_frac`).
 
@@ -457,6 +459,7 @@ def quantize_layer(
     """
     check_n_bits(layer.n, bits)
     check_rule(calibration_rule)
+    check_percentile(calibration_percentile)
     if out_scale not in OUTPUT_SCALES:
         raise ValueError(f"out_scale must be one of {', '.join(OUTPUT_SCALES)}; got {out_scale!r}")
     if pe_offset not in PE_OFFSETS:
@@ -472,8 +475,8 @@ def quantize_layer(
         if calib is None:
             raise ValueError("in_scale per-channel is chosen from calibration data, and none was given")
         if data_frac is None:
-            data_frac = pow2_frac(calib, calibration_rule, bits)
-        g = _input_factors(calib, calibration_rule, bits, int(data_frac))
+            data_frac = pow2_frac(calib, calibration_rule, bits, percentile=calibration_percentile)
+        g = _input_factors(calib, calibration_rule, bits, int(data_frac), calibration_percentile)
         layer = FloatLayer.create(layer.weight * g[:, None], layer.pe / g[:, None], layer.bias, layer.name)
         calib = calib / g[:, None]
         input_scale = np.ldexp(g, -int(data_frac))
@@ -486,6 +489,7 @@ def quantize_layer(
         saturating,
         acc_bits,
         bias_bits,
+        calibration_percentile,
     )
     check_n_bits(layer.n, options.weight_bits)
     exact_bits = exact_acc_bits(layer.n, bits, options.weight_bits)
@@ -500,7 +504,9 @@ def quantize_layer(
     return _with_exact_offset(quantized, layer) if exact else quantized
 
 
-def _input_factors(calib: NDArray[np.float64], rule: str, bits: int, data_frac: int) -> NDArray[np.float64]:
+def _input_factors(
+    calib: NDArray[np.float64], rule: str, bits: int, data_frac: int, percentile: float
+) -> NDArray[np.float64]:
     """Per channel, the factor ``g = input_lsb / 2**-data_frac`` of a per-channel input scale
     (`quantize_layer`, in_scale): channel c's ``rule`` clip lands on ``2**(bits-1) - 1`` LSBs.
 
@@ -509,7 +515,7 @@ def _input_factors(calib: NDArray[np.float64], rule: str, bits: int, data_frac: 
     beyond a full scale that the "mse" rule chose below the largest clip). Channels whose clip
     is below one LSB of that format (all zero, or dead in the calibration data) keep g = 1.
     """
-    clips = channel_clip_levels(calib, rule, bits)
+    clips = channel_clip_levels(calib, rule, bits, percentile=percentile)
     top = float(np.ldexp(2.0 ** (bits - 1) - 1, -data_frac))
     live = clips >= np.ldexp(1.0, -data_frac)
     return np.where(live, clips / top, 1.0)
@@ -553,6 +559,7 @@ class _Options:
     saturating: bool
     acc_bits: int | None = None  # ParcFormat.acc_sat_bits
     bias_bits: int | None = None
+    percentile: float = DEFAULT_PERCENTILE  # of the "percentile" calibration rule
 
 
 def _quantize_pow2(
@@ -567,7 +574,7 @@ def _quantize_pow2(
     the output format was chosen from."""
     bits, wbits, obits = o.bits, o.weight_bits, o.output_bits
     if data_frac is None:
-        data_frac = pow2_frac(calib, rule, bits) if calib is not None else bits - 3
+        data_frac = pow2_frac(calib, rule, bits, percentile=o.percentile) if calib is not None else bits - 3
     data = FixedFormat(bits, data_frac)
 
     w_abs = np.abs(layer.weight).max(axis=1)
@@ -575,7 +582,7 @@ def _quantize_pow2(
         w_abs = np.full_like(w_abs, w_abs.max())
     weight_frac = np.array([frac_for_range(float(m), wbits) for m in w_abs], dtype=np.int64)
 
-    ranges = _output_ranges(layer, data, calib, rule, obits)
+    ranges = _output_ranges(layer, data, calib, rule, obits, o.percentile)
     auto_output = output_frac is None
     if output_frac is None:
         output_frac = frac_for_range(float(ranges.max()), obits)
@@ -708,7 +715,12 @@ def _without_weight_round_up(f: NDArray[np.float64], w_abs: NDArray[np.float64],
 
 
 def _output_ranges(
-    layer: FloatLayer, data: FixedFormat, calib: NDArray[np.float64] | None, rule: str, bits: int
+    layer: FloatLayer,
+    data: FixedFormat,
+    calib: NDArray[np.float64] | None,
+    rule: str,
+    bits: int,
+    percentile: float = DEFAULT_PERCENTILE,
 ) -> NDArray[np.float64]:
     """Per channel, the output magnitude the output format must hold (see `quantize_layer`):
     the ``rule``'s clip of ``forward(calib)`` at ``bits`` output bits, or the worst case."""
@@ -725,7 +737,7 @@ def _output_ranges(
         bad = int(np.argmin(np.isfinite(ranges)))
         raise UserError(f"channel {bad}: the layer's outputs overflow float64 (weights, PE or bias too large)")
     if y is not None and rule != "max":
-        ranges = channel_clip_levels(y, rule, bits)
+        ranges = channel_clip_levels(y, rule, bits, percentile=percentile)
     return ranges
 
 

@@ -26,7 +26,7 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from golden.bundle import DEFAULT_BUNDLE_DIR, RANDOM_WEIGHTS, Bundle, default_bundle_path, load_weights, weights_sha256
-from golden.calibration import CALIBRATION_RULES
+from golden.calibration import CALIBRATION_RULES, DEFAULT_PERCENTILE, check_percentile
 from golden.checks import as_finite_array
 from golden.cli import UserError
 from golden.fast_parc_int import plan_with_options
@@ -84,6 +84,7 @@ class DesignSpec:
     # weights. The defaults reproduce the power-of-two scales of every earlier design.
     calibration: str | None = None
     calibration_rule: str = "max"
+    percentile: float | None = None  # the percentile rule's percentile (None: golden.calibration's 99.99)
     out_scale: str = "pow2"
     pe_offset: str = "auto"  # golden.quant.PE_OFFSETS: the offset ROM from the quantized or the float PE
     in_scale: str = "pow2"  # golden.quant.INPUT_SCALES: input scales a power of two, or real per channel
@@ -196,6 +197,7 @@ class Design:
         record: dict = {
             "calibration": source,
             "calibration_rule": spec.calibration_rule,
+            **({"percentile": percentile_of(spec)} if spec.calibration_rule == "percentile" else {}),
             "out_scale": spec.out_scale,
             "pe_offset": "exact" if self.layer.exact_offset is not None else "quantized",
             "output_lsb": [float(v) for v in self.layer.output_lsb],
@@ -620,7 +622,15 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
         default="max",
         choices=CALIBRATION_RULES,
         help="what range of the calibration data (and of each channel's outputs) maps to full scale: max "
-        "(nothing saturates, the default), percentile (99.99th), mse (least quantization error, as TensorRT)",
+        "(nothing saturates, the default), percentile (99.99th, or --percentile), mse (least quantization "
+        "error, as TensorRT)",
+    )
+    p.add_argument(
+        "--percentile",
+        type=float,
+        default=None,
+        help="the percentile of |v| that --calibration-rule percentile maps to full scale (0 < P <= 100, "
+        "default 99.99)",
     )
     p.add_argument(
         "--out-scale",
@@ -668,11 +678,26 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
         target=args.target,
         calibration=args.calibration,
         calibration_rule=args.calibration_rule,
+        percentile=args.percentile,
         out_scale=args.out_scale,
         pe_offset=args.pe_offset,
         in_scale=args.in_scale,
         **extra,
     )
+
+
+def percentile_of(spec: DesignSpec) -> float:
+    """The percentile rule's percentile: ``--percentile`` (0 < P <= 100, with
+    ``--calibration-rule percentile`` only: any other rule would silently ignore it), else 99.99."""
+    if spec.percentile is None:
+        return DEFAULT_PERCENTILE
+    if spec.calibration_rule != "percentile":
+        raise UserError(f"--percentile applies to --calibration-rule percentile (not {spec.calibration_rule})")
+    try:
+        check_percentile(spec.percentile)
+    except ValueError:
+        raise UserError(f"--percentile must be in (0, 100]; got {spec.percentile!r}") from None
+    return float(spec.percentile)
 
 
 def build_design(spec: DesignSpec) -> Design:
@@ -711,6 +736,7 @@ def build_design(spec: DesignSpec) -> Design:
         saturating=check_choice(spec.overflow, OVERFLOWS, "--overflow") == "saturate",
         per_channel=check_choice(spec.weight_scale, WEIGHT_SCALES, "--weight-scale") == "per-channel",
         calibration_rule=check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
+        calibration_percentile=percentile_of(spec),
         out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
         pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),
         in_scale=check_choice(spec.in_scale, INPUT_SCALES, "--in-scale"),

@@ -416,3 +416,20 @@ def test_calibrated_scales_reach_38_db_on_held_out_trained_activations(n: int) -
     got = sqnr_db(bundle.layer.forward(bundle.test), q.dequantize_output(y))
     print(f"\nN={n} trained layer, held-out activations, calibrated 8-bit scales: {got:.2f} dB")
     assert got >= 38.0
+
+
+def test_percentile_value_reaches_every_clip() -> None:
+    """`quantize_layer(calibration_percentile=P)`: the input format, the output ranges and the
+    per-channel input scales all follow P (a lower percentile clips lower)."""
+    layer, calib, _ = spread_case()
+    kwargs = {"calibration_rule": "percentile", "out_scale": "per-channel", "in_scale": "per-channel"}
+    default = quantize_layer(layer, BITS, calib, **kwargs)
+    assert default.to_dict() == quantize_layer(layer, BITS, calib, calibration_percentile=99.99, **kwargs).to_dict()
+    low = quantize_layer(layer, BITS, calib, calibration_percentile=90.0, **kwargs)
+    assert np.all(low.input_lsb < default.input_lsb)
+    np.testing.assert_allclose(
+        low.input_lsb * (2 ** (BITS - 1) - 1), channel_clip_levels(calib, "percentile", BITS, percentile=90.0)
+    )
+    assert np.all(low.output_lsb < default.output_lsb)
+    with pytest.raises(ValueError, match="percentile"):
+        quantize_layer(layer, BITS, calib, calibration_percentile=0.0, **kwargs)

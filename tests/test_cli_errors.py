@@ -116,6 +116,16 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("hw.generate", ["--n", "7", "--weights", "random", "--calibration-rule", "bogus"], ("--calibration-rule",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--out-scale", "bogus"], ("--out-scale",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--in-scale", "bogus"], ("--in-scale",)),
+    (
+        "hw.generate",
+        ["--n", "7", "--weights", "random", "--percentile", "99"],
+        ("--percentile", "--calibration-rule percentile"),
+    ),
+    (
+        "hw.generate",
+        ["--n", "7", "--weights", "random", "--calibration-rule", "percentile", "--percentile", "101"],
+        ("--percentile", "(0, 100]"),
+    ),
     ("hw.generate", ["--n", "7", "--weights", "random", "--in-scale", "per-channel"], ("--in-scale", "--calibration")),
     ("hw.generate", ["--n", "7", "--weights", "random", "--pe-offset", "bogus"], ("--pe-offset",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--weight-bits", "3"], ("--weight-bits", "4..24")),
