@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pytest
@@ -422,7 +423,7 @@ def test_percentile_value_reaches_every_clip() -> None:
     """`quantize_layer(calibration_percentile=P)`: the input format, the output ranges and the
     per-channel input scales all follow P (a lower percentile clips lower)."""
     layer, calib, _ = spread_case()
-    kwargs = {"calibration_rule": "percentile", "out_scale": "per-channel", "in_scale": "per-channel"}
+    kwargs: dict[str, Any] = {"calibration_rule": "percentile", "out_scale": "per-channel", "in_scale": "per-channel"}
     default = quantize_layer(layer, BITS, calib, **kwargs)
     assert default.to_dict() == quantize_layer(layer, BITS, calib, calibration_percentile=99.99, **kwargs).to_dict()
     low = quantize_layer(layer, BITS, calib, calibration_percentile=90.0, **kwargs)
