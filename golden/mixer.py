@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from golden.calibration import DEFAULT_PERCENTILE, channel_clip_levels
+from golden.calibration import DEFAULT_PERCENTILE
 from golden.checks import as_finite_array
 from golden.cli import UserError
 from golden.direct import direct_model
@@ -50,7 +50,7 @@ from golden.fast_parc_int import FastParcPlan, fast_parc_int_model, plan_fast_pa
 from golden.fixed import FixedFormat, IntArray, Rounding
 from golden.native_fft import NativePlan, native_model, plan_native
 from golden.pfa import supported
-from golden.quant import FloatLayer, QuantizedLayer, quantize_input, quantize_layer, random_layer
+from golden.quant import FloatLayer, QuantizedLayer, output_ranges, quantize_input, quantize_layer, random_layer
 from golden.weights import ParcLayerInfo, find_parc_layers, import_layer, load_checkpoint
 
 __all__ = [
@@ -442,21 +442,6 @@ def _quantize_half(
         ) from None
 
 
-def _output_ranges(
-    layer: FloatLayer, rows: NDArray[np.float64] | None, data: FixedFormat, rule: str, bits: int, percentile: float
-) -> NDArray[np.float64]:
-    """Per channel, the output magnitude the output format must hold: as `quantize_layer`
-    measures it (the ``rule``'s clip of ``forward(rows)``, or the weight bound without data)."""
-    if rows is not None:
-        y = layer.forward(rows)
-        if rule == "max":
-            return np.abs(y).max(axis=(0, 2))
-        return channel_clip_levels(y, rule, bits, percentile=percentile)
-    x_max = float(np.ldexp(1.0, data.bits - 1 - int(data.frac)))
-    zero = np.abs(layer.forward(np.zeros((layer.channels, layer.n)))).max(axis=1)
-    return np.abs(layer.weight).sum(axis=1) * x_max + zero
-
-
 def _refuse_drowned_half(
     mixer: MixerLayer,
     qm: QuantizedMixer,
@@ -473,7 +458,7 @@ def _refuse_drowned_half(
         if qm.lost_bits[d] <= 0:
             continue
         layer = mixer.h if d == "H" else mixer.w
-        ranges = _output_ranges(layer, rows[d], qm.data, rule, qm.output.bits, percentile)
+        ranges = output_ranges(layer, qm.data, rows[d], rule, qm.output.bits, percentile)
         live = ranges[ranges >= qm.data.lsb]
         if live.size and live.max() < half_lsb:
             raise UserError(

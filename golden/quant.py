@@ -582,7 +582,7 @@ def _quantize_pow2(
         w_abs = np.full_like(w_abs, w_abs.max())
     weight_frac = np.array([frac_for_range(float(m), wbits) for m in w_abs], dtype=np.int64)
 
-    ranges = _output_ranges(layer, data, calib, rule, obits, o.percentile)
+    ranges = output_ranges(layer, data, calib, rule, obits, o.percentile)
     auto_output = output_frac is None
     if output_frac is None:
         output_frac = frac_for_range(float(ranges.max()), obits)
@@ -714,7 +714,7 @@ def _without_weight_round_up(f: NDArray[np.float64], w_abs: NDArray[np.float64],
     return np.where(m > top, top / np.where(w_abs > 0, w_abs, 1.0), f)
 
 
-def _output_ranges(
+def output_ranges(
     layer: FloatLayer,
     data: FixedFormat,
     calib: NDArray[np.float64] | None,
@@ -723,7 +723,8 @@ def _output_ranges(
     percentile: float = DEFAULT_PERCENTILE,
 ) -> NDArray[np.float64]:
     """Per channel, the output magnitude the output format must hold (see `quantize_layer`):
-    the ``rule``'s clip of ``forward(calib)`` at ``bits`` output bits, or the worst case."""
+    the ``rule``'s clip of ``forward(calib)`` at ``bits`` output bits, or the worst case.
+    (Public: `golden.mixer` measures each half the same way.)"""
     c, n = layer.channels, layer.n
     y: NDArray[np.float64] | None = None
     with np.errstate(over="ignore", invalid="ignore"):
