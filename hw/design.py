@@ -30,7 +30,7 @@ from golden.calibration import CALIBRATION_RULES, DEFAULT_PERCENTILE, check_perc
 from golden.checks import as_finite_array
 from golden.cli import UserError
 from golden.fast_parc_int import plan_with_options
-from golden.fixed import Rounding
+from golden.fixed import FRAC_LIMIT, Rounding
 from golden.native_fft import NativeParams
 from golden.pfa import supported
 from golden.quant import (
@@ -88,6 +88,10 @@ class DesignSpec:
     out_scale: str = "pow2"
     pe_offset: str = "auto"  # golden.quant.PE_OFFSETS: the offset ROM from the quantized or the float PE
     in_scale: str = "pow2"  # golden.quant.INPUT_SCALES: input scales a power of two, or real per channel
+    # fractional bits of the stream formats: None ("auto") = chosen from the calibration data or
+    # the weight bound (golden.quant.quantize_layer); an integer pins the format
+    data_frac: int | None = None
+    out_frac: int | None = None
     # Widths apart from the data's (``bits``): None = ``bits`` (issue 15: W4A8 and the like)
     weight_bits: int | None = None
     out_bits: int | None = None
@@ -626,6 +630,20 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
         "error, as TensorRT)",
     )
     p.add_argument(
+        "--data-frac",
+        type=frac_argument,
+        default=None,
+        help="fractional bits of the input format: auto (default: from the calibration data, else bits - 3) or an "
+        "integer (the previous layer's output frac, say)",
+    )
+    p.add_argument(
+        "--out-frac",
+        type=frac_argument,
+        default=None,
+        help="fractional bits of the output format: auto (default: from the calibration data or the weight bound) "
+        "or an integer (then no channel is refused as an outlier: the format is yours)",
+    )
+    p.add_argument(
         "--percentile",
         type=float,
         default=None,
@@ -679,11 +697,30 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
         calibration=args.calibration,
         calibration_rule=args.calibration_rule,
         percentile=args.percentile,
+        data_frac=args.data_frac,
+        out_frac=args.out_frac,
         out_scale=args.out_scale,
         pe_offset=args.pe_offset,
         in_scale=args.in_scale,
         **extra,
     )
+
+
+def check_frac(frac: int | None, flag: str) -> int | None:
+    """A pinned fractional-bit count (None: auto), within the formats' limit."""
+    if frac is not None and (isinstance(frac, bool) or not isinstance(frac, int) or abs(frac) > FRAC_LIMIT):
+        raise UserError(f"{flag} must be 'auto' or an integer in -{FRAC_LIMIT}..{FRAC_LIMIT}; got {frac!r}")
+    return frac
+
+
+def frac_argument(text: str) -> int | None:
+    """``--data-frac``/``--out-frac`` values: ``auto`` or an integer."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer; got {text!r}") from None
 
 
 def percentile_of(spec: DesignSpec) -> float:
@@ -737,12 +774,19 @@ def build_design(spec: DesignSpec) -> Design:
         per_channel=check_choice(spec.weight_scale, WEIGHT_SCALES, "--weight-scale") == "per-channel",
         calibration_rule=check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
         calibration_percentile=percentile_of(spec),
+        data_frac=check_frac(spec.data_frac, "--data-frac"),
+        output_frac=check_frac(spec.out_frac, "--out-frac"),
         out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
         pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),
         in_scale=check_choice(spec.in_scale, INPUT_SCALES, "--in-scale"),
         acc_bits=spec.acc_bits,
         bias_bits=spec.bias_bits,
     )
+    if spec.out_frac is not None and int(layer.fmt.output.frac) != spec.out_frac:  # quantize_layer kept shifts >= 0
+        raise UserError(
+            f"--out-frac {spec.out_frac} is finer than the accumulator holds (output shifts must stay >= 0): at most "
+            f"{int(layer.fmt.output.frac)} with these weights and --data-frac"
+        )
     engine, info = ARCHITECTURES[spec.arch](spec, layer)
     top = AxisTop(engine)
     for elaboratable in (engine, top):  # a Design may serve only as a model: no "unused" warning

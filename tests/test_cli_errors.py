@@ -116,6 +116,9 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("hw.generate", ["--n", "7", "--weights", "random", "--calibration-rule", "bogus"], ("--calibration-rule",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--out-scale", "bogus"], ("--out-scale",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--in-scale", "bogus"], ("--in-scale",)),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--data-frac", "x"], ("--data-frac", "auto")),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--out-frac", "5000"], ("--out-frac", "960")),
+    ("hw.generate", ["--n", "7", "--weights", "random", "--out-frac", "40"], ("--out-frac", "finer")),
     (
         "hw.generate",
         ["--n", "7", "--weights", "random", "--percentile", "99"],

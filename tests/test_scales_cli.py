@@ -121,3 +121,20 @@ def test_config_file_sets_options_and_the_command_line_overrides_it(
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert (manifest["top"], manifest["weight_bits"]) == ("parc_direct_n7_b8_w6", 6)
     assert not (tmp_path / "a" / "parc_direct_n7_b8_w6.v").exists()
+
+
+def test_pinned_fracs_are_the_stream_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--data-frac`/`--out-frac` pin the stream formats (the previous layer's output frac, say);
+    `auto` is the default choice; the TOML config takes them too."""
+    monkeypatch.setenv("PARC_HW_BUILD_DIR", str(tmp_path / "build"))
+    argv = ["--n", str(N), "--weights", "random", "--no-lint"]
+    assert generate_main([*argv, "--data-frac", "6", "--out-frac", "2", "--out", str(tmp_path / "a")]) == 0
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert (manifest["input_format"]["frac"], manifest["output_format"]["frac"]) == (6, 2)
+    auto = build_design(DesignSpec(n=N, weights="random"))
+    assert build_design(DesignSpec(n=N, weights="random", data_frac=None)).verilog() == auto.verilog()
+    config = tmp_path / "design.toml"
+    config.write_text(f'n = {N}\nweights = "random"\ndata-frac = "auto"\nout-frac = 3\nno-lint = true\n')
+    assert generate_main(["--config", str(config), "--out", str(tmp_path / "b")]) == 0
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["input_format"]["frac"] == auto.layer.fmt.data.frac and manifest["output_format"]["frac"] == 3
