@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -151,8 +151,47 @@ def from_hwc_stream(seq: ArrayLike, channels: int, height: int, width: int) -> N
 # --------------------------------------------------------------------------- float mixer
 
 
+class _Half(Protocol):
+    """What the map geometry needs of a half: a `FloatLayer` or a `QuantizedLayer`."""
+
+    @property
+    def channels(self) -> int: ...
+
+    @property
+    def n(self) -> int: ...
+
+
+class _Halves:
+    """The map geometry of a mixer from its two halves (float or quantized alike)."""
+
+    h: _Half  # ParC-H: channels 0 .. split-1, kernel length H
+    w: _Half  # ParC-W: the rest, kernel length W
+
+    @property
+    def split(self) -> int:
+        """Channels through ParC-H (the first ones of the map)."""
+        return self.h.channels
+
+    @property
+    def channels(self) -> int:
+        return self.h.channels + self.w.channels
+
+    @property
+    def height(self) -> int:
+        return self.h.n
+
+    @property
+    def width(self) -> int:
+        return self.w.n
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the maps the mixer takes and gives."""
+        return self.channels, self.height, self.width
+
+
 @dataclass(frozen=True)
-class MixerLayer:
+class MixerLayer(_Halves):
     """The float ParC-ConvNeXt token mixer: channels ``0 .. split-1`` through ``h`` (ParC-H,
     kernel length H), channels ``split .. C-1`` through ``w`` (ParC-W, kernel length W).
 
@@ -181,28 +220,6 @@ class MixerLayer:
         """From ``(weight (C_h, H), pe, bias)`` and ``(weight (C_w, W), pe, bias)`` triples, the
         arguments of `golden.parc.parc_convnext_mixer`."""
         return cls(FloatLayer.create(*h, name=f"{name}.H"), FloatLayer.create(*w, name=f"{name}.W"), name)
-
-    @property
-    def split(self) -> int:
-        """Channels through ParC-H (the first ones of the map)."""
-        return self.h.channels
-
-    @property
-    def channels(self) -> int:
-        return self.h.channels + self.w.channels
-
-    @property
-    def height(self) -> int:
-        return self.h.n
-
-    @property
-    def width(self) -> int:
-        return self.w.n
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of the maps the mixer takes and gives."""
-        return self.channels, self.height, self.width
 
     def forward(self, x: ArrayLike) -> NDArray[np.float64]:
         """Float mixer on (..., C, H, W) maps: each half's `FloatLayer.forward` on its lines.
@@ -304,7 +321,7 @@ def mixer_from_checkpoint(path: str | os.PathLike, block_prefix: str) -> MixerLa
 
 
 @dataclass(frozen=True)
-class QuantizedMixer:
+class QuantizedMixer(_Halves):
     """Both halves quantized, sharing the stream's input format and output format.
 
     The engine streams the whole map through one port, so every sample on it has the same
@@ -335,26 +352,6 @@ class QuantizedMixer:
                     f"the mixer's halves must share the stream's {what}: ParC-H has {x}, ParC-W has {y} "
                     "(quantize with golden.mixer.quantize_mixer)"
                 )
-
-    @property
-    def split(self) -> int:
-        return self.h.channels
-
-    @property
-    def channels(self) -> int:
-        return self.h.channels + self.w.channels
-
-    @property
-    def height(self) -> int:
-        return self.h.fmt.n
-
-    @property
-    def width(self) -> int:
-        return self.w.fmt.n
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.channels, self.height, self.width
 
     @property
     def data(self) -> FixedFormat:

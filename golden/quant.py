@@ -265,6 +265,10 @@ class QuantizedLayer:
         return self.weight.shape[0]
 
     @property
+    def n(self) -> int:
+        return self.fmt.n
+
+    @property
     def input_lsb(self) -> NDArray[np.float64]:
         """(C,) real value of one input LSB of each channel: what `quantize_input` divides by.
 

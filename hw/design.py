@@ -758,7 +758,8 @@ def build_design(spec: DesignSpec) -> Design:
         raise UserError(f"--parallel applies to --arch direct only (the {spec.arch} engine streams 1 sample/clock)")
     float_layer, bundle = load_float_layer(spec)
     calibration = calibration_data(spec, float_layer, bundle)
-    if calibration is None and check_choice(spec.in_scale, INPUT_SCALES, "--in-scale") != "pow2":
+    in_scale = check_choice(spec.in_scale, INPUT_SCALES, "--in-scale")
+    if calibration is None and in_scale != "pow2":
         raise UserError(
             f"--in-scale {spec.in_scale} chooses each channel's input scale from calibration data: give "
             "--calibration FILE (the weights bring no activations)"
@@ -778,7 +779,7 @@ def build_design(spec: DesignSpec) -> Design:
         output_frac=check_frac(spec.out_frac, "--out-frac"),
         out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
         pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),
-        in_scale=check_choice(spec.in_scale, INPUT_SCALES, "--in-scale"),
+        in_scale=in_scale,
         acc_bits=spec.acc_bits,
         bias_bits=spec.bias_bits,
     )
