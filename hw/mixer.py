@@ -57,6 +57,11 @@ def _width(engine: wiring.Component, port: str) -> int:
     return len(getattr(engine, port).payload.data)
 
 
+def _cycles_per_sample(engine: wiring.Component) -> float:
+    """Clock cycles per sample a 1-D engine sustains (1 unless it says otherwise)."""
+    return float(getattr(engine, "cycles_per_sample", 1))
+
+
 class ParcMixer(wiring.Component):
     """Token mixer of a C×H×W map streamed in HWC raster order (module docstring).
 
@@ -157,22 +162,26 @@ class ParcMixer(wiring.Component):
     def h_first_out(self) -> int:
         """Cycles from a map's first element accepted to its first ParC-H result at the merge
         (no stalls): the last H-half element of the map (element (H·W - 1)·C + split - 1), the
-        turn, every line through the engine (the last line's last input to its last output:
-        the engine's latency plus N - 1), the turn back."""
+        turn, every line through the engine at its rate (``cycles_per_sample``; the last line's
+        last input to its last output: the engine's latency plus N - 1 samples), the turn back."""
         last_h_element = (self.height * self.width - 1) * self.channels + self.split - 1
-        lines = self.height * self.width * self.split
+        samples = self.height * self.width * self.split
+        rate = _cycles_per_sample(self.h_engine)
         engine = int(self.h_engine.latency)  # type: ignore[attr-defined]
-        return (
-            self._front
-            + last_h_element
-            + CornerTurn.latency
-            + lines
-            - 1
-            + engine
-            + self.height
-            - 1
-            + CornerTurn.latency
+        through = math.ceil((samples - 1) * rate) + engine + math.ceil((self.height - 1) * rate)
+        if rate > 1:  # a slower engine's input also waits on its frame phase: up to one frame more
+            through += math.ceil(self.height * rate)
+        return self._front + last_h_element + CornerTurn.latency + through + CornerTurn.latency
+
+    @property
+    def elements_per_clock(self) -> float:
+        """Sustained map elements per clock: 1, unless an engine is slower than one sample per
+        clock (the padded FFT, M/N) and its half's share of the channels cannot hide it."""
+        shares = (
+            (self.split, _cycles_per_sample(self.h_engine)),
+            (self.w_channels, _cycles_per_sample(self.w_engine)),
         )
+        return min(1.0, *(self.channels / (count * rate) for count, rate in shares))
 
     @property
     def w_banks_needed(self) -> int:
