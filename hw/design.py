@@ -25,7 +25,14 @@ import numpy as np
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-from golden.bundle import DEFAULT_BUNDLE_DIR, RANDOM_WEIGHTS, Bundle, default_bundle_path, load_weights, weights_sha256
+from golden.bundle import (
+    DEFAULT_BUNDLE_DIR,
+    RANDOM_WEIGHTS,
+    Bundle,
+    default_bundle_path,
+    load_weights,
+    weights_sha256,
+)
 from golden.calibration import CALIBRATION_RULES, DEFAULT_PERCENTILE, check_percentile
 from golden.checks import as_finite_array
 from golden.cli import UserError
@@ -47,6 +54,7 @@ from golden.quant import (
     quantize_layer,
     random_layer,
 )
+from golden.weights import find_parc_layers, load_checkpoint
 from hw.direct import DirectEngine
 from hw.fast_parc import FastParcEngine
 from hw.names import check_top_name
@@ -133,6 +141,10 @@ class Design:
     arch_info: dict  # extra manifest fields from the architecture
 
     _verilog: str | None = None
+
+    @property
+    def top_name(self) -> str:
+        return self.spec.top_name
 
     @property
     def sim_files(self) -> list[Path]:
@@ -551,7 +563,13 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
         "options on the command line override it",
     )
     p.add_argument("--arch", default="direct", help=f"engine architecture: {', '.join(sorted(ARCHITECTURES))}")
-    p.add_argument("--n", type=int, required=True, help="feature length N (2..1024; 56/28/14/7 in the paper)")
+    p.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="feature length N (2..1024; 56/28/14/7 in the paper); required unless --layer names a checkpoint's "
+        "layer or block, whose stored N is the default",
+    )
     p.add_argument("--bits", type=int, default=8, help="data/weight/output bits (4..24, default 8)")
     p.add_argument("--data-bits", type=int, default=None, help="input data bits (default --bits)")
     p.add_argument("--weight-bits", type=int, default=None, help="weight bits (default --bits), e.g. 4 for W4A8")
@@ -677,9 +695,14 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
 
 def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) -> DesignSpec:
     """The `DesignSpec` that `add_design_arguments`' options describe."""
+    n = args.n
+    if n is None:
+        if args.layer is None or args.weights in (None, RANDOM_WEIGHTS):
+            raise UserError("--n is required (the feature length N), unless --weights CHECKPOINT --layer NAME says it")
+        n = stored_n(args.weights, args.layer)
     return DesignSpec(
         arch=args.arch,
-        n=args.n,
+        n=n,
         bits=args.bits if args.data_bits is None else args.data_bits,
         weight_bits=args.weight_bits,
         out_bits=args.out_bits,
@@ -704,6 +727,17 @@ def spec_from_arguments(args: argparse.Namespace, *, seed: int, **extra: Any) ->
         in_scale=args.in_scale,
         **extra,
     )
+
+
+def stored_n(weights: str, layer: str) -> int:
+    """The N a checkpoint's layer runs at (a block: its ParC-H half's, the map height), for
+    ``--n`` left out: a checkpoint says it, so the user need not repeat it."""
+    name = layer.strip().rstrip(".")
+    infos = {i.name: i for i in find_parc_layers(load_checkpoint(Path(weights)).state)}
+    for candidate in (name, f"{name}.gcc_H"):
+        if candidate in infos:
+            return int(infos[candidate].n)
+    raise UserError(f"--layer: no ParC layer or block named '{name}' in {weights}; available: {', '.join(infos)}")
 
 
 def check_frac(frac: int | None, flag: str) -> int | None:

@@ -66,6 +66,13 @@ def vlnv(top: str, version: str = GENERATOR_VERSION) -> str:
 def description(manifest: Mapping[str, Any]) -> str:
     """One line saying which engine the core holds, so ``fusesoc core list`` tells outputs apart."""
     arch = manifest["arch"] + (f" ({manifest['fft_impl']})" if manifest.get("fft_impl") else "")
+    if manifest.get("kind") == "mixer":
+        source = manifest["halves"]["H"]["weights"].get("source", "?")
+        return (
+            f"ParC token mixer ({arch} engines) of block {manifest['block']}, {manifest['height']}x{manifest['width']}"
+            f"x{manifest['channels']} HWC maps, {manifest['bits']}-bit, target {manifest['target']}, weights {source}: "
+            f"AXI4-Stream Verilog from {manifest['generator']}"
+        )
     source = manifest.get("weights", {}).get("source", "?")
     return (
         f"ParC {arch} engine, N={manifest['n']}, {manifest['bits']}-bit, {manifest['channels']} channel(s), "

@@ -45,6 +45,7 @@ from hw.design import (
 )
 from hw.fusesoc import core_file_name, write_core
 from hw.lint import waiver_text
+from hw.mixer_design import MixerDesign, build_mixer_design, is_mixer_spec
 from hw.native_fast_parc import NativeFastParcEngine
 from hw.target import check_target, sim_model_files
 
@@ -125,14 +126,25 @@ def legacy_files(manifest: dict) -> list[str] | None:
     return [f for f in files if isinstance(f, str)] if all(isinstance(f, str) for f in files) else None
 
 
-def output_folder(out_dir: str | os.PathLike, top: str = "", target: str = "generic") -> OutputFolder:
+def output_folder(
+    out_dir: str | os.PathLike, top: str = "", target: str = "generic", rom_prefixes: tuple[str, ...] = ("",)
+) -> OutputFolder:
     """`--out` checked against the never-destroy rule (`golden.files`) before anything is written."""
-    expect = [f"{top}.v", f"{top}.vlt", core_file_name(top), "rom_weights.hex", "rom_offsets.hex"] if top else []
+    roms = [f"rom_{prefix}{kind}.hex" for prefix in rom_prefixes for kind in ("weights", "offsets")]
+    expect = [f"{top}.v", f"{top}.vlt", core_file_name(top), *roms] if top else []
     expect += [path.name for path in sim_model_files(target)]
     return OutputFolder(out_dir, tool="hw.generate", option="--out", expect=expect, legacy=legacy_files)
 
 
-def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = True) -> dict:
+def rom_prefixes(design: Design | MixerDesign) -> dict[str, Design]:
+    """The 1-D designs whose ROM files an output holds, by file-name prefix: ``rom_weights.hex``
+    for a layer, ``rom_H_weights.hex`` / ``rom_W_weights.hex`` for a mixer's halves."""
+    if isinstance(design, MixerDesign):
+        return {f"{d}_": half for d, half in design.halves.items()}
+    return {"": design}
+
+
+def write_design(design: Design | MixerDesign, out_dir: str | os.PathLike, lint_check: bool = True) -> dict:
     """Write <top>.v, <top>.vlt, rom_*.hex, <top>.core and manifest.json into ``out_dir``; returns the manifest.
 
     ``<top>.core`` is the FuseSoC (CAPI2) core of exactly these files (`hw.fusesoc`), so an
@@ -144,13 +156,15 @@ def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = 
     the files it listed are replaced, and a user's own files there stay. Anything else at
     ``out_dir`` is a one-line `UserError` before anything is touched.
     """
-    top = design.spec.top_name
-    with output_folder(out_dir, top, design.spec.target) as out:
+    top = design.top_name
+    roms = rom_prefixes(design)
+    with output_folder(out_dir, top, design.spec.target, tuple(roms)) as out:
         staging = out.path
         verilog_file = f"{top}.v"
         (staging / verilog_file).write_text(design.verilog())
         (staging / f"{top}.vlt").write_text(waiver_text(verilog_file))
-        write_rom_files(design, staging)
+        for prefix, half in roms.items():
+            write_rom_files(half, staging, prefix)
         sim_files = [path.name for path in design.sim_files]
         for path in design.sim_files:
             shutil.copyfile(path, staging / path.name)
@@ -178,7 +192,7 @@ def write_design(design: Design, out_dir: str | os.PathLike, lint_check: bool = 
         return out.manifest
 
 
-def write_rom_files(design: Design, folder: Path) -> None:
+def write_rom_files(design: Design, folder: Path, prefix: str = "") -> None:
     """ROM contents as $readmemh-style hex (for users' own memories; the Verilog embeds them).
 
     The spectrum file is the engine's ROM image word for word (`Design.manifest`'s
@@ -192,10 +206,10 @@ def write_rom_files(design: Design, folder: Path) -> None:
         " ".join(f"{int(v) & ((1 << q.fmt.weight_bits) - 1):0{(q.fmt.weight_bits + 3) // 4}x}" for v in row)
         for row in q.weight
     ]
-    (folder / "rom_weights.hex").write_text("\n".join(w_hex) + "\n")
+    (folder / f"rom_{prefix}weights.hex").write_text("\n".join(w_hex) + "\n")
     acc = q.fmt.acc_bits
     o_hex = [" ".join(f"{int(v) & ((1 << acc) - 1):0{(acc + 3) // 4}x}" for v in row) for row in q.offset]
-    (folder / "rom_offsets.hex").write_text("\n".join(o_hex) + "\n")
+    (folder / f"rom_{prefix}offsets.hex").write_text("\n".join(o_hex) + "\n")
     engine = design.engine
     if not hasattr(engine, "spectrum_words"):  # --arch direct
         return
@@ -207,7 +221,7 @@ def write_rom_files(design: Design, folder: Path) -> None:
     per_row, rest = divmod(len(words), rows)
     assert rest == 0, f"{len(words)} spectrum ROM words are not {rows} rows"
     lines = [" ".join(f"{w:0{(width + 3) // 4}x}" for w in words[r * per_row : (r + 1) * per_row]) for r in range(rows)]
-    (folder / "rom_spectrum.hex").write_text("\n".join(lines) + "\n")
+    (folder / f"rom_{prefix}spectrum.hex").write_text("\n".join(lines) + "\n")
 
 
 @dataclass(frozen=True)
@@ -243,8 +257,13 @@ def generate(spec: DesignSpec, out: str | os.PathLike, *, lint: bool = True) -> 
     -Wall``. Any problem is a one-line `UserError` (or ValueError) and nothing is written.
     """
     check_arch_options(spec)
-    output_folder(out, spec.top_name, check_target(spec.target))  # refuse a foreign --out before elaboration
-    data = write_design(build_design(spec), out, lint_check=lint)
+    if is_mixer_spec(spec):  # a checkpoint block: the token mixer (its name needs the block's shape)
+        design: Design | MixerDesign = build_mixer_design(spec)
+        output_folder(out, design.top_name, check_target(spec.target), tuple(rom_prefixes(design)))
+    else:
+        output_folder(out, spec.top_name, check_target(spec.target))  # refuse a foreign --out before elaboration
+        design = build_design(spec)
+    data = write_design(design, out, lint_check=lint)
     return Manifest(Path(out), data)
 
 

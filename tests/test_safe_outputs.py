@@ -300,7 +300,7 @@ def test_generate_failure_leaves_nothing_behind(tmp_path: Path, capsys, monkeypa
     (ours / "notes.txt").write_text(SENTINEL)
     before = tree(tmp_path)
 
-    def disk_full(design, folder) -> None:
+    def disk_full(design, folder, prefix="") -> None:
         (Path(folder) / "rom_weights.hex").write_text("half")
         raise OSError(28, "No space left on device", str(Path(folder) / "rom_weights.hex"))
 
