@@ -517,3 +517,17 @@ def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
         return base * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
     return base * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def capture_mixer_inputs(
+    model: nn.Module, images: NDArray, blocks: Iterable[str], batch_size: int = 120
+) -> dict[str, NDArray[np.float64]]:
+    """Input maps (B, C, H, W) of each chosen ParC-ConvNeXt block's token mixer (``"stages.0.0"``).
+
+    The mixer chunks its input into the ``gcc_H`` half and the ``gcc_W`` half, so its input is
+    those two layers' inputs side by side on the channel axis (what `golden.mixer` and the
+    hardware mixer take, and what calibrates them)."""
+    blocks = list(blocks)
+    names = [f"{b}.gcc_{d}" for b in blocks for d in ("H", "W")]
+    halves = capture_parc_inputs(model, images, names, batch_size)
+    return {b: np.concatenate([halves[f"{b}.gcc_H"], halves[f"{b}.gcc_W"]], axis=1) for b in blocks}
