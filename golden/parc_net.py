@@ -47,6 +47,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,6 +83,7 @@ DEFAULT_CONFIG: dict = {
 }
 
 ParcOverride = Callable[[str, NDArray[np.float64]], "NDArray[np.float64] | None"]
+MixerOverride = Callable[[str, NDArray[np.float64]], "NDArray[np.float64] | None"]  # (block name, maps) -> maps
 
 
 # --------------------------------------------------------------------------- network
@@ -415,6 +417,7 @@ def evaluate(
     parc_override: ParcOverride | None = None,
     layers: Iterable[str] | None = None,
     batch_size: int = 120,
+    mixer_override: MixerOverride | None = None,
 ) -> EvalResult:
     """Classify NumPy ``images`` ((B, H, W) or (B, 1, H, W)); optionally swap ParC layers.
 
@@ -426,6 +429,12 @@ def evaluate(
     full layer output ``b + corr(w, x + pe)`` (e.g. ``FloatLayer.forward``, a fixed-point
     golden model or RTL output converted to float), or ``None`` to keep the torch result.
     The rest of the network runs in torch float32. ``labels`` (B,) gives ``correct``.
+
+    ``mixer_override(block_name, x_maps)`` replaces a whole ParC-ConvNeXt token mixer (both
+    halves at once, as the hardware mixer computes them): it is called for every block
+    (``"stages.0.0"``, ...) on every batch with the mixer's input (B, C, H, W) as float64 and
+    must return its output, same shape (or ``None`` to keep torch's). Use one override or the
+    other for a block, not both.
     Returns an `EvalResult` (``accuracy``, ``correct``, ``total``, ``predictions``,
     ``logits``, ``overridden``: rows replaced per layer).
 
@@ -462,9 +471,11 @@ def evaluate(
 
         return hook
 
-    handles = []
+    handles: list[Any] = []  # torch hook handles and _MixerSwap: each has remove()
     if parc_override is not None:
         handles = [m.register_forward_hook(make_hook(n, m.direction, parc_override)) for n, m in chosen.items()]
+    if mixer_override is not None:
+        handles += [_MixerSwap(name, block, mixer_override) for name, block in mixer_blocks(model).items()]
     was_training = model.training
     model.eval()
     try:
@@ -484,6 +495,38 @@ def evaluate(
     if lab.shape[0] != preds.shape[0]:
         raise ValueError(f"{lab.shape[0]} labels for {preds.shape[0]} images")
     return EvalResult(int((preds == lab).sum()), int(lab.size), preds, logits, counts)
+
+
+def mixer_blocks(model: nn.Module) -> dict[str, ParC_ConvNext_Block]:
+    """The ParC-ConvNeXt blocks of a model by module name (``"stages.0.0"``: a token mixer each)."""
+    return {name: m for name, m in model.named_modules() if isinstance(m, ParC_ConvNext_Block)}
+
+
+class _MixerSwap:
+    """A block's ``mixer`` replaced by a NumPy override for one evaluation; ``remove()`` undoes
+    it (the same call as a hook handle's). Why not a hook: ``mixer`` is a method, not a module,
+    and the override must see both halves' channels at once."""
+
+    def __init__(self, name: str, block: ParC_ConvNext_Block, override: MixerOverride) -> None:
+        self.block = block
+        original = block.mixer
+
+        def mixer(x: torch.Tensor) -> torch.Tensor:
+            maps = x.detach().double().numpy()
+            y = override(name, maps)
+            if y is None:
+                return original(x)
+            y = np.asarray(y, dtype=np.float64)
+            if y.shape != maps.shape or not np.all(np.isfinite(y)):
+                raise ValueError(
+                    f"mixer_override for {name} returned shape {y.shape} or NaN/Inf; expected {maps.shape}"
+                )
+            return torch.from_numpy(np.ascontiguousarray(y)).to(x.dtype)
+
+        block.mixer = mixer  # type: ignore[method-assign]
+
+    def remove(self) -> None:
+        del self.block.mixer  # the instance attribute: the class's method shows again
 
 
 def capture_parc_inputs(
