@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from golden.mixer import from_hwc_stream, to_hwc_stream
 from hw.design import Design
 from hw.lint import setup_verilator_env, waiver_text
+from hw.mixer_design import MixerDesign
 from sim.runner import (
     MAKE_FIXES,
     build_lock,
@@ -50,10 +52,10 @@ class BatchResult:
     wall_seconds: float
 
 
-def build_batch(design: Design) -> Path:
+def build_batch(design: Design | MixerDesign) -> Path:
     """Compile (or reuse) the batch simulator for this exact Verilog."""
     env = setup_verilator_env(dict(os.environ))
-    top = design.spec.top_name
+    top = design.top_name
     text = design.verilog()
     models = sim_sources(design)  # behavioural twins of vendor primitives (--target ecp5)
     key = hashlib.sha256((text + DRIVER.read_text() + "".join(models.values())).encode()).hexdigest()[:16]
@@ -121,31 +123,54 @@ def run_batch(
     n = design.layer.fmt.n
     if rows.ndim != 2 or rows.shape[1] != n:
         raise ValueError(f"rows must be (F, {n}); got {rows.shape}")
-    exe = build_batch(design)
     lasts = np.zeros(rows.shape, dtype=np.int32)
     lasts[:, -1] = 1
+    fmt = design.layer.fmt
+    return _run(design, rows, lasts, (fmt.data.bits, fmt.output.bits), bubble, backpressure, seed)
+
+
+def run_batch_maps(
+    design: MixerDesign, maps: NDArray[np.int64], *, bubble: float = 0.0, backpressure: float = 0.0, seed: int = 0
+) -> BatchResult:
+    """Stream integer maps (B, C, H, W) through a token mixer's RTL in HWC raster order
+    (`golden.mixer.to_hwc_stream`), ``tlast`` on each map's last element; ``output`` is the
+    output maps (B, C, H, W), ``lasts_ok`` says ``tlast`` came exactly on each map's end."""
+    qm = design.mixer
+    maps = np.asarray(maps, dtype=np.int64)
+    if maps.ndim != 4 or maps.shape[1:] != qm.shape:
+        raise ValueError(f"maps must be (B, {', '.join(map(str, qm.shape))}); got {maps.shape}")
+    stream = to_hwc_stream(maps).reshape(len(maps), -1)
+    lasts = np.zeros(stream.shape, dtype=np.int32)
+    lasts[:, -1] = 1
+    idle = 2 * design.engine.latency + 4096  # silent this long after the input: a hang
+    result = _run(design, stream, lasts, (qm.data.bits, qm.output.bits), bubble, backpressure, seed, idle)
+    result.output = from_hwc_stream(result.output, *qm.shape)
+    return result
+
+
+def _run(
+    design: Design | MixerDesign,
+    beats: NDArray[np.int64],
+    lasts: NDArray[np.int32],
+    bits: tuple[int, int],
+    bubble: float,
+    backpressure: float,
+    seed: int,
+    idle_limit: int | None = None,
+) -> BatchResult:
+    """Beats (F, L) with their ``tlast`` flags through the RTL; outputs (F, L) in order."""
+    exe = build_batch(design)
     with tempfile.TemporaryDirectory(prefix="parc_batch_") as tmp:
         src, dst = Path(tmp, "in.bin"), Path(tmp, "out.bin")
-        np.stack([rows.reshape(-1).astype(np.int32), lasts.reshape(-1)], axis=1).astype("<i4").tofile(src)
-        expected = rows.size
-        max_cycles = expected * 64 + 100_000
+        np.stack([beats.reshape(-1).astype(np.int32), lasts.reshape(-1)], axis=1).astype("<i4").tofile(src)
+        expected = beats.size
+        max_cycles = expected * 64 + 100_000 + 2 * (idle_limit or 0)
         start = time.monotonic()
-        proc = subprocess.run(
-            [
-                str(exe),
-                str(src),
-                str(dst),
-                str(design.layer.fmt.data.bits),
-                str(design.layer.fmt.output.bits),
-                str(bubble),
-                str(backpressure),
-                str(seed),
-                str(max_cycles),
-                str(expected),
-            ],
-            capture_output=True,
-            text=True,
-        )
+        arguments = [str(exe), str(src), str(dst), str(bits[0]), str(bits[1]), str(bubble), str(backpressure)]
+        arguments += [str(seed), str(max_cycles), str(expected)]
+        if idle_limit is not None:
+            arguments.append(str(idle_limit))
+        proc = subprocess.run(arguments, capture_output=True, text=True)
         wall = time.monotonic() - start
         if proc.returncode != 0:
             raise RuntimeError(f"batch simulation failed: {proc.stderr.strip()}")
@@ -153,7 +178,7 @@ def run_batch(
         out = np.fromfile(dst, dtype="<i4").reshape(-1, 2)
     if len(out) != expected:
         raise RuntimeError(f"RTL produced {len(out)} output samples, expected {expected}")
-    data = out[:, 0].astype(np.int64).reshape(rows.shape)
-    lasts_ok = bool(np.array_equal(out[:, 1].reshape(rows.shape), lasts))
+    data = out[:, 0].astype(np.int64).reshape(beats.shape)
+    lasts_ok = bool(np.array_equal(out[:, 1].reshape(beats.shape), lasts))
     span = stats["last_output_cycle"] - stats["first_output_cycle"]
     return BatchResult(data, lasts_ok, stats["cycles"], stats["outputs"], span / max(stats["outputs"] - 1, 1), wall)
