@@ -49,6 +49,7 @@ from golden.cli import Parser, UserError, comma_ints, run
 from golden.quant import QuantizedLayer, check_bits, quantize_input
 from hw.design import Design, build_design
 from scripts.accuracy import error_stats, match_percent
+from scripts.mixer_network import MixerNetwork, mixer_row
 from scripts.precision import (
     FULL_DATA_BITS,
     FULL_WEIGHT_BITS,
@@ -91,6 +92,11 @@ class ReportConfig:
     grid_data_bits: tuple[int, ...] = FULL_DATA_BITS
     grid_engine: str = "direct"
     precision_synth: bool = False  # synthesize grid points whose ECP5 counts are not cached
+    # network rows with every block's token-mixer RTL in the loop (`scripts.mixer_network`):
+    # --arch of the mixer designs, at mixer_bits; mixer_blocks None: every block
+    mixer_archs: tuple[str, ...] = ("direct", "fft")
+    mixer_bits: int = 8
+    mixer_blocks: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", Path(self.weights))
@@ -119,6 +125,10 @@ class ReportConfig:
                 VARIANTS[label].check(n)
         if not self.weights.is_file():
             raise UserError(f"--weights: {self.weights} is not a file")
+        check_bits(self.mixer_bits, "--mixer-bits")
+        for arch in self.mixer_archs:
+            if arch not in ("direct", "fft"):
+                raise UserError(f"--mixer-arch must be a comma list of direct, fft; got {arch!r}")
 
     @property
     def network_engines(self) -> tuple[str, ...]:
@@ -140,6 +150,7 @@ class ReportConfig:
                 "layer_sizes": (28,),
                 "grid_weight_bits": (4, 8),
                 "grid_data_bits": (6, 8),
+                "mixer_archs": (),
                 **overrides,
             }
         )
@@ -163,8 +174,11 @@ class Report:
     @property
     def ok(self) -> bool:
         """The RTL equals the integer golden model everywhere, layer and network level."""
-        return all(r["rtl_match_pct"] == 100.0 for r in self.layer_level) and not any(
-            r["rtl_mismatches"] for r in self.network_level["rows"]
+        mixers = self.network_level.get("mixer_rows", [])
+        return (
+            all(r["rtl_match_pct"] == 100.0 for r in self.layer_level)
+            and not any(r["rtl_mismatches"] for r in self.network_level["rows"])
+            and all(r["rtl_mismatches"] == 0 and r["rtl_lasts_ok"] for r in mixers)
         )
 
 
@@ -208,6 +222,12 @@ def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
         action="store_true",
         help="synthesize (yosys, ECP5) grid points not in the synth cache, about a minute each",
     )
+    p.add_argument(
+        "--mixer-arch",
+        default=None,
+        help="comma list of direct, fft: network rows with every block's token-mixer RTL in the loop at 8 bits "
+        "(default direct,fft; --quick: none; '' none)",
+    )
     a = p.parse_args(argv)
     chosen: dict = {
         "weights": Path(a.weights),
@@ -235,6 +255,8 @@ def parse_args(argv: list[str] | None) -> tuple[ReportConfig, Path]:
     if a.grid_engine is not None:
         chosen["grid_engine"] = a.grid_engine.strip()
     chosen["precision_synth"] = a.precision_synth
+    if a.mixer_arch is not None:
+        chosen["mixer_archs"] = _names(a.mixer_arch)
     return (ReportConfig.quick(**chosen) if a.quick else ReportConfig(**chosen)), Path(a.out)
 
 
@@ -524,6 +546,14 @@ def run_report(cfg: ReportConfig) -> Report:
     t2 = time.monotonic()
     grid = precision_grid(net, cfg, acc_float) if cfg.grid_weight_bits and cfg.grid_data_bits else None
     timings["precision_grid_s"] = round(time.monotonic() - t2, 1)
+    t3 = time.monotonic()
+    if cfg.mixer_archs:
+        mixnet = MixerNetwork(net, build_root() / "report_mixer_calibration", blocks=cfg.mixer_blocks)
+        network["mixer_rows"] = [
+            mixer_row(mixnet, arch, cfg.mixer_bits, workers=cfg.workers)
+            for arch in tqdm(cfg.mixer_archs, desc="mixer network", unit="arch")
+        ]
+    timings["mixer_network_s"] = round(time.monotonic() - t3, 1)
     timings["total_s"] = round(time.monotonic() - t0, 1)
     return Report(
         {

@@ -52,6 +52,65 @@ NETWORK_COLUMNS = [
 ]
 
 
+MIXER_COLUMNS = [
+    ("engine", "engine", "{}"),
+    ("bits", "bits", "{}"),
+    ("images", "images", "{}"),
+    ("acc_float", "float %", "{:.2%}"),
+    ("acc_fixed", "fixed golden %", "{:.2%}"),
+    ("acc_rtl", "RTL %", "{:.2%}"),
+    ("delta_pp", "RTL - float (pp)", "{:+.2f}"),
+    ("rtl_elements", "map elements compared", "{}"),
+    ("rtl_match_pct", "RTL == golden %", "{:.4f}"),
+    ("elements_per_clock", "elements/clock (min)", "{:.3f}"),
+    ("rtl_seconds", "RTL sim s", "{:.0f}"),
+]
+
+
+def _mixer_rows(report: dict) -> list[dict]:
+    """The token-mixer rows with the derived columns (absent before the mixer engine existed)."""
+    net = report["network_level"]
+    return [
+        {
+            **r,
+            "acc_float": net["acc_float"],
+            "delta_pp": 100 * (r["acc_rtl"] - net["acc_float"]),
+            "rtl_match_pct": 100.0 * (1 - r["rtl_mismatches"] / max(r["rtl_elements"], 1)),
+            "elements_per_clock": min((b["elements_per_clock"] for b in r["per_block"].values()), default=0.0),
+        }
+        for r in net.get("mixer_rows", [])
+    ]
+
+
+def mixer_lines(report: dict) -> list[str]:
+    """The token-mixer network section (markdown), if it ran."""
+    rows = _mixer_rows(report)
+    if not rows:
+        return []
+    blocks = ", ".join(rows[0]["blocks"])
+    return [
+        "",
+        "## Network level with the token-mixer RTL (whole maps, HWC stream)",
+        "",
+        f"Every ParC-ConvNeXt block's mixer ({blocks}) computed by its generated `hw.mixer` engine "
+        "(`hw.generate --weights model.pt --layer stages.K.0`): both halves on whole C×H×W maps, one shared input "
+        "and output format per map, scales from the mixer inputs of 64 training digits; everything else in torch. "
+        "RTL = `sim.batch.run_batch_maps`, compared with the integer golden mixer on every map element.",
+        "",
+        markdown_table(rows, MIXER_COLUMNS),
+    ]
+
+
+def mixer_html(report: dict) -> str:
+    rows = _mixer_rows(report)
+    if not rows:
+        return ""
+    return (
+        "<h2>Network level with the token-mixer RTL</h2><p>Every block's mixer computed by its generated mixer "
+        f"engine on whole maps ({html.escape(', '.join(rows[0]['blocks']))}).</p>" + html_table(rows, MIXER_COLUMNS)
+    )
+
+
 def engine(row: dict) -> str:
     """The row's engine label (older reports: its arch)."""
     return row.get("engine", row["arch"])
@@ -301,6 +360,7 @@ def summary_markdown(report: dict, out: Path) -> str:
         f"provenance: {net['provenance_test_accuracy']}). Layers: {', '.join(net['layers'])}.",
         "",
         markdown_table(_network_rows(report), NETWORK_COLUMNS),
+        *mixer_lines(report),
         *precision_lines(report),
         "",
         "## Plots",
@@ -337,6 +397,7 @@ Cells in red: RTL differs from the integer golden model.</p>
 <h2>Layer level</h2>{html_table(_named(report["layer_level"]), LAYER_COLUMNS)}
 <h2>Network level</h2><p>Float on {net["images"]} images: {net["acc_float"]:.2%}; full test set: {net["acc_float_full_test"]:.2%}.</p>
 {html_table(_network_rows(report), NETWORK_COLUMNS)}
+{mixer_html(report)}
 {precision_html(report)}
 <h2>Plots</h2>{figs}{synth_link}</body></html>
 """
