@@ -75,6 +75,7 @@ from hw.design import DesignSpec, build_design
 from hw.target import TARGETS
 from scripts import pnr as pnr_flow
 from scripts import yosys_flow as flow
+from scripts.synth_mixer import mixer_markdown, run_mixer_config
 
 CHANNELS = 4
 SEED = 0
@@ -86,6 +87,8 @@ RATE_FRAMES = 300
 DEFAULT_TIMEOUT = 1800.0
 STAGES = ("ecp5", "xc7", "rate", "pnr")
 SYNTH_FILES = ("synth.json", "synth.md", "synth.png")
+DEFAULT_MIXER_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "parc" / "model.pt"
+MIXER_ARCHS = ("direct", "fft-native")  # the mixer rows' engines unless --arch names others
 
 
 # ---------------------------------------------------------------------------- engine variants
@@ -288,6 +291,18 @@ def parser() -> argparse.ArgumentParser:
         default=1,
         help="tool runs in parallel: configurations, and the nextpnr runs of one (default 1; the machine is shared)",
     )
+    p.add_argument(
+        "--mixer",
+        default=None,
+        help="comma list of checkpoint blocks (e.g. stages.0.0): token-mixer rows (hw.mixer) for every --arch "
+        f"(default {','.join(MIXER_ARCHS)}) and --bits; without --n only these rows are made",
+    )
+    p.add_argument(
+        "--mixer-weights",
+        type=Path,
+        default=DEFAULT_MIXER_WEIGHTS,
+        help="the checkpoint of --mixer (default weights/parc/model.pt)",
+    )
     p.add_argument("--cache", type=Path, default=None, help="result cache (default sim_build/synth_cache)")
     p.add_argument("--no-cache", action="store_true", help="run every tool again (results are still stored)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -313,6 +328,11 @@ class SynthOptions:
     cache: Path | None = None  # result cache (None: sim_build/synth_cache)
     rerun: bool = False  # run every tool again (results are still stored)
     progress: bool = True  # tqdm bar on stderr
+    # token-mixer rows (`scripts.synth_mixer`): checkpoint blocks ("stages.0.0"), each for every
+    # engine of ``archs`` at every ``bits`` and target; ``engines`` False: the mixer rows only
+    mixers: tuple[str, ...] = ()
+    mixer_weights: Path = DEFAULT_MIXER_WEIGHTS
+    engines: bool = True
 
     def __post_init__(self) -> None:
         explicit = bool(self.archs)
@@ -343,8 +363,20 @@ class SynthOptions:
             raise UserError(f"--freq-target must be between 1 and 1000 MHz, not {self.freq:g}")
 
     @property
+    def mixer_configs(self) -> list[tuple[str, str, int, str]]:
+        """(block, engine label, bits, target) of every token-mixer row."""
+        return [(m, a, b, t) for m in self.mixers for a in self.archs for b in self.bits for t in self.targets]
+
+    @property
+    def mixer_steps(self) -> int:
+        """Progress-bar steps per mixer row: ecp5, rate, and each nextpnr run (or the skip)."""
+        return 2 + max(self.pnr_runs, 1)
+
+    @property
     def configs(self) -> list[tuple[str, int, int, str]]:
         """(engine label, N, bits, target) of every row, in table order."""
+        if not self.engines:
+            return []
         return [
             (a, n, b, t)
             for a, n in variant_configs(self.archs, self.ns, False)
@@ -364,8 +396,15 @@ class SynthOptions:
 
 
 def options_from_args(args: argparse.Namespace) -> SynthOptions:
+    mixers = parse_names(args.mixer, "--mixer")
+    archs = parse_variants(args.arch)
+    if mixers and not archs:
+        archs = MIXER_ARCHS
     return SynthOptions(
-        archs=parse_variants(args.arch),
+        mixers=mixers,
+        mixer_weights=args.mixer_weights,
+        engines=not mixers or bool(args.n),
+        archs=archs,
         ns=tuple(comma_ints(args.n, "n")) if args.n else (QUICK_NS if args.quick else DEFAULT_NS),
         bits=tuple(comma_ints(args.bits, "bits")) if args.bits else (QUICK_BITS if args.quick else DEFAULT_BITS),
         pnr=not args.no_pnr,
@@ -908,6 +947,7 @@ def render_markdown(report: dict) -> str:
         "`floor_per_sample` in the JSON) does not bound the DFT route, whose constants are irrational. "
         "**x min** = general multiplies per sample / DFT-route min.",
     ]
+    out += mixer_markdown(report.get("mixer_rows", []), tuple(speeds))
     if errors:
         out += ["", "## Not measured", ""] + errors
     out += [
@@ -1004,7 +1044,7 @@ class SynthReport:
         """Rows with an elaboration error or a tool stage that failed."""
         return [
             r
-            for r in self.rows
+            for r in self.rows + self.data.get("mixer_rows", [])
             if "error" in r or any(isinstance(r.get(s), dict) and r[s].get("status") == "error" for s in STAGES)
         ]
 
@@ -1038,8 +1078,13 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
     def run(config: tuple[str, int, int, str]) -> dict:
         return run_config(config, options, cache_dir, tick, lambda: semaphore)
 
+    def run_mixer(config: tuple[str, str, int, str]) -> dict:
+        return run_mixer_config(config, options, cache_dir, tick, lambda: semaphore)
+
+    bar.total += len(options.mixer_configs) * options.mixer_steps
     with ThreadPoolExecutor(max_workers=options.jobs) as pool:
         rows = list(pool.map(run, configs))
+        mixer_rows = list(pool.map(run_mixer, options.mixer_configs))
     bar.close()
     stages = [result for r in rows for result in tool_results(r)]
     return SynthReport(
@@ -1063,6 +1108,8 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
                 "run_seconds": round(time.monotonic() - start, 1),
                 "stages": len(stages),
                 "cached_stages": sum(1 for s in stages if s.get("cached")),
+                "mixers": list(options.mixers),
+                "mixer_weights": options.mixer_weights.name if options.mixers else None,
                 "definitions": {
                     "samples_per_clock": "measured with sim.batch.run_batch, no bubbles/backpressure",
                     "msamples_per_s": "fmax_mhz * samples_per_clock",
@@ -1088,6 +1135,7 @@ def synthesize(options: SynthOptions, command: str = "scripts.synth.synthesize")
                 },
             },
             "rows": rows,
+            "mixer_rows": mixer_rows,
         }
     )
 

@@ -63,6 +63,7 @@ def run_command(command: str, argv: list[str], capsys: pytest.CaptureFixture[str
 
 
 LONG_NAME = "a" * 300
+TRAINED = str(Path(__file__).resolve().parent.parent / "weights" / "parc" / "model.pt")
 
 # (command, argv, words the one error line must contain)
 PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
@@ -136,6 +137,25 @@ PROBES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("hw.generate", ["--n", "7", "--weights", "random", "--overflow", "clip"], ("--overflow",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--weight-scale", "per-row"], ("--weight-scale",)),
     ("hw.generate", ["--n", "7", "--weights", "random", "--out-bits", "30"], ("--out-bits", "4..24")),
+    # hw.generate: a checkpoint block's token mixer (issue 17)
+    ("hw.generate", ["--weights", TRAINED, "--layer", "stages.9.0"], ("stages.9.0", "stages.0.0.gcc_H")),
+    ("hw.generate", ["--weights", TRAINED, "--layer", "stages.0.0", "--n", "28"], ("--n 28", "56x56")),
+    ("hw.generate", ["--weights", TRAINED, "--layer", "stages.0.0", "--channels", "4"], ("--channels", "mixer")),
+    (
+        "hw.generate",
+        ["--weights", TRAINED, "--layer", "stages.2.0", "--calibration", "calib_5.npy"],
+        ("--calibration", "64, 14, 14"),
+    ),
+    (
+        "hw.generate",
+        ["--weights", TRAINED, "--layer", "stages.2.0", "--in-scale", "per-channel"],
+        ("--in-scale", "--calibration"),
+    ),
+    (
+        "hw.generate",
+        ["--weights", TRAINED, "--layer", "stages.2.0", "--arch", "fft", "--parallel", "2"],
+        ("--parallel",),
+    ),
     # hw.generate: --config (TOML)
     ("hw.generate", ["--config", "missing.toml"], ("--config", "missing.toml")),
     ("hw.generate", ["--config", "broken.toml"], ("--config", "TOML")),
