@@ -40,7 +40,12 @@ class CreditBuffer(wiring.Component):
     layout : ShapeLike
         Payload of ``i`` and ``o``.
     depth : int
-        Results in flight plus results held (at least 2).
+        Results in flight plus results held (at least 3; `depth_for` never asks for less).
+        Why not 2: the FIFO (`SyncFIFOBuffered`) is ``depth - 1`` memory words and an output
+        register, and a word written into an empty FIFO spends a cycle in memory before it
+        moves to the output register; with one memory word that cycle leaves the FIFO full
+        at one word, so a second word granted a cycle later is refused (``i.ready`` low),
+        i.e. lost. From 3 on the moving word always has a free word beside it.
 
     Attributes
     ----------
@@ -66,8 +71,9 @@ class CreditBuffer(wiring.Component):
     latency = 2
 
     def __init__(self, layout: ShapeLike, depth: int) -> None:
-        if depth < 2:
-            raise ValueError(f"a credit buffer needs depth >= 2; got {depth}")
+        if depth < 3:  # depth 2 loses a word (see ``depth`` above)
+            self._MustUse__silence = True  # a refused block is not an unused one
+            raise ValueError(f"a credit buffer needs depth >= 3; got {depth}")
         self.layout, self.depth = layout, int(depth)
         super().__init__(
             {

@@ -26,14 +26,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from amaranth.hdl import Cat, Const, Module, Shape, ShapeLike, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Shape, ShapeLike, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw import ecp5
 
-__all__ = ["TARGETS", "check_target", "sim_model_files", "Multiplier", "BlockRam"]
+__all__ = ["TARGETS", "check_target", "sim_model_files", "block_ram_worth", "ebr_segments", "Multiplier", "BlockRam"]
 
 TARGETS = ("generic", "ecp5", "xc7")
 
@@ -58,6 +58,49 @@ SIM_MODELS = Path(__file__).resolve().parent / "vendor" / "ecp5"
 ECP5_SIM_FILES = ("MULT18X18D_sim.v", "DP16KD_sim.v")  # package data (pyproject.toml)
 
 
+def ebr_segments(width: int, depth: int, lanes: int = 1) -> list[tuple[int, int, int]]:
+    """How `BlockRam` cuts a ``width`` x ``depth`` memory into DP16KD segments: ``(first
+    word, words, DATA_WIDTH)`` of each, in address order.
+
+    Up to 16384 words it is one segment in the widest mode that holds the depth (`hw.ecp5.
+    ebr_mode`), as it always was. A deeper memory is cut into segments of one power-of-two
+    size S (the depth of a mode, 1024 .. 16384 words), so that a segment is the address's
+    top bits and a word in it the low ones; each segment, the shorter last one included,
+    takes the widest mode that holds its words (``lanes`` x ceil(lane bits / mode) tiles).
+    Of the sizes, the cheapest wins, judged in this order:
+
+    1. the depth of the read multiplexer, in LUT6 levels (up to 4 segments: one level, a
+       LUT6 per bit = 4 LUT4 + PFUMX + L6MUX21; up to 16: two). It sits behind the tiles'
+       output registers, on the path into whatever reads ``r_data``, and a second level
+       also costs far more than the tiles it saves: 32768 x 18 in sixteen x9 segments is 32
+       tiles but 569 LUT4 (yosys ``synth_ecp5``), in two x1 segments 36 tiles and 20 LUT4;
+    2. the fewest tiles (a DP16KD is worth 128 LUT4 in yosys' cost, `block_ram_worth`);
+    3. the fewest segments (a narrower multiplexer, fewer write-enable gates).
+
+    65536 x 8 ties at 32 tiles for S = 16384, 8192, 4096, 2048, and takes four x1
+    segments (8 LUT6); 40000 x 8 takes two x1 segments and one x2 of 7232 words, 20 tiles,
+    where three x1 segments would take 24.
+    """
+    single = ecp5.ebr_mode(depth)
+    if single is not None:
+        return [(0, depth, single)]
+    lane_bits = width // lanes
+    best: tuple[tuple[int, int, int], list[tuple[int, int, int]]] | None = None
+    for _, size in ecp5.EBR_MODES:
+        segments = []
+        for first in range(0, depth, size):
+            words = min(size, depth - first)
+            mode = ecp5.ebr_mode(words)
+            assert mode is not None
+            segments.append((first, words, mode))
+        levels = 1 if len(segments) <= 4 else 2 if len(segments) <= 16 else 3  # LUT6 levels
+        cost = (levels, sum(lanes * -(-lane_bits // mode) for _, _, mode in segments), len(segments))
+        if best is None or cost < best[0]:
+            best = (cost, segments)
+    assert best is not None
+    return best[1]
+
+
 def block_ram_worth(width: int, depth: int, lanes: int = 1) -> bool:
     """Whether a ``width`` x ``depth`` memory belongs in block RAM rather than LUTs.
 
@@ -71,16 +114,26 @@ def block_ram_worth(width: int, depth: int, lanes: int = 1) -> bool:
     ports (`hw.ecp5`), so a memory may take up to twice yosys' tile count: EBR are
     plentiful beside LUTs on every ECP5. A 4-word x 448-bit ROM stays LUTs; 24 x 128 is a
     block (1 tile of 36 bits: 128 against 192).
+
+    A memory deeper than one DP16KD (16384 words) is counted segment by segment, as
+    `BlockRam` cascades it (`ebr_segments`), with yosys' tile count for each segment's
+    depth; yosys itself does not cascade ECP5 block RAMs in depth, so without this such a
+    memory became LUT RAM: 65536 x 8 costs 32 tiles (4096) against 32768 in LUTs.
     """
-    mode = ecp5.ebr_mode(depth)
-    if mode is None or width * depth < 1024:
+    if width * depth < 1024:
         return False
+    yosys_tiles = sum(_yosys_tiles(width, words, mode, lanes) for _, words, mode in ebr_segments(width, depth, lanes))
+    return 128 * yosys_tiles <= 4 * -(-depth // 16) * -(-width // 4)
+
+
+def _yosys_tiles(width: int, depth: int, mode: int, lanes: int) -> int:
+    """DP16KD yosys counts for ``width`` x ``depth`` (at most 16384 words, widest mode
+    ``mode``): 36-bit ports up to 512 words, each write lane padded to 9-bit bytes."""
     lane_bits = width // lanes
     if lanes > 1:
         lane_bits = 9 * -(-lane_bits // 9)
     port = 36 if depth <= ecp5.EBR_WORDS // 2 else mode
-    yosys_tiles = -(-(lanes * lane_bits) // port)
-    return 128 * yosys_tiles <= 4 * -(-depth // 16) * -(-width // 4)
+    return -(-(lanes * lane_bits) // port)
 
 
 class Multiplier(wiring.Component):
@@ -205,11 +258,18 @@ class BlockRam(wiring.Component):
     reading through its read latch and output register (REGMODE_B "OUTREG", both clocked
     on ``r_en``): each lane of ``granularity`` bits gets its own tiles, in the widest
     DATA_WIDTH (18/9/4/2/1) whose depth holds ``depth``; ROM contents go in INITVAL.
-    Memories `block_ram_worth` rejects (under 1 kbit, or cheaper as LUT RAM, or deeper
-    than 16384 words) keep the generic form, marked ``ram_style = "distributed"`` (a ROM
-    ``rom_style = "logic"``): yosys' own cost rule differs slightly at the boundary, and a
-    block RAM it inferred would have no output register. Target xc7: the generic form, with
-    ``ram_style = "block"`` when `block_ram_worth`.
+    A memory deeper than 16384 words is cascaded in depth (yosys would not, and LUT RAM of
+    that depth costs tens of thousands of LUTs): cut into power-of-two segments
+    (`ebr_segments`), each segment its own tiles with its slice of the contents, written
+    where the write address's top bits name it; the read address's top bits follow the
+    read through two registers on ``r_en`` and pick the segment's output register, so the
+    latency, the hold on ``r_en`` low and the reset to 0 are as for one segment (a
+    multiplexer after the output registers; addresses at or past ``depth`` are not used).
+    Memories `block_ram_worth` rejects (under 1 kbit, or cheaper as LUT RAM) keep the
+    generic form, marked ``ram_style = "distributed"`` (a ROM ``rom_style = "logic"``):
+    yosys' own cost rule differs slightly at the boundary, and a block RAM it inferred
+    would have no output register. Target xc7: the generic form, with ``ram_style =
+    "block"`` when `block_ram_worth` (Vivado cascades deep memories itself).
 
     Parameters
     ----------
@@ -287,27 +347,67 @@ class BlockRam(wiring.Component):
         return m
 
     def _ecp5(self, m: Module) -> None:
-        """DP16KD tiles: lane by lane, ``mode`` bits per tile, the lane's bits in order."""
-        mode = ecp5.ebr_mode(self.depth)
-        assert mode is not None  # block_ram_worth
-        lane_bits = self.width // self.lanes
+        """DP16KD tiles, segment by segment (`ebr_segments`): one segment is the whole
+        memory, its tiles driven straight from the ports. Deeper memories (cascaded): a
+        segment's tiles see the address's low bits and write only where its top bits name
+        the segment; every segment reads, and the top bits of ``r_addr`` follow the read
+        through two registers on ``r_en`` (the tiles' read latch and output register) to
+        pick the segment whose output register holds the word. Those registers reset with
+        the domain, like the tiles' (then every tile and so ``r_data`` reads 0); ``r_data``
+        is only a multiplexer of registers, with no path from ``r_addr``."""
         words = self.init + [0] * (self.depth - len(self.init))
+        segments = ebr_segments(self.width, self.depth, self.lanes)
+        if len(segments) == 1:
+            ((_, _, mode),) = segments
+            lanes_en = [self.w_en[lane] for lane in range(self.lanes)]
+            m.d.comb += self.r_data.eq(Cat(*self._tiles(m, mode, words, self.w_addr, lanes_en, self.r_addr, "")))
+            return
+        low = segments[0][1].bit_length() - 1  # the segment size is a power of two
+        w_segment, r_segment = self.w_addr[low:], self.r_addr[low:]
+        latched = Signal(len(r_segment), name="read_segment")  # beside the tiles' read latch
+        held = Signal(len(r_segment), name="out_segment")  # beside their output register
+        with m.If(self.r_en):
+            m.d.sync += [latched.eq(r_segment), held.eq(latched)]
+        reads = []
+        for k, (first, count, mode) in enumerate(segments):
+            abits = ecp5.ebr_address_bits(mode)  # <= low: a shorter last segment may be wider
+            here = Signal(name=f"w_segment_{k}")
+            m.d.comb += here.eq(w_segment == k)
+            lanes_en = [self.w_en[lane] & here for lane in range(self.lanes)]
+            segment_words = words[first : first + count]
+            reads.append(
+                self._tiles(m, mode, segment_words, self.w_addr[:abits], lanes_en, self.r_addr[:abits], f"s{k}_")
+            )
+        with m.Switch(held):  # the last segment takes the top bits past it too: a full case
+            for k, outputs in enumerate(reads[:-1]):
+                with m.Case(k):
+                    m.d.comb += self.r_data.eq(Cat(*outputs))
+            with m.Default():
+                m.d.comb += self.r_data.eq(Cat(*reads[-1]))
+
+    def _tiles(
+        self, m: Module, mode: int, words: list[int], w_addr: Value, w_en: list[Value], r_addr: Value, prefix: str
+    ) -> list[Value]:
+        """The tiles of one segment (``words``, the ``mode``-bit tiles of each lane, the
+        lane's bits in order, ``w_en`` one enable per lane), named ``{prefix}ebr_<bit>``;
+        returns the read data of each tile, low bits first."""
+        lane_bits = self.width // self.lanes
         outputs = []
         for lane in range(self.lanes):
             for low in range(0, lane_bits, mode):
                 start, stop = lane * lane_bits + low, lane * lane_bits + min(low + mode, lane_bits)
                 mask = (1 << (stop - start)) - 1
-                data = Signal(18, name=f"dob_{start}")
+                data = Signal(18, name=f"{prefix}dob_{start}")
                 write = self.writable  # a ROM's port A is tied off: it never writes
-                m.submodules[f"ebr_{start}"] = ecp5.dp16kd(
+                m.submodules[f"{prefix}ebr_{start}"] = ecp5.dp16kd(
                     mode,
-                    w_addr=self.w_addr if write else Const(0, len(self.w_addr)),
+                    w_addr=w_addr if write else Const(0, len(w_addr)),
                     w_data=self.w_data[start:stop] if write else Const(0, stop - start),
-                    w_en=self.w_en[lane] if write else Const(0, 1),
-                    r_addr=self.r_addr,
+                    w_en=w_en[lane] if write else Const(0, 1),
+                    r_addr=r_addr,
                     r_en=self.r_en,
                     r_data=data,
                     init=[(int(w) >> start) & mask for w in words],
                 )
                 outputs.append(data[: stop - start])
-        m.d.comb += self.r_data.eq(Cat(*outputs))
+        return outputs

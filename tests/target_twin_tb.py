@@ -3,8 +3,9 @@ the wrapper against its generic twin, and both against a cycle model, on every c
 
 The wrapper (`test_target.TwinWrapper`) feeds each pair of blocks the same inputs; the
 block list (kinds, shapes, RAM contents) comes through ``$PARC_TWIN_CONFIG`` (JSON). Random
-operands and addresses, random enables and random resets; a RAM is never read and written
-at one address in one cycle (callers never do it: `hw.target.BlockRam`).
+operands and addresses (half of them, for a block whose config lists ``hot`` addresses, from
+those), random enables and random resets; a RAM is never read and written at one address in
+one cycle (callers never do it: `hw.target.BlockRam`).
 """
 
 from __future__ import annotations
@@ -81,9 +82,13 @@ def _mul_inputs(model: MulModel, rng: random.Random) -> dict[str, int]:
 
 def _ram_inputs(model: RamModel, rng: random.Random) -> dict[str, int]:
     s = model.spec
-    depth = s["depth"]
-    r_addr = rng.randrange(depth)
-    w_addr = rng.randrange(depth)
+    depth, hot = s["depth"], s.get("hot")
+
+    def address() -> int:  # a deep RAM's few hot addresses let reads find what was written
+        return rng.choice(hot) if hot and rng.random() < 0.5 else rng.randrange(depth)
+
+    r_addr = address()
+    w_addr = address()
     w_en = rng.getrandbits(s["lanes"]) if s["writable"] and rng.random() < 0.5 else 0
     if w_addr == r_addr:  # never read and write one address in one cycle
         w_en = 0

