@@ -120,7 +120,7 @@ class ParcMixer(wiring.Component):
         self.target = check_target(target)
         self.h_engine, self.w_engine = h_engine, w_engine
         self.height, self.width = int(height), int(width)
-        h_layer, w_layer = h_engine.layer, w_engine.layer  # type: ignore[attr-defined]
+        h_layer, w_layer = h_engine.layer, w_engine.layer
         if h_layer.fmt.n != self.height or w_layer.fmt.n != self.width:
             raise ValueError(
                 f"the ParC-H engine needs N = H = {self.height} and the ParC-W engine N = W = {self.width}; "
@@ -167,7 +167,7 @@ class ParcMixer(wiring.Component):
         last_h_element = (self.height * self.width - 1) * self.channels + self.split - 1
         samples = self.height * self.width * self.split
         rate = _cycles_per_sample(self.h_engine)
-        engine = int(self.h_engine.latency)  # type: ignore[attr-defined]
+        engine = int(self.h_engine.latency)
         through = math.ceil((samples - 1) * rate) + engine + math.ceil((self.height - 1) * rate)
         if rate > 1:  # a slower engine's input also waits on its frame phase: up to one frame more
             through += math.ceil(self.height * rate)
@@ -300,9 +300,9 @@ class ParcMixer(wiring.Component):
 
         # --- status ---------------------------------------------------------------------------------
         engines = (self.h_engine, self.w_engine)
-        m.d.sync += self.saturations.eq(sum(e.saturations for e in engines)[: len(self.saturations)])  # type: ignore[attr-defined]
+        m.d.sync += self.saturations.eq(sum(e.saturations for e in engines)[: len(self.saturations)])
         if self.has_overflow:
-            flags = [e.overflow for e in engines if "overflow" in e.signature.members]  # type: ignore[attr-defined]
+            flags = [e.overflow for e in engines if "overflow" in e.signature.members]
             m.d.comb += self.overflow.eq(reduce(or_, flags))
         return m
 
