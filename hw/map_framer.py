@@ -87,7 +87,8 @@ class MapFramer(wiring.Component):
         every map, and nowhere else. ``o.valid`` and ``o.payload`` follow ``i`` through logic
         (latency 0): put a register slice after it.
     errors : Out(16)
-        Malformed maps seen (wraps), one cycle after the beat that shows it.
+        Malformed maps seen (wraps): counted in the cycle after the beat that shows it, so the new
+        value reads two cycles after that beat (as `hw.framer.Framer`'s ``errors``).
     """
 
     latency = 0
