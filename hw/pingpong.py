@@ -44,6 +44,9 @@ __all__ = ["PingPongBuffer", "read_signature", "write_signature", "address_bits"
 READ_LATENCY = BlockRam.read_latency  # enabled cycles from a read's address to its data
 
 
+COUNTED_BANKS = 4  # more banks than this keep occupancy counters instead of per-bank flags
+
+
 def address_bits(depth: int) -> int:
     return max((depth - 1).bit_length(), 1)
 
@@ -123,8 +126,6 @@ class PingPongBuffer(wiring.Component):
         pointer = unsigned(banks.bit_length() - 1)  # wraps by itself: banks is a power of two
         claim_bank, write_bank = Signal(pointer, name="claim_bank"), Signal(pointer, name="write_bank")
         read_bank = Signal(pointer, name="read_bank")
-        claimed = Signal(banks)
-        full = Signal(banks)
         w, r = self.w, self.r
         m.d.comb += [
             ram.w_addr.eq(Cat(w.addr, write_bank)),
@@ -143,31 +144,59 @@ class PingPongBuffer(wiring.Component):
         next_claim_bank = Signal(pointer, name="next_claim_bank")
         next_write_bank = Signal(pointer, name="next_write_bank")
         next_read_bank = Signal(pointer, name="next_read_bank")
-        next_claimed = Signal(banks, name="next_claimed")
-        next_full = Signal(banks, name="next_full")
         m.d.comb += [
             next_claim_bank.eq(Mux(w.claim, claim_bank + 1, claim_bank)),
             next_write_bank.eq(Mux(w.commit, write_bank + 1, write_bank)),
             next_read_bank.eq(Mux(r.release, read_bank + 1, read_bank)),
         ]
-        for bank in range(banks):
-            released = r.release & equals(read_bank, bank)
-            m.d.comb += [
-                next_claimed[bank].eq((claimed[bank] & ~released) | (w.claim & equals(claim_bank, bank))),
-                next_full[bank].eq((full[bank] & ~released) | (w.commit & equals(write_bank, bank))),
-            ]
         free = Signal(init=1, name="free_reg")
         ready = Signal(name="ready_reg")
         next_ready = Signal(name="next_ready_reg")
-        m.d.sync += [
-            claim_bank.eq(next_claim_bank),
-            write_bank.eq(next_write_bank),
-            read_bank.eq(next_read_bank),
-            claimed.eq(next_claimed),
-            full.eq(next_full),
-            free.eq(~pick(next_claimed, next_claim_bank)),
-            ready.eq(pick(next_full, next_read_bank)),
-            next_ready.eq(pick(next_full, (next_read_bank + 1)[: len(next_read_bank)])),
-        ]
+        if banks <= COUNTED_BANKS:
+            claimed = Signal(banks)
+            full = Signal(banks)
+            next_claimed = Signal(banks, name="next_claimed")
+            next_full = Signal(banks, name="next_full")
+            for bank in range(banks):
+                released = r.release & equals(read_bank, bank)
+                m.d.comb += [
+                    next_claimed[bank].eq((claimed[bank] & ~released) | (w.claim & equals(claim_bank, bank))),
+                    next_full[bank].eq((full[bank] & ~released) | (w.commit & equals(write_bank, bank))),
+                ]
+            m.d.sync += [
+                claim_bank.eq(next_claim_bank),
+                write_bank.eq(next_write_bank),
+                read_bank.eq(next_read_bank),
+                claimed.eq(next_claimed),
+                full.eq(next_full),
+                free.eq(~pick(next_claimed, next_claim_bank)),
+                ready.eq(pick(next_full, next_read_bank)),
+                next_ready.eq(pick(next_full, (next_read_bank + 1)[: len(next_read_bank)])),
+            ]
+        else:
+            # Many banks (a corner turn's row buffer: 128): a bank-indexed pick of per-bank flags
+            # is a 128:1 multiplexer behind the release logic (a 88 MHz path on -6). Claims,
+            # commits and releases go in bank order, so the flags of the banks the pointers
+            # name are occupancy counts: the bank the next claim takes is claimed iff all
+            # ``banks`` are; the oldest claimed bank is full iff one bank is committed and not
+            # released, the one after it iff two are. Two small up/down counters say the same.
+            taken = Signal(range(banks + 1), name="claimed_count")
+            filled = Signal(range(banks + 1), name="full_count")
+            next_taken = Signal.like(taken, name="next_claimed_count")
+            next_filled = Signal.like(filled, name="next_full_count")
+            m.d.comb += [
+                next_taken.eq(taken + w.claim - r.release),
+                next_filled.eq(filled + w.commit - r.release),
+            ]
+            m.d.sync += [
+                claim_bank.eq(next_claim_bank),
+                write_bank.eq(next_write_bank),
+                read_bank.eq(next_read_bank),
+                taken.eq(next_taken),
+                filled.eq(next_filled),
+                free.eq(next_taken < banks),
+                ready.eq(next_filled > 0),
+                next_ready.eq(next_filled > 1),
+            ]
         m.d.comb += [w.free.eq(free), r.ready.eq(ready), r.next_ready.eq(next_ready)]
         return m

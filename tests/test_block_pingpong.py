@@ -471,17 +471,20 @@ def random_frames(rng: np.random.Generator, count: int, depth: int, width: int) 
 
 
 CASES = [
-    # depth, width, granularity, p_claim, p_write, p_read, p_late_commit
-    pytest.param(7, 12, None, 1.0, 0.9, 0.3, 0.0, id="fast-writer"),
-    pytest.param(16, 8, None, 0.3, 0.4, 1.0, 0.3, id="slow-writer"),
-    pytest.param(12, 20, 10, 0.8, 0.7, 0.7, 0.2, id="two-lanes"),
-    pytest.param(5, 6, 2, 0.6, 0.9, 0.5, 0.5, id="three-lanes"),
-    pytest.param(1, 3, None, 0.6, 0.6, 0.6, 0.5, id="one-word-banks"),
-    pytest.param(8, 62, 31, 0.9, 0.8, 0.8, 0.1, id="wide-words"),
+    # depth, width, granularity, p_claim, p_write, p_read, p_late_commit, banks
+    pytest.param(7, 12, None, 1.0, 0.9, 0.3, 0.0, 2, id="fast-writer"),
+    pytest.param(16, 8, None, 0.3, 0.4, 1.0, 0.3, 2, id="slow-writer"),
+    pytest.param(12, 20, 10, 0.8, 0.7, 0.7, 0.2, 2, id="two-lanes"),
+    pytest.param(5, 6, 2, 0.6, 0.9, 0.5, 0.5, 2, id="three-lanes"),
+    pytest.param(1, 3, None, 0.6, 0.6, 0.6, 0.5, 2, id="one-word-banks"),
+    pytest.param(8, 62, 31, 0.9, 0.8, 0.8, 0.1, 2, id="wide-words"),
+    # more banks than COUNTED_BANKS: occupancy counters instead of per-bank flags
+    pytest.param(3, 8, None, 1.0, 0.9, 0.15, 0.2, 8, id="eight-banks-slow-reader"),
+    pytest.param(2, 5, None, 0.4, 0.5, 1.0, 0.4, 16, id="sixteen-banks-slow-writer"),
 ]
 
 
-@pytest.mark.parametrize("depth, width, granularity, p_claim, p_write, p_read, p_late_commit", CASES)
+@pytest.mark.parametrize("depth, width, granularity, p_claim, p_write, p_read, p_late_commit, banks", CASES)
 def test_frames_arrive_in_order_whatever_the_protocol_timing(
     depth: int,
     width: int,
@@ -490,20 +493,23 @@ def test_frames_arrive_in_order_whatever_the_protocol_timing(
     p_write: float,
     p_read: float,
     p_late_commit: float,
+    banks: int,
 ) -> None:
     """Every frame read equals the frame written, in order, none lost or repeated, while the
     flags follow the claims, commits and releases cycle by cycle (`ProtocolChecker`)."""
     rng = np.random.default_rng(depth * 100 + width)
-    buf = PingPongBuffer(depth, width, granularity)
+    buf = PingPongBuffer(depth, width, granularity, banks=banks)
     assert buf.lanes == (1 if granularity is None else width // granularity)
     assert len(buf.w.en) == buf.lanes and len(buf.w.addr) == len(buf.r.addr) == address_bits(depth)
-    frames = random_frames(rng, 12, depth, width)
+    frames = random_frames(rng, 12 if banks == 2 else 3 * banks, depth, width)
     writer = FrameWriter(
         buf.w, frames, rng, lanes=buf.lanes, p_claim=p_claim, p_write=p_write, p_late_commit=p_late_commit
     )
     reader = FrameReader(buf.r, depth, len(frames), rng, p_read=p_read)
     checker = ProtocolChecker(buf, f"PingPongBuffer(depth={depth}, width={width}, granularity={granularity})")
-    run_models(buf, [writer, reader, checker], lambda: reader.done, max_cycles=100 * 12 * depth * buf.lanes + 500)
+    run_models(
+        buf, [writer, reader, checker], lambda: reader.done, max_cycles=100 * len(frames) * depth * buf.lanes + 500
+    )
     label = checker.name
     assert len(reader.frames) == len(frames), f"{label}: {len(reader.frames)} frames read of {len(frames)}"
     for k, (got, want) in enumerate(zip(reader.frames, frames, strict=True)):
