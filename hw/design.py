@@ -771,51 +771,63 @@ def percentile_of(spec: DesignSpec) -> float:
     return float(spec.percentile)
 
 
-def build_design(spec: DesignSpec) -> Design:
-    """Validate the spec, quantize the weights and elaborate the engine inside the AXI top."""
-    if spec.arch not in ARCHITECTURES:
-        raise ValueError(f"unknown arch {spec.arch!r}; choose from {', '.join(sorted(ARCHITECTURES))}")
+def check_spec_widths(spec: DesignSpec, n: int) -> None:
+    """The options that size the hardware of a layer of length ``n`` (target, widths,
+    accumulator, bias, name, ``--parallel``), each a one-line `UserError` when out of range."""
     if spec.target not in TARGETS:
         raise UserError(f"--target must be one of {', '.join(TARGETS)}; got {spec.target!r}")
-    check_n_bits(spec.n, spec.bits)
+    check_n_bits(n, spec.bits)
     for flag, value in (("--weight-bits", spec.weight_bits), ("--out-bits", spec.out_bits)):
         if value is not None:
             check_bits(value, flag)
-    exact = exact_acc_bits(spec.n, spec.bits, spec.weight_bits or spec.bits)
+    exact = exact_acc_bits(n, spec.bits, spec.weight_bits or spec.bits)
     check_acc_bits(spec.acc_bits, exact, spec.out_bits or spec.bits, "--acc-bits")
     check_bias_bits(spec.bias_bits, exact, "--bias-bits")
-    if spec.channels is not None and spec.channels < 1:
-        raise ValueError(f"channels must be >= 1; got {spec.channels}")
     if spec.name is not None:
         check_top_name(spec.name)
     if spec.parallel is not None and spec.arch != "direct":
         raise UserError(f"--parallel applies to --arch direct only (the {spec.arch} engine streams 1 sample/clock)")
-    float_layer, bundle = load_float_layer(spec)
-    calibration = calibration_data(spec, float_layer, bundle)
+
+
+def quantize_keywords(spec: DesignSpec, calibrated: bool, source: str) -> dict[str, Any]:
+    """`golden.quant.quantize_layer`'s keywords for ``spec``, each option checked (one-line
+    `UserError`s naming the flag); shared by the 1-D layer and both halves of a mixer so the
+    two cannot drift. ``calibrated``: calibration data exists (``source`` says what lacks it)."""
     in_scale = check_choice(spec.in_scale, INPUT_SCALES, "--in-scale")
-    if calibration is None and in_scale != "pow2":
+    if not calibrated and in_scale != "pow2":
         raise UserError(
             f"--in-scale {spec.in_scale} chooses each channel's input scale from calibration data: give "
-            "--calibration FILE (the weights bring no activations)"
+            f"--calibration FILE ({source} bring no activations)"
         )
+    return {
+        "weight_bits": spec.weight_bits,
+        "output_bits": spec.out_bits,
+        "rounding": Rounding(check_choice(spec.rounding, ROUNDINGS, "--rounding")),
+        "saturating": check_choice(spec.overflow, OVERFLOWS, "--overflow") == "saturate",
+        "per_channel": check_choice(spec.weight_scale, WEIGHT_SCALES, "--weight-scale") == "per-channel",
+        "calibration_rule": check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
+        "calibration_percentile": percentile_of(spec),
+        "data_frac": check_frac(spec.data_frac, "--data-frac"),
+        "output_frac": check_frac(spec.out_frac, "--out-frac"),
+        "out_scale": check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
+        "pe_offset": check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),
+        "in_scale": in_scale,
+        "acc_bits": spec.acc_bits,
+        "bias_bits": spec.bias_bits,
+    }
+
+
+def build_design(spec: DesignSpec) -> Design:
+    """Validate the spec, quantize the weights and elaborate the engine inside the AXI top."""
+    if spec.arch not in ARCHITECTURES:
+        raise ValueError(f"unknown arch {spec.arch!r}; choose from {', '.join(sorted(ARCHITECTURES))}")
+    check_spec_widths(spec, spec.n)
+    if spec.channels is not None and spec.channels < 1:
+        raise ValueError(f"channels must be >= 1; got {spec.channels}")
+    float_layer, bundle = load_float_layer(spec)
+    calibration = calibration_data(spec, float_layer, bundle)
     layer = quantize_layer(
-        float_layer,
-        spec.bits,
-        calibration,
-        weight_bits=spec.weight_bits,
-        output_bits=spec.out_bits,
-        rounding=Rounding(check_choice(spec.rounding, ROUNDINGS, "--rounding")),
-        saturating=check_choice(spec.overflow, OVERFLOWS, "--overflow") == "saturate",
-        per_channel=check_choice(spec.weight_scale, WEIGHT_SCALES, "--weight-scale") == "per-channel",
-        calibration_rule=check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
-        calibration_percentile=percentile_of(spec),
-        data_frac=check_frac(spec.data_frac, "--data-frac"),
-        output_frac=check_frac(spec.out_frac, "--out-frac"),
-        out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
-        pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),
-        in_scale=in_scale,
-        acc_bits=spec.acc_bits,
-        bias_bits=spec.bias_bits,
+        float_layer, spec.bits, calibration, **quantize_keywords(spec, calibration is not None, "the weights")
     )
     if spec.out_frac is not None and int(layer.fmt.output.frac) != spec.out_frac:  # quantize_layer kept shifts >= 0
         raise UserError(

@@ -18,38 +18,21 @@ import numpy as np
 from amaranth.back import verilog
 
 from golden.bundle import RANDOM_WEIGHTS, Bundle, load_checkpoint_layer
-from golden.calibration import CALIBRATION_RULES
 from golden.checks import as_finite_array
 from golden.cli import UserError
-from golden.fixed import Rounding
 from golden.mixer import MixerLayer, QuantizedMixer, mixer_blocks, quantize_mixer
-from golden.quant import (
-    INPUT_SCALES,
-    OUTPUT_SCALES,
-    PE_OFFSETS,
-    check_acc_bits,
-    check_bias_bits,
-    check_bits,
-    check_n_bits,
-    exact_acc_bits,
-)
 from golden.weights import sniff_weight_file
 from hw.design import (
     ARCHITECTURES,
     GENERATOR_VERSION,
-    OVERFLOWS,
-    ROUNDINGS,
-    WEIGHT_SCALES,
     Design,
     DesignSpec,
     build_design,
-    check_choice,
-    check_frac,
-    percentile_of,
+    check_spec_widths,
+    quantize_keywords,
 )
 from hw.mixer import ParcMixer
-from hw.names import check_top_name
-from hw.target import TARGETS, sim_model_files
+from hw.target import sim_model_files
 from hw.top import AxisTop
 
 __all__ = ["MixerDesign", "build_layer_design", "is_mixer_spec", "mixer_top_name"]
@@ -239,20 +222,8 @@ def _check_mixer_spec(spec: DesignSpec, halves: dict[str, Bundle]) -> None:
         raise UserError(
             f"--layer {spec.layer} is a mixer of {h_n}x{w_n} maps, but --n {spec.n} was requested (leave --n out)"
         )
-    if spec.target not in TARGETS:
-        raise UserError(f"--target must be one of {', '.join(TARGETS)}; got {spec.target!r}")
     for n in (h_n, w_n):
-        check_n_bits(n, spec.bits)
-        exact = exact_acc_bits(n, spec.bits, spec.weight_bits or spec.bits)
-        check_acc_bits(spec.acc_bits, exact, spec.out_bits or spec.bits, "--acc-bits")
-        check_bias_bits(spec.bias_bits, exact, "--bias-bits")
-    for flag, value in (("--weight-bits", spec.weight_bits), ("--out-bits", spec.out_bits)):
-        if value is not None:
-            check_bits(value, flag)
-    if spec.name is not None:
-        check_top_name(spec.name)
-    if spec.parallel is not None and spec.arch != "direct":
-        raise UserError(f"--parallel applies to --arch direct only (the {spec.arch} engine streams 1 sample/clock)")
+        check_spec_widths(spec, n)
 
 
 def build_mixer_design(spec: DesignSpec) -> MixerDesign:
@@ -264,32 +235,9 @@ def build_mixer_design(spec: DesignSpec) -> MixerDesign:
     bundles = {d: load_checkpoint_layer(spec.weights, f"{block}.gcc_{d}") for d in DIRECTIONS}
     _check_mixer_spec(spec, bundles)
     float_mixer = MixerLayer(bundles["H"].layer, bundles["W"].layer, name=block)
-    in_scale = check_choice(spec.in_scale, INPUT_SCALES, "--in-scale")
     calibration = _calibration_maps(spec, float_mixer.shape)
-    if calibration is None and in_scale != "pow2":
-        raise UserError(
-            f"--in-scale {spec.in_scale} chooses each channel's input scale from calibration data: give "
-            "--calibration FILE (float maps of the block's mixer input)"
-        )
-    qm = quantize_mixer(
-        float_mixer,
-        spec.bits,
-        calibration,
-        weight_bits=spec.weight_bits,
-        output_bits=spec.out_bits,
-        rounding=Rounding(check_choice(spec.rounding, ROUNDINGS, "--rounding")),
-        saturating=check_choice(spec.overflow, OVERFLOWS, "--overflow") == "saturate",
-        per_channel=check_choice(spec.weight_scale, WEIGHT_SCALES, "--weight-scale") == "per-channel",
-        calibration_rule=check_choice(spec.calibration_rule, CALIBRATION_RULES, "--calibration-rule"),
-        calibration_percentile=percentile_of(spec),
-        data_frac=check_frac(spec.data_frac, "--data-frac"),
-        output_frac=check_frac(spec.out_frac, "--out-frac"),
-        out_scale=check_choice(spec.out_scale, OUTPUT_SCALES, "--out-scale"),
-        pe_offset=check_choice(spec.pe_offset, PE_OFFSETS, "--pe-offset"),
-        in_scale=in_scale,
-        acc_bits=spec.acc_bits,
-        bias_bits=spec.bias_bits,
-    )
+    keywords = quantize_keywords(spec, calibration is not None, "checkpoints")
+    qm = quantize_mixer(float_mixer, spec.bits, calibration, **keywords)
     halves: dict[str, Design] = {}
     for d in DIRECTIONS:
         layer = qm.half(d)

@@ -16,6 +16,7 @@ from the float network (`golden.parc_net.capture_mixer_inputs`) and given to the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -143,22 +144,15 @@ def mixer_row(mixnet: MixerNetwork, arch: str, bits: int, *, workers: int = 2) -
         }
         return dequantize_map(qm, result.output)
 
+    def top1(override: Callable[[str, np.ndarray], np.ndarray | None]) -> float:
+        return net.pn.evaluate(
+            net.model(), net.images, net.labels, mixer_override=override, batch_size=len(net.images)
+        ).accuracy
+
     t0 = time.monotonic()
-    acc_fixed = net.pn.evaluate(
-        net.model(),
-        net.images,
-        net.labels,
-        mixer_override=fixed,
-        batch_size=len(net.images),
-    ).accuracy
+    acc_fixed = top1(fixed)
     t1 = time.monotonic()
-    acc_rtl = net.pn.evaluate(
-        net.model(),
-        net.images,
-        net.labels,
-        mixer_override=rtl,
-        batch_size=len(net.images),
-    ).accuracy
+    acc_rtl = top1(rtl)
     impls = sorted({str(h.arch_info.get("fft_impl")) for d in designs.values() for h in d.halves.values()})
     return {
         "engine": arch if arch == "direct" else f"fft ({'/'.join(impls)})",
