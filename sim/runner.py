@@ -36,6 +36,7 @@ from filelock import FileLock, Timeout
 from golden.cli import UserError
 from hw.design import Design
 from hw.lint import setup_verilator_env, waiver_text
+from hw.mixer_design import MixerDesign
 from sim.scenarios import Scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -174,9 +175,9 @@ class Build:
     seconds: float  # 0 when it came from the cache
 
 
-def build(design: Design, simulator: str = "verilator") -> Build:
+def build(design: Design | MixerDesign, simulator: str = "verilator") -> Build:
     """Compile the design's Verilog for ``simulator`` unless an identical build exists."""
-    return build_verilog(design.spec.top_name, design.verilog(), sim_sources(design), simulator)
+    return build_verilog(design.top_name, design.verilog(), sim_sources(design), simulator)
 
 
 def build_verilog(top: str, text: str, models: dict[str, str], simulator: str = "verilator") -> Build:
@@ -209,7 +210,7 @@ def build_verilog(top: str, text: str, models: dict[str, str], simulator: str = 
     return Build(simulator, top, build_dir, seconds)
 
 
-def sim_sources(design: Design) -> dict[str, str]:
+def sim_sources(design: Design | MixerDesign) -> dict[str, str]:
     """File name -> text of the simulation models the design needs beside its Verilog."""
     return {path.name: path.read_text() for path in design.sim_files}
 
