@@ -14,6 +14,8 @@ arithmetic of its own.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -103,15 +105,19 @@ def stream(design: MixerDesign, maps: int, seed: int, test: NDArray | None = Non
     return Scenario("stream", d_in, l_in, d_out, l_out)
 
 
-def reset_mid_map(design: MixerDesign, seed: int, test: NDArray | None = None, before: int = 3) -> Scenario:
+def reset_mid_map(design: MixerDesign, seed: int, test: NDArray | None = None, before: int | None = None) -> Scenario:
     """``before`` maps, a reset strictly inside the last of them, then one map from scratch.
 
-    The cut falls in the last quarter of map ``before - 1``: with ``before = 3`` the first map's
-    output (about 1.5 maps behind its input) has left the design by then, so the bench's check
-    of the outputs before the reset compares whole maps, not only the (empty) prefix; the
-    reset then also hits a design with two maps in flight and output under way. The bench
-    sends input up to the end of the map the cut falls in, resets when the design has taken
-    ``reset_after`` beats, and sends the map after from ``resume_in``."""
+    The cut falls in the last quarter of map ``before - 1``, at input beat (before - 1/4)·L or
+    later. The first map's output starts ``latency_maps`` map times after its input and takes
+    at least a map time, so with ``before`` >= latency_maps + 1.25 (the default, at least 2)
+    it has left the design by the cut: the bench's check of the outputs before the reset
+    then compares a whole map, not only an empty prefix, and the reset hits a design with
+    maps in flight and output under way. The bench sends input up to the end of the map the
+    cut falls in, resets when the design has taken ``reset_after`` beats, and sends the map
+    after from ``resume_in``."""
+    if before is None:
+        before = max(2, math.ceil(design.engine.latency_maps + 1.25))
     if before < 1:
         raise ValueError(f"reset_mid_map needs before >= 1 maps; got {before}")
     length = design.engine.length
