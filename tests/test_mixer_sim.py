@@ -131,9 +131,15 @@ def synthetic_checkpoint(path: Path, channels: int = 4, height: int = 7, width: 
     return path
 
 
+SYNTHETIC_CASES = [
+    pytest.param(arch, simulator, id=f"{arch}-{simulator}", marks=() if arch == "direct" else pytest.mark.long)
+    for arch in ARCHS
+    for simulator in ("verilator", "icarus")
+]  # CI: the direct mixer; the FFT mixer runs in CI through the latency test's stream
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch, simulator", SYNTHETIC_CASES)
 def test_synthetic_non_square_mixer(tmp_path: Path, arch: str, simulator: str) -> None:
     """A 7×14×4 block with Gaussian maps (some full-scale elements: saturation happens),
     every scenario; under Icarus an X on a valid output beat fails the run."""
