@@ -175,9 +175,9 @@ class Build:
     seconds: float  # 0 when it came from the cache
 
 
-def build(design: Design, simulator: str = "verilator") -> Build:
+def build(design: Design | MixerDesign, simulator: str = "verilator") -> Build:
     """Compile the design's Verilog for ``simulator`` unless an identical build exists."""
-    return build_verilog(design.spec.top_name, design.verilog(), sim_sources(design), simulator)
+    return build_verilog(design.top_name, design.verilog(), sim_sources(design), simulator)
 
 
 def build_verilog(top: str, text: str, models: dict[str, str], simulator: str = "verilator") -> Build:

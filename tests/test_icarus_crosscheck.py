@@ -14,22 +14,11 @@ cross-check can never be skipped silently there.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-from simutil import assert_bit_exact, run_sim
+from simutil import assert_bit_exact, require_icarus, run_sim
 
 ENGINES = [("direct", None), ("fft", "native"), ("fft", "padded")]
 NETWORK_SIZES = [7, 14, 28, 56]  # the ParC kernel lengths of the networks (../shared/PARC.md)
-
-
-def _require_icarus() -> None:
-    if shutil.which("iverilog") is not None:
-        return
-    if os.environ.get("PARC_REQUIRE_ICARUS") == "1":
-        pytest.fail("PARC_REQUIRE_ICARUS=1 but iverilog is not on PATH (apt-get install iverilog)")
-    pytest.skip("iverilog not installed (apt-get install iverilog)")
 
 
 # N = 56 under Icarus takes 1-3 minutes per engine (4-state, event driven): those three runs,
@@ -55,7 +44,7 @@ CASES = [
 @pytest.mark.parametrize("arch,fft_impl,n", CASES)
 def test_icarus_agrees_with_the_golden_model(arch: str, fft_impl: str | None, n: int) -> None:
     """Bubbles and backpressure; two channels and a few frames keep the 4-state run short."""
-    _require_icarus()
+    require_icarus()
     result = run_sim(
         arch=arch,
         fft_impl=fft_impl,
