@@ -46,7 +46,7 @@ from hw.framer import ERROR_COUNTER_BITS
 from hw.map_framer import FrameMarker, MapFramer
 from hw.mux import equals
 from hw.requantizer import SATURATION_COUNTER_BITS
-from hw.skid import RegisterSlice
+from hw.skid import RegisterSlice, SkidBuffer
 from hw.stream import sample_layout, sample_stream
 from hw.target import check_target
 
@@ -255,13 +255,20 @@ class ParcMixer(wiring.Component):
                 FrameMarker(line, self.in_bits),
                 FrameMarker(frame, self.out_bits),
             ]
-            for k, marker in enumerate(markers):
-                m.submodules[f"{name}_mark{k}"] = marker
-            wiring.connect(m, markers[0].o, turn.i)
+            # a skid buffer (zero latency, registered ready) in front of each turn: a turn's
+            # ``i.ready`` follows its read side's release within the cycle, and without the
+            # register that decision reached through the engine's output buffer into its feeder
+            # (the N=56 mixer's -6 critical path, h_back.at_end0 -> h_engine.feeder.ready)
+            skids = [SkidBuffer(sample_layout(self.in_bits)), SkidBuffer(sample_layout(self.out_bits))]
+            for k, block in enumerate([*markers, *skids]):
+                m.submodules[f"{name}_{'mark' if k < 3 else 'skid'}{k if k < 3 else k - 3}"] = block
+            wiring.connect(m, markers[0].o, skids[0].i)
+            wiring.connect(m, skids[0].o, turn.i)
             wiring.connect(m, turn.o, markers[1].i)
             wiring.connect(m, markers[1].o, engine.i)
             wiring.connect(m, engine.o, markers[2].i)
-            wiring.connect(m, markers[2].o, back.i)
+            wiring.connect(m, markers[2].o, skids[1].i)
+            wiring.connect(m, skids[1].o, back.i)
             into[name], outof[name] = markers[0].i, back.o
 
         # --- split: channel c of each element goes to H when c < split ---------------------------
