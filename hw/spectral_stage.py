@@ -158,8 +158,7 @@ class SpectralStage(wiring.Component):
         last_read = busy & at_last
         # registers only towards the buffers (as `hw.pfa_stage.PfaStage`): the address restarts
         # while idle, the claim arrives a cycle after the start (the next start is a frame away)
-        claim = Signal()
-        m.d.sync += claim.eq(start)
+        claim = delay(m, start, 1, one, "claim")
         m.d.comb += [
             dst.claim.eq(claim),
             src.addr.eq(read_address(m, table, address_bits(n), j, restart=~busy, advance=busy, reset_less=True)),
