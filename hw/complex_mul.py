@@ -25,10 +25,9 @@ from golden.fixed import IntArray, Rounding, fit
 from hw import fixed as hf
 from hw.target import Multiplier, check_target
 
-__all__ = ["complex_layout", "ComplexMultiplier", "MAX_DEPTH", "HARD_LATENCY"]
+__all__ = ["complex_layout", "ComplexMultiplier", "MAX_DEPTH", "hard_latency"]
 
 MAX_DEPTH = 4  # operand, products, sums, output registers
-HARD_LATENCY = Multiplier.latency + 3  # hard multipliers (input, pipeline, output), sums, rounding, output
 INT64_MODEL_BITS = 62  # widest exact sum the int64 model holds with a bit to spare
 
 
@@ -42,6 +41,14 @@ def multiplier_problem(name: str, a_bits: int, b_bits: int, out_bits: int, shift
     if a_bits + b_bits + 1 > INT64_MODEL_BITS:
         return f"{name} sum of {a_bits + b_bits + 1} bits exceeds the int64 model"
     return None
+
+
+def hard_latency(a_bits: int, b_bits: int) -> int:
+    """`ComplexMultiplier.latency` with a ``target``, without building it: the hard
+    multipliers' `hw.target.Multiplier.latency_of` (3 when ``a_bits, b_bits <= 18``; more for
+    wider operands, whose partial products are summed through registers), then the sums,
+    rounding and output registers. The same on every target."""
+    return Multiplier.latency_of(signed(a_bits), signed(b_bits)) + 3
 
 
 def complex_layout(bits: int) -> data.StructLayout:
@@ -65,9 +72,11 @@ class ComplexMultiplier(wiring.Component):
     ====  =========================================  ==========================================
 
     With ``target`` given, the block is built for clock rate instead: 4 `hw.target.Multiplier`
-    (input, pipeline and output register: the hard multiplier's own), then the sums register,
-    then the rounding register, then the output register (saturation or wrap): ``latency`` =
-    `HARD_LATENCY` (6), ``b`` arrives with its ``a`` (``b_delay`` 0) and ``depth`` is ignored.
+    (input, pipeline and output register: the hard multiplier's own, plus its adder-tree
+    registers when an operand is wider than 18 bits), then the sums register, then the
+    rounding register, then the output register (saturation or wrap): ``latency`` =
+    `hard_latency` (6 for operands of at most 18 bits, 7 or 8 above), ``b`` arrives with its
+    ``a`` (``b_delay`` 0) and ``depth`` is ignored.
     Every carry chain is then one short adder between two registers: a sum of two products,
     a rounding add, or the range check.
 
@@ -108,7 +117,7 @@ class ComplexMultiplier(wiring.Component):
     Attributes
     ----------
     latency : int
-        ``depth`` (`HARD_LATENCY` with ``target``): enabled cycles from ``a`` at the port to
+        ``depth`` (`hard_latency` with ``target``): enabled cycles from ``a`` at the port to
         its product on ``p``.
     b_delay : int
         Enabled cycles ``b`` arrives after its ``a`` (1 when ``depth == 4`` without
@@ -152,7 +161,7 @@ class ComplexMultiplier(wiring.Component):
         self.target = None if target is None else check_target(target)
         self.product_bits = a_bits + b_bits
         self.sum_bits = self.product_bits + 1
-        self.latency = depth if self.target is None else HARD_LATENCY
+        self.latency = depth if self.target is None else hard_latency(a_bits, b_bits)
         self.b_delay = 1 if depth == MAX_DEPTH and self.target is None else 0
         super().__init__(
             {

@@ -69,6 +69,10 @@ class DirectEngine(wiring.Component):
         exact one (the exact sum always fits it: no logic, no cycles).
     tree_levels : int
         Register levels of the (P + 1)-leaf adder tree.
+    mul_latency : int
+        `hw.target.Multiplier` latency of a data x weight product: 3; 4 when one operand is
+        wider than 18 bits, 5 when both are (the tiles' sums get registers of their own; the
+        same on every target).
     pipeline : int
         Cycles from a position's last beat leaving the Feeder to its result entering the
         output buffer.
@@ -102,6 +106,8 @@ class DirectEngine(wiring.Component):
         self.groups = math.ceil(self.n / self.parallel)
         self.tree_levels = tree_levels(self.parallel + 1)
         self.clamp_bits = None if fmt.acc_sat_bits == fmt.acc_bits else acc_clamp_bits(layer)
+        # 3 registers; more when data or weights exceed 18 bits (a tiled product, same on every target)
+        self.mul_latency = Multiplier.latency_of(signed(fmt.data.bits), signed(fmt.weight_bits))
         super().__init__(
             {
                 "i": In(sample_stream(fmt.data.bits)),
@@ -117,7 +123,7 @@ class DirectEngine(wiring.Component):
         output buffer."""
         accumulate = 1 if self.groups > 1 else 0
         clamp = acc_clamp_latency(self.clamp_bits)
-        return Multiplier.latency + self.tree_levels + accumulate + clamp + Requantizer.latency
+        return self.mul_latency + self.tree_levels + accumulate + clamp + Requantizer.latency
 
     @property
     def buffer_depth(self) -> int:
@@ -190,6 +196,8 @@ class DirectEngine(wiring.Component):
         products = []
         for j in range(p):
             mul = Multiplier(signed(fmt.data.bits), signed(wb), self.target)
+            if mul.latency != self.mul_latency:  # latency_of must describe the block
+                raise AssertionError(f"DirectEngine: multiplier latency {mul.latency} is not the planned one")
             m.submodules[f"mul_{j}"] = mul
             m.d.comb += [mul.a.eq(beat.data[j]), mul.b.eq(select(weights[j::p], beat.group))]
             products.append(mul.p)
@@ -203,8 +211,8 @@ class DirectEngine(wiring.Component):
             offsets.index.eq(beat.index),
             offsets.en.eq(run),
         ]
-        prod_tag = delay(m, beat_tag, Multiplier.latency, run, "prod_tag")
-        offset = delay(m, offsets.data, Multiplier.latency - offsets.latency, run, "offset")
+        prod_tag = delay(m, beat_tag, self.mul_latency, run, "prod_tag")
+        offset = delay(m, offsets.data, self.mul_latency - offsets.latency, run, "offset")
         # The leaves go in as one assignment of the whole payload: assigned field by field, the
         # Verilog drives one wide net in 50+ slices, which Icarus resolves bit by bit at every
         # change (N=56 simulated 50x slower than N=28).
@@ -212,7 +220,7 @@ class DirectEngine(wiring.Component):
         m.d.comb += [leaf.eq(prod) for leaf, prod in zip(leaves[: len(products)], products, strict=True)]
         m.d.comb += leaves[p].eq(Mux(prod_tag.first, offset, 0))  # offset on group 0
         m.d.comb += [
-            tree.i.valid.eq(delay(m, issue, Multiplier.latency, run, "prod_valid")),
+            tree.i.valid.eq(delay(m, issue, self.mul_latency, run, "prod_valid")),
             tree.i.payload.eq(Cat(*leaves, prod_tag)),
         ]
 

@@ -80,7 +80,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.fast_parc_int import FastParcPlan, FastParcTrace, FftParams, fast_parc_int_model, plan_fast_parc
 from golden.quant import QuantizedLayer
-from hw.complex_mul import HARD_LATENCY, ComplexMultiplier
+from hw.complex_mul import ComplexMultiplier, hard_latency
 from hw.feeder import Feeder
 from hw.fft import StreamingFft
 from hw.framer import ERROR_COUNTER_BITS, Framer
@@ -88,17 +88,20 @@ from hw.mux import per_channel
 from hw.pipeline import delay
 from hw.requantizer import SATURATION_COUNTER_BITS, Requantizer, acc_clamp_bits, acc_clamp_latency, output_stage
 from hw.rom import ChannelRom, pack_complex
+from hw.sdf import SdfStage
 from hw.stream import sample_stream
 from hw.target import BlockRam, check_target
 
-__all__ = ["FastParcEngine", "FEED_STAGES", "PRODUCT_STAGES", "KEPT_STAGES", "OUTPUT_STAGES"]
+__all__ = ["FastParcEngine", "FEED_STAGES", "KEPT_STAGES", "OUTPUT_STAGES"]
 
 FEED_STAGES = Framer.latency + Feeder.latency  # framer full -> feeder take -> first point on the FFT
-MULTIPLY_STAGES = BlockRam.read_latency + HARD_LATENCY  # spectrum ROM read (X waits), hard ComplexMultiplier
-# + the hand-over register: the inverse FFT (a follower) takes the leader's step and the product
-# one cycle late, both from registers beside it, so neither crosses the chip on its way to the
-# inverse FFT's input and control (a -6 critical path before); it runs as before, a cycle later
-PRODUCT_STAGES = MULTIPLY_STAGES + 1
+# The product's stages (`FastParcEngine.multiply_stages`): the spectrum ROM read (X waits), then
+# the hard ComplexMultiplier (`hw.complex_mul.hard_latency` of its operand widths); then
+# (`FastParcEngine.product_stages`) + the hand-over register: the inverse FFT (a follower) takes
+# the leader's step and the product one cycle late, both from registers beside it, so neither
+# crosses the chip on its way to the inverse FFT's input and control (a -6 critical path
+# before); it runs as before, a cycle later
+HANDOVER_STAGES = 1
 KEPT_STAGES = 2  # the kept-sample FIFO (SyncFIFOBuffered: written, readable two cycles later)
 OFFSET_STAGES = 1 + BlockRam.read_latency + 1  # kept word register, offset ROM read (a target ChannelRom), sum
 OUTPUT_STAGES = OFFSET_STAGES + Requantizer.latency  # exact accumulator (`FastParcEngine.output_stages`)
@@ -127,6 +130,9 @@ class FastParcEngine(wiring.Component):
                               `hw.requantizer.AccSaturator.latency` with a narrow accumulator.
     clamp_bits : list or None per channel, the width of the narrow accumulator's clamp.
     cycles_per_sample : float M / N (the FFTs take one point per clock, M points per frame).
+    multiply_stages : int     spectrum ROM read + the hard product's latency (wider operands
+                              than 18 bits: more, `hw.complex_mul.hard_latency`).
+    product_stages : int      ``multiply_stages`` + the hand-over register.
 
     Ports
     -----
@@ -150,6 +156,10 @@ class FastParcEngine(wiring.Component):
         for fft in (self.forward, self.inverse):
             fft._MustUse__silence = True
         self.clamp_bits = acc_clamp_bits(self.plan.layer, self.plan.align[1])
+        self.multiply_stages = BlockRam.read_latency + hard_latency(
+            self.params.forward.output_bits, self.params.spectrum_bits
+        )
+        self.product_stages = self.multiply_stages + HANDOVER_STAGES
         super().__init__(
             {
                 "i": In(sample_stream(layer.fmt.data.bits)),
@@ -166,7 +176,7 @@ class FastParcEngine(wiring.Component):
 
     @property
     def latency(self) -> int:
-        chain = FEED_STAGES + self.forward.latency + PRODUCT_STAGES + self.inverse.latency + KEPT_STAGES
+        chain = FEED_STAGES + self.forward.latency + self.product_stages + self.inverse.latency + KEPT_STAGES
         return chain + self.output_stages
 
     @property
@@ -175,7 +185,7 @@ class FastParcEngine(wiring.Component):
         credit at once with no backpressure (from its start on the forward FFT to its last
         result read), plus one frame: frames start one every M clocks and the output rides
         out backpressure up to ~1 - N/M."""
-        chain = self.forward.latency + PRODUCT_STAGES + self.inverse.latency + KEPT_STAGES + CREDIT_SLACK
+        chain = self.forward.latency + self.product_stages + self.inverse.latency + KEPT_STAGES + CREDIT_SLACK
         return self.n * (math.ceil((chain + self.n) / self.m) + 1)
 
     @property
@@ -215,11 +225,22 @@ class FastParcEngine(wiring.Component):
                 "error_bound_lsb": round(plan.error_bound(), 3),
                 "notes": dict(plan.notes),
             },
-            "latency_formula": f"{FEED_STAGES} + L_fwd + {PRODUCT_STAGES} + L_inv + {KEPT_STAGES} + {self.output_stages} "
-            f"(L = StreamingFft.latency: 1 + (M-1) + S + 3 + (S-2) * ({HARD_LATENCY - 1} DIF, {HARD_LATENCY + 1} DIT))",
+            "latency_formula": f"{FEED_STAGES} + L_fwd + {self.product_stages} + L_inv + {KEPT_STAGES} + {self.output_stages} "
+            f"(L = StreamingFft.latency: 1 + (M-1) + S + 3 + (S-2) * ({self._stage_extra('dif')} DIF, {self._stage_extra('dit')} DIT))",
             "overflow_port": "overflow: sticky, set when a forward/inverse FFT stage or the spectrum product saturated",
             "pe_handling": "folded: ROM offset[c,i] = corr(w_q, pe_q)[i] + b_q, aligned to the IFFT output and added before requantizing",
         }
+
+    def _stage_extra(self, decimation: str) -> str:
+        """Registers of a multiplier stage beyond its delay line and output register, for the
+        latency formula: one number when the stages agree, else each stage's (operands over
+        18 bits lengthen the hard multipliers, `hw.sdf.SdfStage.extra_registers`)."""
+        cfg = self.params.forward if self.params.forward.decimation == decimation else self.params.inverse
+        extras = sorted(
+            {SdfStage.extra_registers(cfg, s) for s in range(cfg.stages) if not cfg.trivial(s)}
+            or {hard_latency(2, 2) + (-1 if decimation == "dif" else 1)}
+        )
+        return "/".join(str(e) for e in extras)
 
     def spectrum_words(self) -> list[int]:
         """Spectrum ROM words (re in the low ``spectrum_bits``), address ``c * M + k``."""
@@ -247,7 +268,11 @@ class FastParcEngine(wiring.Component):
         ch_bits = len(framer.o.payload.channel)
         m.submodules.fft_fwd = fwd = StreamingFft(fwd_cfg, tag_bits=ch_bits, target=self.target)
         m.submodules.fft_inv = inv = StreamingFft(
-            inv_cfg, tag_bits=ch_bits, follower=True, phase=self.forward.latency + MULTIPLY_STAGES, target=self.target
+            inv_cfg,
+            tag_bits=ch_bits,
+            follower=True,
+            phase=self.forward.latency + self.multiply_stages,
+            target=self.target,
         )
 
         # --- framer -> feeder -> forward FFT: [u, u[:N-1], 0...] << input_shift -----------------
@@ -301,18 +326,20 @@ class FastParcEngine(wiring.Component):
             mul.b.im.eq(spectrum_rom.r_data[sb:].as_signed()),
         ]
         valids = [fwd.o.valid]  # the slots in the product pipeline: which are real
-        for d in range(1, PRODUCT_STAGES + 1):
+        if mul.latency + lead != self.multiply_stages:  # hard_latency must describe this block
+            raise AssertionError(f"FastParcEngine: product latency {mul.latency} is not the planned one")
+        for d in range(1, self.product_stages + 1):
             valids.append(delay(m, valids[-1], 1, on, f"prod_valid{d}"))
-        valid_entering_p, prod_valid = valids[MULTIPLY_STAGES - 1], valids[-1]
+        valid_entering_p, prod_valid = valids[self.multiply_stages - 1], valids[-1]
         product_sat = Signal()
         with m.If(valid_entering_p & mul.clipping):
             m.d.sync += product_sat.eq(1)
         m.d.comb += [
             inv.i.valid.eq(prod_valid),
-            inv.i.payload.data.eq(delay(m, mul.p, PRODUCT_STAGES - MULTIPLY_STAGES, on, "handover")),
-            inv.i.payload.last.eq(delay(m, fwd.o.payload.last, PRODUCT_STAGES, on, "prod_last")),
-            inv.i_tag.eq(delay(m, fwd.o_tag, PRODUCT_STAGES, on, "prod_tag")),
-            inv.step.eq(delay(m, fwd.step, PRODUCT_STAGES - MULTIPLY_STAGES, on, "handover_step")),
+            inv.i.payload.data.eq(delay(m, mul.p, HANDOVER_STAGES, on, "handover")),
+            inv.i.payload.last.eq(delay(m, fwd.o.payload.last, self.product_stages, on, "prod_last")),
+            inv.i_tag.eq(delay(m, fwd.o_tag, self.product_stages, on, "prod_tag")),
+            inv.step.eq(delay(m, fwd.step, HANDOVER_STAGES, on, "handover_step")),
         ]
         # the leader runs on while any real slot is past it: in the product or the inverse FFT
         m.d.comb += fwd.keep.eq(Cat(*valids).any() | inv.busy)

@@ -12,11 +12,13 @@ register, hard multipliers with their own registers, sums register; see `hw.sdf`
 clock rate is set by one adder, not by a stage.
 
 Latency (input transfer to output slot, `StreamingFft.latency`): ``1 + (M - 1) + S + 3 +
-(S - 2) * (5 for DIF, 7 for DIT)``: the input register, the delay lines, every stage's output
-register, the butterfly registers of the two trivial stages and the rotation register of the
-L = 2 one, and per multiplier stage the multipliers' input, pipeline and output registers and
-the sums and rounding registers (`hw.complex_mul.HARD_LATENCY` - 1; DIT: plus the rounded ``t``
-and the butterfly register); DIF/DIT 33/37 at M = 16, 93/101 at 64, 163/173 at 128. Resources: 4 multipliers per multiplier stage, delay
+(S - 2) * (5 for DIF, 7 for DIT)`` when every multiplier operand fits 18 bits: the input
+register, the delay lines, every stage's output register, the butterfly registers of the two
+trivial stages and the rotation register of the L = 2 one, and per multiplier stage the
+multipliers' input, pipeline and output registers and the sums and rounding registers
+(`hw.complex_mul.hard_latency` - 1; DIT: plus the rounded ``t`` and the butterfly register;
+a stage whose operands are wider takes 1 or 2 more, the multipliers' adder-tree registers,
+`hw.sdf.SdfStage.extra_registers`); DIF/DIT 33/37 at M = 16, 93/101 at 64, 163/173 at 128. Resources: 4 multipliers per multiplier stage, delay
 lines of M - 1 words in total, twiddle ROMs of 2L words per multiplier stage.
 
 Flow control: a free-running datapath

@@ -40,10 +40,22 @@ from hw.complex_mul import MAX_DEPTH, complex_layout, multiplier_problem
 from hw.pipeline import delay
 from hw.target import TARGETS, Multiplier
 
-__all__ = ["GaussMultiplier", "gauss_triple", "MAX_DEPTH", "MULTIPLIERS", "HARD_LATENCY"]
+__all__ = ["GaussMultiplier", "gauss_triple", "MAX_DEPTH", "MULTIPLIERS", "hard_latency"]
 
 MULTIPLIERS = 3  # real products per complex product: the point of the block
-HARD_LATENCY = 1 + Multiplier.latency + 4  # operands, Multiplier, join, sums, rounding, fit
+
+
+def hard_latency(a_bits: int, h_bits: int, triple_bits: int | None = None) -> int:
+    """`GaussMultiplier.latency` with a ``target``, without building it: the operand register,
+    the three `hw.target.Multiplier` in step (the slowest one's `~hw.target.Multiplier.latency_of`:
+    3 when every operand fits 18 bits, more when one is cut into tiles), then join, sums,
+    rounding and fit. The same on every target."""
+    triple = h_bits + 1 if triple_bits is None else triple_bits
+    products = max(
+        Multiplier.latency_of(signed(a_bits), signed(h_bits)),
+        Multiplier.latency_of(signed(a_bits), signed(triple)),
+    )
+    return 1 + products + 4  # operands, Multiplier, join, sums, rounding, fit (GaussMultiplier.mul_latency)
 
 
 def gauss_triple(c: ArrayLike, d: ArrayLike) -> tuple[IntArray, IntArray, IntArray]:
@@ -79,7 +91,9 @@ class GaussMultiplier(wiring.Component):
 
     With ``target`` (one of `hw.target.TARGETS`) the block is built for clock rate instead,
     every product a `hw.target.Multiplier` (its input, pipeline and output registers: a hard
-    multiplier's), ``depth`` ignored, `HARD_LATENCY` registers:
+    multiplier's), ``depth`` ignored, `hard_latency` registers (8 when the operands fit
+    18 bits; rows 2-4 take the products' `hw.target.Multiplier.latency_of`, 1 or 2 more for
+    wider ones):
 
     ====  =========================================  ==========================================
     1     operand register: ``ar``, ``ai``, and       ``s_hi`` has ``a_bits`` bits, so every
@@ -141,13 +155,16 @@ class GaussMultiplier(wiring.Component):
     Attributes
     ----------
     latency : int
-        ``depth`` (`HARD_LATENCY` with ``target``): enabled cycles from ``a`` at the port to its
+        ``depth`` (`hard_latency` with ``target``): enabled cycles from ``a`` at the port to its
         product on ``p``.
     h_delay, b_delay : int
         Enabled cycles the triple arrives after its ``a`` (1 when ``depth == 4``, else 0);
         ``b_delay`` is the same under `ComplexMultiplier`'s name.
     multipliers : int
         3: real products in the design.
+    mul_latency : int
+        (with ``target``) Latency of each of the three `hw.target.Multiplier`: the slowest
+        one's natural latency, the others padded to it, so ``k1``, ``k2``, ``k3`` stay in step.
     pre_add_bits, product_bits, sum_bits : int
         Widths of ``ar + ai``, of the products and of the exact sums.
 
@@ -198,7 +215,8 @@ class GaussMultiplier(wiring.Component):
         self.pre_add_bits = a_bits + 1
         self.product_bits = a_bits + h_bits + 1  # every product: (a_bits + 1) x h_bits or a_bits x (h_bits + 1)
         self.sum_bits = a_bits + h_bits + 1
-        self.latency = depth if target is None else HARD_LATENCY
+        self.mul_latency = hard_latency(a_bits, h_bits, triple_bits) - 5  # the three products in step
+        self.latency = depth if target is None else hard_latency(a_bits, h_bits, triple_bits)
         self.h_delay = self.b_delay = 1 if depth == MAX_DEPTH or target is not None else 0
         super().__init__(
             {
@@ -241,12 +259,12 @@ class GaussMultiplier(wiring.Component):
         s_lo = reg(total[0], "op_sum_lo")
         products = []
         for name, x, h in (("kh", s_hi, self.c), ("k2", a_re, self.d_minus_c), ("k3", a_im, self.c_plus_d)):
-            mul = Multiplier(x.shape(), h.shape(), target)
+            mul = Multiplier(x.shape(), h.shape(), target, latency=self.mul_latency)  # in step
             m.submodules[name] = mul
             m.d.comb += [mul.en.eq(en), mul.a.eq(x), mul.b.eq(h)]
             products.append(mul.p)
         kh, k2, k3 = products
-        lat = Multiplier.latency
+        lat = self.mul_latency
         c_late = delay(m, self.c, lat, en, "c_late")  # c beside kh (both a cycle behind s_lo)
         lo_late = delay(m, s_lo, lat, en, "lo_late")
         k1 = reg(((kh << 1) + Mux(lo_late, c_late, 0))[: self.sum_bits].as_signed(), "k1")

@@ -56,7 +56,8 @@ def read_address(
     reset_less: bool = False,
 ) -> Signal:
     """``addresses[index]`` out of a register, for a counter ``index`` that the caller moves
-    to 0 on ``restart``, else to ``index + 1`` on ``advance``, else holds (exactly that).
+    to 0 on ``restart``, else to ``index + 1`` on ``advance``, else holds (exactly that; or,
+    with a ``restart`` held over idle cycles, 0 by the first ``advance`` after them).
 
     Why: the lookup is logic, and a block RAM's address pins sit across the chip from the
     counter; the register gives the router the whole cycle for that wire. The register looks
@@ -119,6 +120,8 @@ class PfaStage(wiring.Component):
         Cycles between the starts of back-to-back frames: N (the next frame's reads follow
         without a gap while its source is full and its destination free; after an idle
         spell, a start waits up to `max_start_wait`).
+    claim_delay : int
+        1: ``dst.claim`` comes out of a register, a cycle after the start it stands for.
 
     Ports
     -----
@@ -127,6 +130,8 @@ class PfaStage(wiring.Component):
     overflow : Out(1)                                sticky: an output saturated.
     module_x, module_fire : Out, module_y : In       (``owned=False``) the shared module.
     """
+
+    claim_delay = 1
 
     def __init__(
         self,
@@ -216,10 +221,21 @@ class PfaStage(wiring.Component):
         # back to back: the next frame's first read follows this frame's last one; N is a
         # multiple of r, so the module slots keep their phase
         chain = last_read & src.next_ready & dst.free
+        # The hand-over to the buffers leaves registers only. Why: ``start`` waits on the
+        # shared module's slot counter and on both buffers' flags, and the buffers sit across
+        # the chip: a start decoded into the source's read address (or the destination's claim
+        # flags) in the same cycle was the native engine's -6 critical path at N = 28
+        # (``fwd1.phase -> buf_fwd0.r_addr``). The read address restarts on ``~busy`` instead
+        # (idle, it holds ``read_table[0]``: the read in the start cycle is not used, the first
+        # one counted is the next cycle's), and the claim reaches the destination a cycle
+        # late: no other claim can come in between (the next one is ``chain``, N - 1 >= 1
+        # cycles later, when ``dst.free`` already counts this one), and the first write is
+        # `latency` cycles away.
+        claim = delay(m, start | chain, self.claim_delay, Const(1), "claim")
         m.d.comb += [
-            dst.claim.eq(start | chain),
+            dst.claim.eq(claim),
             src.addr.eq(
-                read_address(m, self.read_table, bits, j, restart=start | last_read, advance=busy, reset_less=True)
+                read_address(m, self.read_table, bits, j, restart=~busy | last_read, advance=busy, reset_less=True)
             ),
             src.en.eq(1),
             src.release.eq(last_read),

@@ -13,8 +13,8 @@ of the twiddle multiply and the butterfly differs::
 Registers (``| b |`` the butterfly register, ``| r |``/``| t |`` the rotation register) cut
 every path to one carry chain: the butterfly add, the negation of the -j rotation, the rounding
 add (its saturation check follows as a few LUT levels), a sum of two products. The complex
-multiplier is the hard-block form (`hw.complex_mul.HARD_LATENCY` registers, the multipliers'
-own input/pipeline/output registers) and reads its twiddle from a `hw.target.BlockRam` ROM
+multiplier is the hard-block form (`hw.complex_mul.hard_latency` registers, the multipliers'
+own input/pipeline/output registers and, for operands over 18 bits, their adder tree's) and reads its twiddle from a `hw.target.BlockRam` ROM
 addressed `TWIDDLE_LEAD` slots ahead.
 
 Two enables: ``en`` loads every register (a free-running FFT ties it high), ``step`` advances
@@ -45,7 +45,7 @@ from numpy.typing import ArrayLike, NDArray
 from golden.fft import FftConfig, check_frames, dif_stage, dit_stage
 from golden.fixed import IntArray
 from hw import fixed as hf
-from hw.complex_mul import HARD_LATENCY, ComplexMultiplier, complex_layout
+from hw.complex_mul import ComplexMultiplier, complex_layout, hard_latency
 from hw.rom import pack_complex
 from hw.target import BlockRam, check_target
 
@@ -142,11 +142,18 @@ class SdfStage(wiring.Component):
     def extra_registers(cls, config: FftConfig, stage: int) -> int:
         """Registers stage ``stage`` has besides its delay line and output register: the
         butterfly register (1) and the rotation register (1) of a trivial stage; a multiplier
-        stage: `HARD_LATENCY` (its output register is the stage output for DIF, ``t`` for DIT,
-        which adds the butterfly register)."""
+        stage: `hw.complex_mul.hard_latency` of its operand widths (its output register is the
+        stage output for DIF, ``t`` for DIT, which adds the butterfly register)."""
         if config.trivial(stage):
             return 1 + cls.rotates(config, stage)
-        return HARD_LATENCY - 1 + (2 if config.decimation == "dit" else 0)
+        return cls.multiplier_latency(config, stage) - 1 + (2 if config.decimation == "dit" else 0)
+
+    @staticmethod
+    def multiplier_latency(config: FftConfig, stage: int) -> int:
+        """Latency of a multiplier stage's `ComplexMultiplier` (the operand widths `_multiplier`
+        gets: DIF the butterfly output, one bit over the stage input; DIT the stage input)."""
+        a_bits = config.stage_input_bits(stage) + (1 if config.decimation == "dif" else 0)
+        return hard_latency(a_bits, config.twiddle_bits)
 
     def model(self, re: ArrayLike, im: ArrayLike | None = None) -> tuple[IntArray, IntArray, NDArray[np.bool_]]:
         """``(y.re, y.im, clipping)`` for input frames (..., M), in stream order: exactly
@@ -256,6 +263,8 @@ class SdfStage(wiring.Component):
         m.submodules.mul = mul = ComplexMultiplier(
             a_bits, T, out_bits, shift, cfg.rounding, saturate=saturate, target=self.target
         )
+        if mul.latency != self.multiplier_latency(cfg, self.stage):  # latency_of must describe this block
+            raise AssertionError(f"SdfStage {self.stage}: multiplier latency {mul.latency} is not the planned one")
         m.d.comb += [
             rom.r_addr.eq(lead),
             rom.r_en.eq(self.en),

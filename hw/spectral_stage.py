@@ -156,9 +156,12 @@ class SpectralStage(wiring.Component):
         start = ~busy & src.ready & dst.free
         at_last = Signal()  # a register: j == 2H - 1, set a cycle ahead (see PfaStage)
         last_read = busy & at_last
+        # registers only towards the buffers (as `hw.pfa_stage.PfaStage`): the address restarts
+        # while idle, the claim arrives a cycle after the start (the next start is a frame away)
+        claim = delay(m, start, 1, one, "claim")
         m.d.comb += [
-            dst.claim.eq(start),
-            src.addr.eq(read_address(m, table, address_bits(n), j, restart=start, advance=busy, reset_less=True)),
+            dst.claim.eq(claim),
+            src.addr.eq(read_address(m, table, address_bits(n), j, restart=~busy, advance=busy, reset_less=True)),
             src.en.eq(1),
             src.release.eq(last_read),
         ]

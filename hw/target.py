@@ -33,7 +33,16 @@ from amaranth.lib.wiring import In, Out
 
 from hw import ecp5
 
-__all__ = ["TARGETS", "check_target", "sim_model_files", "block_ram_worth", "ebr_segments", "Multiplier", "BlockRam"]
+__all__ = [
+    "TARGETS",
+    "MULT_LATENCY",
+    "check_target",
+    "sim_model_files",
+    "block_ram_worth",
+    "ebr_segments",
+    "Multiplier",
+    "BlockRam",
+]
 
 TARGETS = ("generic", "ecp5", "xc7")
 
@@ -136,12 +145,22 @@ def _yosys_tiles(width: int, depth: int, mode: int, lanes: int) -> int:
     return -(-(lanes * lane_bits) // port)
 
 
+MULT_LATENCY = 3  # one hard multiplier's registers: input, pipeline, output
+
+
 class Multiplier(wiring.Component):
-    """``p = a * b`` through the three registers of a hard multiplier: latency 3.
+    """``p = a * b`` through the registers of a hard multiplier: `latency` enabled cycles.
 
     Registers: ``a`` and ``b`` (input), the product (pipeline), ``p`` (output); all load
     while ``en`` is high (``en`` defaults to 1: a free-running pipeline leaves it undriven).
     ``p`` is exact: ``len(a) + len(b)`` bits, signed when either operand is.
+
+    The latency is `MULT_LATENCY` (3) when both operands fit one 18 x 18 tile, plus one
+    register per adder level of the partial-product sum otherwise (`latency_of`: 4 for 2
+    tiles, 5 for 4). It depends on the operand shapes only, never on the target: engines,
+    golden models and the cocotb benches see the same ports, latency and results on every
+    target. A caller that needs several multipliers in step asks for a longer ``latency``
+    (extra registers on ``p``).
 
     Ports
     -----
@@ -152,20 +171,45 @@ class Multiplier(wiring.Component):
     p : Out(signed or unsigned(len(a) + len(b)))
         The product of the operands presented ``latency`` enabled cycles earlier.
 
-    On rst every register clears (``p`` reads 0 until three enabled cycles have passed).
+    On rst every register clears (``p`` reads 0 until ``latency`` enabled cycles have passed).
     Target ecp5: one MULT18X18D with its input, pipeline and output registers (operands
     sign/zero-extended to 18 bits, SIGNEDA/SIGNEDB from their shapes); an operand wider than
-    18 bits is cut into 18-bit chunks, one tile per pair, summed in the fabric (`_tiled`).
+    18 bits is cut into 18-bit chunks, one registered tile per pair, summed in the fabric
+    through a registered adder tree (`_tiled`). Generic and xc7: the ``*`` between its input
+    and pipeline registers, then as many registers as the latency asks (vendor tools retime
+    them into the DSP cascade).
+
+    Parameters
+    ----------
+    a_shape, b_shape : ShapeLike
+        Operand shapes.
+    target : str
+        One of `TARGETS`.
+    latency : int, optional
+        At least `latency_of` the shapes (the default).
     """
 
-    latency = 3
-
-    def __init__(self, a_shape: ShapeLike, b_shape: ShapeLike, target: str = "generic") -> None:
+    def __init__(
+        self, a_shape: ShapeLike, b_shape: ShapeLike, target: str = "generic", *, latency: int | None = None
+    ) -> None:
         self.target = check_target(target)
         self.a_shape, self.b_shape = Shape.cast(a_shape), Shape.cast(b_shape)
+        self.natural_latency = self.latency_of(self.a_shape, self.b_shape)
+        if latency is not None and latency < self.natural_latency:
+            self._MustUse__silence = True  # a refused block is not an unused one
+            raise ValueError(f"Multiplier({self.a_shape}, {self.b_shape}) needs latency >= {self.natural_latency}")
+        self.latency = self.natural_latency if latency is None else int(latency)
         width = self.a_shape.width + self.b_shape.width
         p_shape = signed(width) if self.a_shape.signed or self.b_shape.signed else unsigned(width)
         super().__init__({"a": In(self.a_shape), "b": In(self.b_shape), "en": In(1, init=1), "p": Out(p_shape)})
+
+    @staticmethod
+    def latency_of(a_shape: ShapeLike, b_shape: ShapeLike) -> int:
+        """The natural `latency` of an ``a_shape`` x ``b_shape`` product, without building it:
+        `MULT_LATENCY`, plus ``ceil(log2(tiles))`` adder-tree registers when an operand needs
+        more than one 18-bit chunk (the same for every target)."""
+        tiles = len(_chunks(Shape.cast(a_shape))) * len(_chunks(Shape.cast(b_shape)))
+        return MULT_LATENCY + (tiles - 1).bit_length()
 
     @property
     def uses_primitive(self) -> bool:
@@ -182,34 +226,49 @@ class Multiplier(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
+        pad = self.latency - self.natural_latency  # registers asked for beyond the natural ones
         if self.tiles == 1:
             a = Signal(signed(18) if self.a_shape.signed else unsigned(18), name="a_ext")
             b = Signal(signed(18) if self.b_shape.signed else unsigned(18), name="b_ext")
             p = Signal(36, name="p_full")
-            m.d.comb += [a.eq(self.a), b.eq(self.b), self.p.eq(p[: len(self.p)])]
+            m.d.comb += [a.eq(self.a), b.eq(self.b), self.p.eq(self._delayed(m, p[: len(self.p)], pad))]
             m.submodules.mult = ecp5.mult18x18d(
                 a, b, p, self.en, signed_a=self.a_shape.signed, signed_b=self.b_shape.signed
             )
             return m
         if self.tiles:
-            self._tiled(m)
+            m.d.comb += self.p.eq(self._delayed(m, self._tiled(m), pad))
             return m
         attrs = {"use_dsp": "yes"} if self.target == "xc7" else {}
         a = Signal(self.a_shape, name="a_reg")
         b = Signal(self.b_shape, name="b_reg")
         product = Signal(self.p.shape(), name="m_reg", attrs=attrs)
+        late = self._delayed(m, product, self.latency - MULT_LATENCY)
         with m.If(self.en):
-            m.d.sync += [a.eq(self.a), b.eq(self.b), product.eq(a * b), self.p.eq(product)]
+            m.d.sync += [a.eq(self.a), b.eq(self.b), product.eq(a * b), self.p.eq(late)]
         return m
 
-    def _tiled(self, m: Module) -> None:
+    def _delayed(self, m: Module, value: Value, cycles: int) -> Value:
+        """``value`` through ``cycles`` enabled registers (``p_d<k>``): the registers a caller's
+        ``latency`` asks for beyond the natural ones (generic: beyond the tile's three)."""
+        for k in range(cycles):
+            reg = Signal(value.shape(), name=f"p_d{k}")
+            with m.If(self.en):
+                m.d.sync += reg.eq(value)
+            value = reg
+        return value
+
+    def _tiled(self, m: Module) -> Value:
         """A product wider than one MULT18X18D: one tile per pair of operand chunks, each
-        with its input and pipeline registers, and the shifted partial products summed into
-        ``p`` in the fabric as the third register (the tiles' output registers stay off, so
-        the latency is 3 as for every `Multiplier`). Why not leave it to yosys: it maps a
-        wide ``*`` to MULT18X18D tiles *without* registers and sums them behind, a ~9 ns
-        path on -6 (the padded FFT's critical path)."""
-        partials = []
+        with its input, pipeline and output registers, then the shifted partial products
+        summed in the fabric, two at a time, one register per adder level (returns the last
+        level's register). Why: with the tiles' output registers off and the partials summed
+        in one cycle, a 16-bit FFT engine ran at ~90 MHz on -6 (the DSP's clock-to-out plus a
+        4-input 43-bit carry path); a pairwise sum whose low bits pass through (`_add_shifted`)
+        leaves at most one ~37-bit carry chain between two registers. Why not leave it to
+        yosys: it maps a wide ``*`` to MULT18X18D tiles *without* registers and sums them
+        behind, a ~9 ns path on -6 (the padded FFT's critical path)."""
+        partials: list[tuple[Value, int]] = []
         for a_low, a_width, a_signed in _chunks(self.a_shape):
             for b_low, b_width, b_signed in _chunks(self.b_shape):
                 a = Signal(signed(18) if a_signed else unsigned(18), name=f"a{a_low}")
@@ -221,13 +280,39 @@ class Multiplier(wiring.Component):
                     b.eq(b_chunk.as_signed() if b_signed else b_chunk),
                 ]
                 m.submodules[f"mult_{a_low}_{b_low}"] = ecp5.mult18x18d(
-                    a, b, p, self.en, signed_a=a_signed, signed_b=b_signed, output_register=False
+                    a, b, p, self.en, signed_a=a_signed, signed_b=b_signed
                 )
                 width = a_width + b_width
-                exact = p[:width].as_signed() if a_signed or b_signed else p[:width]
-                partials.append(exact << (a_low + b_low))
-        with m.If(self.en):
-            m.d.sync += self.p.eq(sum(partials))
+                partials.append((p[:width].as_signed() if a_signed or b_signed else p[:width], a_low + b_low))
+        partials.sort(key=lambda item: item[1])
+        level = 0
+        while len(partials) > 1:
+            summed = []
+            for k in range(0, len(partials), 2):
+                if k + 1 == len(partials):
+                    value, shift = partials[k]  # the odd one out waits a register
+                else:
+                    (low, low_shift), (high, shift) = partials[k], partials[k + 1]
+                    value, shift = _add_shifted(low, high, shift - low_shift), low_shift
+                reg = Signal(value.shape(), name=f"sum{level}_{k // 2}")
+                with m.If(self.en):
+                    m.d.sync += reg.eq(value)
+                summed.append((reg, shift))
+            partials, level = summed, level + 1
+        value, shift = partials[0]
+        return value << shift  # exact: ``p`` takes its low len(a) + len(b) bits
+
+
+def _add_shifted(low: Value, high: Value, shift: int) -> Value:
+    """``low + (high << shift)`` with the carry chain on the overlapping bits only: the
+    ``shift`` low bits of ``low`` pass through (yosys would otherwise build a carry cell for
+    each of them)."""
+    if shift == 0 or len(low) <= shift:
+        return low + (high << shift)
+    above = low[shift:].as_signed() if low.shape().signed else low[shift:]  # ``>>`` keeps the width
+    top = above + high
+    total = Cat(low[:shift], top)
+    return total.as_signed() if top.shape().signed else total
 
 
 def _chunks(shape: Shape) -> list[tuple[int, int, bool]]:

@@ -27,11 +27,14 @@ def _signed(value: int, bits: int) -> int:
 
 
 class MulModel:
-    """The three registers of `hw.target.Multiplier` (input, pipeline, output)."""
+    """The registers of `hw.target.Multiplier`: input (a, b), then ``latency - 1`` product
+    registers (the pipeline and output registers, and any adder-tree or padding registers of
+    a wider product), ``latency`` from the config (the same for both twins)."""
 
     def __init__(self, spec: dict) -> None:
         self.spec = spec
-        self.regs = [0, 0, 0, 0]  # a, b, m, p
+        self.a = self.b = 0
+        self.products = [0] * (spec["latency"] - 1)
 
     def operand(self, rng: random.Random, which: str) -> int:
         bits, signed = self.spec[f"{which}_bits"], self.spec[f"{which}_signed"]
@@ -40,13 +43,14 @@ class MulModel:
 
     def edge(self, rst: bool, inputs: dict) -> None:
         if rst:
-            self.regs = [0, 0, 0, 0]
+            self.a = self.b = 0
+            self.products = [0] * len(self.products)
         elif inputs["en"]:
-            a, b, m, _ = self.regs
-            self.regs = [inputs["a"], inputs["b"], a * b, m]
+            self.products = [self.a * self.b, *self.products[:-1]]
+            self.a, self.b = inputs["a"], inputs["b"]
 
     def expected(self) -> dict[str, int]:
-        return {"p": self.regs[3]}
+        return {"p": self.products[-1]}
 
 
 class RamModel:

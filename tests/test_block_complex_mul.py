@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from golden.fixed import Rounding
-from hw.complex_mul import HARD_LATENCY, ComplexMultiplier
+from hw.complex_mul import ComplexMultiplier, hard_latency
 
 
 def operands(rng: np.random.Generator, bits: int, count: int) -> np.ndarray:
@@ -34,6 +34,7 @@ CASES = [
     # a_bits, b_bits, out_bits, shift, rounding, saturate, depth (0: hard multipliers), p_enable
     pytest.param(10, 12, 11, 10, Rounding.HALF_EVEN, True, 0, 0.6, id="hard-dif-twiddle-sat"),
     pytest.param(9, 12, 10, 10, Rounding.TRUNCATE, False, 0, 0.5, id="hard-dit-t-wrap"),
+    pytest.param(20, 22, 19, 21, Rounding.HALF_EVEN, True, 0, 0.6, id="hard-wide-tiled-sat"),  # latency 8
     pytest.param(10, 12, 11, 10, Rounding.HALF_EVEN, True, 4, 0.6, id="fft-dif-twiddle-depth4-sat"),
     pytest.param(9, 12, 9, 10, Rounding.TRUNCATE, False, 4, 0.5, id="fft-dit-t-depth4-wrap"),
     pytest.param(16, 18, 16, 17, Rounding.HALF_UP, True, 4, 0.8, id="spectral-product-depth4"),
@@ -52,7 +53,7 @@ def test_complex_multiplier_rtl_equals_model_under_random_enable(
         assert dut.latency == depth
     else:
         dut = ComplexMultiplier(a_bits, b_bits, out_bits, shift, rounding, saturate=saturate, target="generic")
-        assert (dut.latency, dut.b_delay) == (HARD_LATENCY, 0)
+        assert (dut.latency, dut.b_delay) == (hard_latency(a_bits, b_bits), 0)
     rng = np.random.default_rng(a_bits * 100 + depth)
     n = 300
     a_re, a_im = operands(rng, a_bits, n), operands(rng, a_bits, n)

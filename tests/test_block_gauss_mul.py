@@ -20,7 +20,7 @@ from amaranth_pipelines import run_enabled
 
 from golden.fixed import Rounding
 from hw.complex_mul import ComplexMultiplier
-from hw.gauss_mul import HARD_LATENCY, GaussMultiplier, gauss_triple
+from hw.gauss_mul import GaussMultiplier, gauss_triple, hard_latency
 
 
 def operands(rng: np.random.Generator, bits: int, count: int) -> np.ndarray:
@@ -152,6 +152,8 @@ HARD_CASES = [
     pytest.param(18, 18, 18, 16, 18, Rounding.HALF_EVEN, True, 0.7, id="native-n56-8bit"),
     pytest.param(9, 7, 8, 9, 6, Rounding.TRUNCATE, False, 0.5, id="wrap-triple-wide"),
     pytest.param(6, 6, 6, 5, 4, Rounding.HALF_UP, True, 0.6, id="small-half-up"),
+    pytest.param(18, 18, 19, 16, 18, Rounding.HALF_EVEN, True, 0.6, id="kh-one-tile-k2-two"),  # padded in step
+    pytest.param(20, 22, 22, 19, 21, Rounding.HALF_EVEN, True, 0.7, id="native-16bit-tiled"),  # 4 tiles each
 ]
 
 
@@ -171,7 +173,7 @@ def test_hard_gauss_multiplier_rtl_equals_model_under_random_enable(
     dut = GaussMultiplier(
         a_bits, h_bits, out_bits, shift, rounding, saturate=saturate, target="generic", triple_bits=triple_bits
     )
-    assert dut.latency == HARD_LATENCY and dut.h_delay == 1
+    assert dut.latency == hard_latency(a_bits, h_bits, triple_bits) and dut.h_delay == 1
     rng = np.random.default_rng(a_bits * 10 + h_bits)
     n = 300
     a_re, a_im = operands(rng, a_bits, n), operands(rng, a_bits, n)

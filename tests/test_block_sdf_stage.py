@@ -18,7 +18,7 @@ from amaranth_pipelines import run_enabled
 
 from golden.fft import FftConfig
 from golden.fixed import Rounding
-from hw.complex_mul import HARD_LATENCY
+from hw.complex_mul import hard_latency
 from hw.fft import INPUT_REGISTERS, StreamingFft
 from hw.sdf import SdfStage
 
@@ -110,9 +110,11 @@ def test_sdf_stage_rtl_equals_model_under_random_enable(
 def test_sdf_stage_latency_and_the_fft_is_their_chain() -> None:
     """A stage holds L slots in its line, 1 in its output register, 1 in its butterfly
     register (trivial stages; plus 1 for the -j rotation), or (multiplier stages) the hard
-    multiplier's `HARD_LATENCY` - 1 registers before the output, plus ``t`` and the butterfly
+    multiplier's `hw.complex_mul.hard_latency` - 1 registers before the output, plus ``t`` and the butterfly
     register for DIT; the FFT is the input register and the sum."""
-    for decimation, extra in (("dif", HARD_LATENCY - 1), ("dit", HARD_LATENCY + 1)):
+    narrow = hard_latency(12, 12)  # every operand of this FFT fits one 18 x 18 tile
+    assert narrow == 6
+    for decimation, extra in (("dif", narrow - 1), ("dit", narrow + 1)):
         cfg = FftConfig.create(64, 10, decimation=decimation)
         lat = [SdfStage.latency_of(cfg, s) for s in range(cfg.stages)]
         trivial = [1 + SdfStage.rotates(cfg, s) for s in range(cfg.stages)]

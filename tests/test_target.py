@@ -33,19 +33,21 @@ from amaranth.lib.wiring import In, Out
 from cocotb_tools.runner import get_results, get_runner
 
 from hw import ecp5
-from hw.target import BlockRam, Multiplier, block_ram_worth, ebr_segments, sim_model_files
+from hw.target import TARGETS, BlockRam, Multiplier, _add_shifted, block_ram_worth, ebr_segments, sim_model_files
 from scripts.yosys_flow import tool
 from sim.runner import build_verilog
 
 TB_MODULE = "target_twin_tb"  # tests/target_twin_tb.py (tests/ is on sys.path: conftest)
 
-MULS = {  # name -> (a shape, b shape)
+MULS: dict[str, tuple[Any, ...]] = {  # name -> (a shape, b shape[, latency])
     "mul_s8": (signed(8), signed(8)),
+    "mul_s8_late": (signed(8), signed(8), 5),  # 2 registers beyond the natural 3
     "mul_s18_u18": (signed(18), unsigned(18)),
     "mul_u17_u12": (unsigned(17), unsigned(12)),
     "mul_s18_s18": (signed(18), signed(18)),
     "mul_s19_s18": (signed(19), signed(18)),  # 2 tiles (the padded FFT's 8-bit twiddle product)
     "mul_s24_s22": (signed(24), signed(22)),  # 4 tiles, signed x signed (native 16-bit)
+    "mul_s20_s22_late": (signed(20), signed(22), 6),  # 4 tiles, 1 register beyond the adder tree
     "mul_u40_s8": (unsigned(40), signed(8)),  # 3 unsigned chunks, the top one narrow
 }
 RAMS: dict[str, tuple[int, int, int | None, bool]] = {  # name -> (width, depth, granularity, writable)
@@ -79,7 +81,13 @@ class TwinWrapper(wiring.Component):
 
     def __init__(self, muls: dict = MULS, rams: dict = RAMS) -> None:
         members: dict[str, Any] = {}
-        self.muls = {name: (Multiplier(a, b), Multiplier(a, b, "ecp5")) for name, (a, b) in muls.items()}
+        self.muls = {
+            name: (
+                Multiplier(a, b, latency=lat[0] if lat else None),
+                Multiplier(a, b, "ecp5", latency=lat[0] if lat else None),
+            )
+            for name, (a, b, *lat) in muls.items()
+        }
         self.rams: dict[str, tuple[BlockRam, BlockRam]] = {}
         for k, (name, (width, depth, gran, writable)) in enumerate(rams.items()):
             init = _init(width, depth, k)
@@ -121,6 +129,7 @@ class TwinWrapper(wiring.Component):
                 {
                     "name": name,
                     "kind": "mul",
+                    "latency": generic.latency,
                     **{f"{k}_bits": s.width for k, s in (("a", a), ("b", b), ("p", p))},
                     **{f"{k}_signed": s.signed for k, s in (("a", a), ("b", b), ("p", p))},
                 }
@@ -506,4 +515,42 @@ def test_wide_operands_take_one_tile_per_chunk_pair() -> None:
     assert wide.tiles == 2 and Multiplier(signed(37), unsigned(19), "ecp5").tiles == 6
     assert Multiplier(signed(18), unsigned(18), "ecp5").tiles == 1 and Multiplier(signed(24), signed(8)).tiles == 0
     text = verilog.convert(wide, name="w", emit_src=False)
-    assert text.count("MULT18X18D #(") == text.count('.REG_OUTPUT_CLK("NONE")') == 2
+    assert text.count("MULT18X18D #(") == text.count('.REG_OUTPUT_CLK("CLK0")') == 2
+    assert "NONE" not in text.replace('.REG_INPUTC_CLK("NONE")', "")  # every tile register on
+
+
+def test_multiplier_latency_depends_on_the_operand_shapes_only() -> None:
+    """3 registers for one 18 x 18 tile, one more per adder level of a tiled product, the same
+    on every target (the engines, benches and manifests never see the target); a caller may
+    ask for more, never for less."""
+    cases = {
+        (signed(8), signed(8)): 3,
+        (signed(18), unsigned(18)): 3,
+        (signed(19), signed(18)): 4,  # 2 tiles: 1 adder level
+        (signed(24), signed(22)): 5,  # 4 tiles: 2 levels
+        (unsigned(40), signed(8)): 5,  # 3 tiles: 2 levels
+        (signed(37), unsigned(19)): 6,  # 6 tiles: 3 levels
+    }
+
+    def built(a: Any, b: Any, target: str, latency: int | None = None) -> int:
+        mul = Multiplier(a, b, target, latency=latency)
+        mul._MustUse__silence = True  # its latency only
+        return mul.latency
+
+    for (a, b), latency in cases.items():
+        assert Multiplier.latency_of(a, b) == latency, (a, b)
+        assert {built(a, b, t) for t in TARGETS} == {latency}, (a, b)
+    assert built(signed(8), signed(8), "ecp5", 5) == 5
+    with pytest.raises(ValueError, match="latency >= 5"):
+        Multiplier(signed(24), signed(22), "ecp5", latency=4)
+
+
+def test_tiled_sums_carry_only_the_overlapping_bits() -> None:
+    """The adder tree of a tiled product: each level a register, and the ``shift`` low bits of
+    the lower partial pass beside the adder (`hw.target._add_shifted`): no carry chain over
+    bits that only pass through."""
+    a, b = Signal(signed(40)), Signal(signed(30))
+    summed = _add_shifted(a, b, 18)
+    assert len(summed) == 18 + 31 and summed.shape().signed  # 18 pass, 22 + 30 bits add
+    text = verilog.convert(Multiplier(signed(24), signed(22), "ecp5"), name="w", emit_src=False)
+    assert all(f"reg [{w}:0] sum{name} " in text for w, name in ((40, "0_0"), (28, "0_1"), (47, "1_0"))), text

@@ -216,7 +216,8 @@ def chain_invariants(
         reads = count(m, busy, f"{stage}_reads")
         commit = sig("dst__commit")
         m.d.comb += [
-            Assert(counter(dst_claims - src_releases) == busy),
+            # the claim leaves a register (`PfaStage.claim_delay`): a start is counted a cycle late
+            Assert(counter(dst_claims + sig("dst__claim") - src_releases) == busy),
             Assert(~busy | (counter(src_commits - src_releases) != 0)),
         ]
         if stage == "spectral":

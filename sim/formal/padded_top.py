@@ -46,7 +46,7 @@ from __future__ import annotations
 from amaranth.hdl import Assert, Cat, Const, Cover, Module, Mux, Signal, Value
 
 from hw.design import DesignSpec, build_design
-from hw.fast_parc import MULTIPLY_STAGES, FastParcEngine
+from hw.fast_parc import FastParcEngine
 from hw.top import AxisTop
 from sim.formal.credit_buffer import fifo_slots
 from sim.formal.framer import framer_invariants, framer_reference
@@ -150,7 +150,7 @@ def padded_top_bench(spec: DesignSpec = SPEC, wrapper: type[AxisTop] = AxisTop, 
     i_step = inv.step  # the leader's step, one cycle late (the hand-over register)
     handover = probe.signal("handover_step_d0", "engine")  # the leader's step of the last cycle
     f_d1, i_d1 = fwd.latency - 1, inv.latency - 1
-    phase = fwd.latency + MULTIPLY_STAGES
+    phase = fwd.latency + engine.multiply_stages
     assert inv.phase == phase, "the follower's phase is the forward latency plus the multiply stages"
 
     # the start history, in leader steps: starts[i] = a real frame started i + 1 steps ago
