@@ -986,6 +986,8 @@ def plot(report: dict, path: Path) -> None:
     )
     ns_all = sorted({r["n"] for r in rows})
     for ax, (title, get, logy) in zip(axes.flat, panels, strict=True):
+        if logy and not rows:  # a mixer-only run: no engine rows to scale
+            logy = False
         for arch, bits, target in series:
             pts = [
                 (r["n"], get(r))

@@ -168,7 +168,7 @@ def mixer_markdown(rows: list[dict], speeds: tuple[int, ...]) -> list[str]:
         "",
         f"| block | engine | C x H x W | bits | target | LUT4 | FF | MULT18X18D | DP16KD | BRAM bits | {grades} "
         "| elements/clock | latency (cycles / maps) |",
-        "|" + "---|" * (11 + len(speeds)),
+        "|" + "---|" * (12 + len(speeds)),
     ]
     for r in rows:
         if "error" in r:
