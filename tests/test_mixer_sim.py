@@ -157,7 +157,11 @@ def test_synthetic_non_square_mixer(tmp_path: Path, arch: str, simulator: str) -
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize(
+    "arch",
+    # the FFT case's Verilator build is CI's cost; `tests/test_mixer_hw.py` checks the same bound in Python
+    [pytest.param(a, marks=() if a == "direct" else pytest.mark.long) for a in ARCHS],
+)
 def test_mixer_streams_one_element_per_clock_within_its_latency(tmp_path: Path, arch: str) -> None:
     """No bubbles, no backpressure: the stream leaves at `ParcMixer.elements_per_clock` (1)
     and its first element no later than `ParcMixer.latency` cycles after the first went in
