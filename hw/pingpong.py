@@ -23,7 +23,8 @@ The protocol is the callers' duty: claim only while ``w.free``, write only a cla
 bank, so the RAM needs no read-during-write behaviour.
 
 The RAM is one `hw.target.BlockRam` of ``banks * 2**ceil(log2 depth)`` words (the bank is the
-top address bits), so a read goes through the RAM's read register *and* its output register
+top address bits; a block RAM for words over `LUT_RAM_MAX_WIDTH` bits, else as
+`hw.target.block_ram_worth` decides), so a read goes through the RAM's read register *and* its output register
 (``read_latency`` = 2): a block RAM's unregistered output (5.8 ns clock-to-out on ECP5) never
 starts a path, and the readers need no register of their own behind it. ``granularity``
 splits a word into lanes written separately (``w.en`` has a bit per lane): the input buffer
@@ -42,6 +43,12 @@ from hw.target import BlockRam, check_target
 __all__ = ["PingPongBuffer", "read_signature", "write_signature", "address_bits", "READ_LATENCY"]
 
 READ_LATENCY = BlockRam.read_latency  # enabled cycles from a read's address to its data
+# Wider words are always a block RAM (`hw.target.BlockRam.block`), whatever the LUT cost: a LUT
+# RAM's read fans the address out to a 16 x 4 RAM per 4 bits and the word multiplexers in one
+# cycle, and at the 16-bit native engine's 38-50-bit words that was the -6 critical path (115
+# MHz at N = 28; 157 MHz in DP16KD tiles). The 8-bit engine's words (22-36 bits) stay in LUTs,
+# where they measured as fast or faster (163 against 153 MHz at N = 28, seed 1).
+LUT_RAM_MAX_WIDTH = 36
 
 
 COUNTED_BANKS = 4  # more banks than this keep occupancy counters instead of per-bank flags
@@ -122,7 +129,13 @@ class PingPongBuffer(wiring.Component):
         m = Module()
         bits = address_bits(self.depth)
         banks = self.banks
-        m.submodules.banks = ram = BlockRam(self.width, banks << bits, granularity=self.granularity, target=self.target)
+        m.submodules.banks = ram = BlockRam(
+            self.width,
+            banks << bits,
+            granularity=self.granularity,
+            target=self.target,
+            block=self.width > LUT_RAM_MAX_WIDTH,
+        )
         pointer = unsigned(banks.bit_length() - 1)  # wraps by itself: banks is a power of two
         claim_bank, write_bank = Signal(pointer, name="claim_bank"), Signal(pointer, name="write_bank")
         read_bank = Signal(pointer, name="read_bank")

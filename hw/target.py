@@ -368,6 +368,13 @@ class BlockRam(wiring.Component):
         False builds a ROM: no write port (``w_*`` are ignored).
     target : str
         One of `TARGETS`.
+    block : bool
+        Block RAM whatever `block_ram_worth` says (ecp5: DP16KD tiles when the depth fits
+        one; xc7: ``ram_style = "block"``). Why: a LUT RAM's read is its address register
+        fanned out to every 16 x 4 RAM and through the word multiplexers in one cycle; for
+        the native engine's wide (16-bit) frame buffers that was the -6 critical path
+        (``buf_rec.r_addr -> buf_rec.banks.read_reg``, 115 MHz), a DP16KD's registered
+        address and output are not.
     """
 
     read_latency = 2
@@ -381,9 +388,11 @@ class BlockRam(wiring.Component):
         granularity: int | None = None,
         writable: bool = True,
         target: str = "generic",
+        block: bool = False,
     ) -> None:
         self.target = check_target(target)
         self.width, self.depth, self.init = int(width), int(depth), list(init)
+        self.block = bool(block) and ecp5.ebr_mode(self.depth) is not None
         self.granularity, self.writable = granularity, writable
         lanes = 1 if granularity is None else width // granularity
         addr = max((self.depth - 1).bit_length(), 1)
@@ -404,8 +413,9 @@ class BlockRam(wiring.Component):
 
     @property
     def uses_primitive(self) -> bool:
-        """True when this instance is built of DP16KD tiles (target ecp5, worth a block RAM)."""
-        return self.target == "ecp5" and block_ram_worth(self.width, self.depth, self.lanes)
+        """True when this instance is built of DP16KD tiles (target ecp5, worth a block RAM
+        or asked to be one, ``block``)."""
+        return self.target == "ecp5" and (self.block or block_ram_worth(self.width, self.depth, self.lanes))
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -413,7 +423,7 @@ class BlockRam(wiring.Component):
             self._ecp5(m)
             return m
         attrs = None
-        if self.target == "xc7" and block_ram_worth(self.width, self.depth, self.lanes):
+        if self.target == "xc7" and (self.block or block_ram_worth(self.width, self.depth, self.lanes)):
             attrs = {"ram_style": "block"}
         elif self.target == "ecp5":  # not worth a block: never let yosys make a NOREG one
             attrs = {"ram_style": "distributed"} if self.writable else {"rom_style": "logic"}

@@ -501,6 +501,20 @@ def test_ecp5_memories_are_our_tiles_or_no_block_ram(
     assert len(cells) == expected
 
 
+def test_a_block_ram_can_be_asked_for() -> None:
+    """``block=True`` makes a memory that `block_ram_worth` leaves in LUTs a block RAM (DP16KD
+    tiles on ecp5, the attribute on xc7); deeper memories follow the cost rule, cascaded."""
+    assert not block_ram_worth(48, 64)  # the native 16-bit frame buffer: LUT RAM by the cost rule
+    plain, deep = BlockRam(48, 64, target="ecp5"), BlockRam(48, 32768, target="ecp5", block=True)
+    plain._MustUse__silence = deep._MustUse__silence = True  # properties only
+    forced = BlockRam(48, 64, target="ecp5", block=True)
+    assert forced.uses_primitive and not plain.uses_primitive
+    assert deep.uses_primitive == block_ram_worth(48, 32768)
+    assert verilog.convert(forced, name="b", emit_src=False).count("DP16KD #(") == 3  # 18 bits a tile
+    text = verilog.convert(BlockRam(48, 64, target="xc7", block=True), name="x", emit_src=False)
+    assert '(* ram_style = "block" *)' in text
+
+
 def test_xc7_attributes_are_in_the_verilog() -> None:
     mul = verilog.convert(Multiplier(signed(16), signed(16), "xc7"), name="m", emit_src=False)
     assert '(* use_dsp = "yes" *)' in mul

@@ -19,7 +19,7 @@ ENGINES = [  # (arch, N, bits, fft_impl, MULT18X18D, DP16KD), 16 channels
     pytest.param("fft", 14, 8, "native", 3, 6, id="native-N14"),
     # 16 bits: the spectral products are 23/24 x 22 bits, 4 tiles each (hw.target.Multiplier._tiled;
     # the twin test covers tiles in every run, this whole engine is long)
-    pytest.param("fft", 14, 16, "native", 12, 6, id="native-N14-16bit", marks=pytest.mark.long),
+    pytest.param("fft", 14, 16, "native", 12, 25, id="native-N14-16bit", marks=pytest.mark.long),  # wide buffers: EBR
     pytest.param("fft", 7, 8, "padded", 20, 3, id="padded-N7", marks=pytest.mark.long),  # the same twins again
 ]
 
