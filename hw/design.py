@@ -491,21 +491,25 @@ def calibration_data(spec: DesignSpec, layer: FloatLayer, bundle: Bundle | None)
     from the weight bound). A file that cannot serve is a one-line `UserError`."""
     if spec.calibration is None:
         return None if bundle is None else bundle.calibration
-    path = Path(spec.calibration)
+    return load_calibration(spec.calibration, (layer.channels, layer.n), "float inputs (channels used x N)")
+
+
+def load_calibration(name: str, trailing: tuple[int, ...], what: str) -> np.ndarray:
+    """``--calibration NAME``: a non-empty .npy of finite reals whose last axes are
+    ``trailing`` (the 1-D engine's (C, N), the mixer's (C, H, W)); anything else is a one-line
+    `UserError` that names the file and the shape wanted (``what`` says what the axes are)."""
+    path = Path(name)
     if not path.is_file():
-        raise UserError(f"--calibration {spec.calibration}: no such file")
+        raise UserError(f"--calibration {name}: no such file")
     try:
         values = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise UserError(f"--calibration {path.name}: not a NumPy .npy array ({exc})") from None
     if not isinstance(values, np.ndarray):  # an .npz archive loads as a mapping of arrays
         raise UserError(f"--calibration {path.name}: not a NumPy .npy array (an .npz archive holds several)")
-    want = (layer.channels, layer.n)
-    if values.ndim < 2 or tuple(values.shape[-2:]) != want or values.size == 0:
-        raise UserError(
-            f"--calibration {path.name}: shape {values.shape}; want (..., {want[0]}, {want[1]}) "
-            "float inputs (channels used x N)"
-        )
+    if values.ndim < len(trailing) or tuple(values.shape[-len(trailing) :]) != trailing or values.size == 0:
+        want = ", ".join(str(n) for n in trailing)
+        raise UserError(f"--calibration {path.name}: shape {values.shape}; want (..., {want}) {what}")
     try:
         return as_finite_array(values, "the values")
     except ValueError as exc:  # the shared check also refuses complex data (a cast would drop .imag)

@@ -118,22 +118,36 @@ class Framer(wiring.Component):
 
         The k-th kept frame is emitted with channel ``k % channels``.
         """
-        frames: list[list[int]] = []
-        current: list[int] = []
-        errors = 0
-        skipping = False
-        for value, last in zip(samples, lasts, strict=True):
-            if skipping:
-                skipping = not last
-                continue
-            current.append(int(value))
-            if len(current) < n and last:
+        return split_frames(n, samples, lasts, complete_short=False)
+
+
+def split_frames(
+    length: int, samples: Iterable[int], lasts: Iterable[int], *, complete_short: bool
+) -> tuple[list[list[int]], int]:
+    """The frames of ``length`` a framer keeps from a sample/last sequence, and its error
+    count: the model shared by `Framer` and `hw.map_framer.MapFramer`, so the two agree on
+    what is malformed. A missing ``last`` keeps the frame and discards input up to and
+    including the next ``last``. An early ``last`` drops the partial frame (`Framer`) or, with
+    ``complete_short``, completes it with zeros (`MapFramer`, whose maps are already partly
+    on their way)."""
+    frames: list[list[int]] = []
+    current: list[int] = []
+    errors = 0
+    skipping = False
+    for value, last in zip(samples, lasts, strict=True):
+        if skipping:
+            skipping = not last
+            continue
+        current.append(int(value))
+        if len(current) == length:
+            frames.append(current)
+            current = []
+            if not last:
                 errors += 1
-                current = []
-            elif len(current) == n:
-                frames.append(current)
-                current = []
-                if not last:
-                    errors += 1
-                    skipping = True
-        return frames, errors
+                skipping = True
+        elif last:
+            errors += 1
+            if complete_short:
+                frames.append(current + [0] * (length - len(current)))
+            current = []
+    return frames, errors

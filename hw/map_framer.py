@@ -29,7 +29,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.framer import ERROR_COUNTER_BITS
+from hw.framer import ERROR_COUNTER_BITS, split_frames
 from hw.mux import equals
 from hw.stream import sample_stream
 
@@ -138,23 +138,4 @@ class MapFramer(wiring.Component):
     @staticmethod
     def model(length: int, samples: Iterable[int], lasts: Iterable[int]) -> tuple[list[list[int]], int]:
         """The maps ``o`` carries for the accepted input beats, and the malformed-map count."""
-        maps: list[list[int]] = []
-        current: list[int] = []
-        errors = 0
-        skipping = False
-        for sample, last in zip(samples, lasts, strict=True):
-            if skipping:
-                skipping = not last
-                continue
-            current.append(int(sample))
-            if len(current) == length:
-                maps.append(current)
-                current = []
-                if not last:
-                    errors += 1
-                    skipping = True
-            elif last:
-                errors += 1
-                maps.append(current + [0] * (length - len(current)))
-                current = []
-        return maps, errors
+        return split_frames(length, samples, lasts, complete_short=True)

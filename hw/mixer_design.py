@@ -18,7 +18,6 @@ import numpy as np
 from amaranth.back import verilog
 
 from golden.bundle import RANDOM_WEIGHTS, Bundle, load_checkpoint_layer
-from golden.checks import as_finite_array
 from golden.cli import UserError
 from golden.mixer import MixerLayer, QuantizedMixer, mixer_blocks, quantize_mixer
 from golden.weights import sniff_weight_file
@@ -29,6 +28,7 @@ from hw.design import (
     DesignSpec,
     build_design,
     check_spec_widths,
+    load_calibration,
     quantize_keywords,
 )
 from hw.mixer import ParcMixer
@@ -194,23 +194,8 @@ def _calibration_maps(spec: DesignSpec, shape: tuple[int, int, int]) -> np.ndarr
     """``--calibration`` for a mixer: a .npy of float maps (..., C, H, W) of its input."""
     if spec.calibration is None:
         return None
-    path = Path(spec.calibration)
-    if not path.is_file():
-        raise UserError(f"--calibration {spec.calibration}: no such file")
-    try:
-        values = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--calibration {path.name}: not a NumPy .npy array ({exc})") from None
-    if not isinstance(values, np.ndarray) or values.ndim < 3 or tuple(values.shape[-3:]) != shape or not values.size:
-        got = getattr(values, "shape", "an .npz archive")
-        raise UserError(
-            f"--calibration {path.name}: shape {got}; want (..., {shape[0]}, {shape[1]}, {shape[2]}) float maps "
-            "(channels x height x width) of the block's mixer input"
-        )
-    try:
-        return as_finite_array(values, "the values")
-    except ValueError as exc:
-        raise UserError(f"--calibration {path.name}: values must be finite real numbers ({exc})") from None
+    what = "float maps (channels x height x width) of the block's mixer input"
+    return load_calibration(spec.calibration, shape, what)
 
 
 def _check_mixer_spec(spec: DesignSpec, halves: dict[str, Bundle]) -> None:

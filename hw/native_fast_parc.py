@@ -116,7 +116,7 @@ class NativeFastParcEngine(wiring.Component):
                              first output, no stalls (`latency_parts`).
     clamp_bits : list or None  per channel, the width of the narrow accumulator's clamp
                              (``fmt.acc_sat_bits + offset_shift[c]``, `hw.requantizer.AccSaturator`).
-    cycles_per_sample : float  1.0.
+    cycles_per_sample : float  1.0 (more with one channel, see the property).
 
     Ports
     -----
@@ -267,7 +267,11 @@ class NativeFastParcEngine(wiring.Component):
 
     @property
     def cycles_per_sample(self) -> float:
-        return 1.0
+        """1.0, unless the spectral stage, 2 (N // 2 + 1) reads and a restart cycle per pair of
+        channels, is busier than the pairs' input: with one channel (zero-padded into every
+        pair, so a pair is only N samples) that is (2 (N // 2 + 1) + 1) / N, 9/7 at N = 7."""
+        spectral = self.plan.pairs * (2 * self.params.bins + 1)
+        return max(1.0, spectral / (self.layer.channels * self.n))
 
     @property
     def _output_align(self) -> int:
@@ -361,7 +365,7 @@ class NativeFastParcEngine(wiring.Component):
         y_shift, off_shift, final_shift = plan.align
         return {
             "fft_impl": "native",
-            "throughput_samples_per_clock": 1.0,
+            "throughput_samples_per_clock": 1 / self.cycles_per_sample,
             "native_fft": {
                 **plan.to_dict(),
                 "constant_multipliers": self.impl,

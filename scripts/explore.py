@@ -64,6 +64,7 @@ from hw.target import TARGETS
 from scripts import pareto, synth
 from scripts import pnr as pnr_flow
 from scripts.accuracy import error_stats, match_percent
+from scripts.synth_stages import StageRunner, error_line
 
 EXPLORE_FILES = ("explore.json", "explore.md", "pareto.png")
 FLOW_VERSION = "1"  # bump when `evaluate` changes what a row means (old rows are then not resumed)
@@ -235,7 +236,7 @@ def evaluate(point: Point, flow: Flow, cache_dir: str | None) -> dict:
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
 
-    def accuracy_stage(design: Any, stage: synth.StageRunner) -> None:
+    def accuracy_stage(design: Any, stage: StageRunner) -> None:
         parts = (DRIVER.read_text(), str(flow.accuracy_maps), str(ACCURACY_SEED), str(ACCURACY_SIGMA), FLOW_VERSION)
         stage("accuracy", parts, lambda: accuracy(design, flow.accuracy_maps))
 
@@ -313,7 +314,7 @@ def dask_client(options: ExploreOptions) -> Iterator[Any]:
         try:
             client = Client(options.scheduler, timeout="10s")
         except (OSError, TimeoutError) as exc:
-            raise UserError(f"--scheduler {options.scheduler}: cannot connect ({synth.error_line(exc)})") from None
+            raise UserError(f"--scheduler {options.scheduler}: cannot connect ({error_line(exc)})") from None
         with client:
             yield client
         return
@@ -465,7 +466,7 @@ def explore(options: ExploreOptions, out: str | os.PathLike) -> dict:
                 row = future.result()
             except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: the task killed worker after worker
                 point = keys[future.key.removeprefix("explore-")]
-                row = finish_row({"error": f"task: {synth.error_line(exc)}"}, point, options.flow, start)
+                row = finish_row({"error": f"task: {error_line(exc)}"}, point, options.flow, start)
             rows[row["key"]] = row
             bar.set_postfix_str(pareto.point_label(row), refresh=False)
             bar.update(1)

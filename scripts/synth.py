@@ -60,7 +60,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,7 @@ from hw.target import TARGETS
 from scripts import pnr as pnr_flow
 from scripts import yosys_flow as flow
 from scripts.synth_mixer import mixer_markdown, run_mixer_config
+from scripts.synth_stages import Gate, RowStages, StageRunner, ecp5_key_parts, stage_key
 
 CHANNELS = 4
 SEED = 0
@@ -460,10 +460,6 @@ def measure_rate(design, frames: int) -> dict:
     }
 
 
-Gate = Callable[[], AbstractContextManager]  # entered around every tool process
-StageRunner = Callable[[str, tuple, Callable[[], dict]], dict]  # run_config's cached, recorded stage
-
-
 def build_row_design(label: str, n: int, bits: int, target: str, parallel: int | None = None):
     """The design of one row: the engine variant with the fixed report configuration
     (``parallel``: the direct engine's multipliers, None for N; `scripts.explore` varies it)."""
@@ -471,17 +467,6 @@ def build_row_design(label: str, n: int, bits: int, target: str, parallel: int |
         n=n, bits=bits, channels=CHANNELS, weights="random", seed=SEED, target=target, parallel=parallel
     )
     return build_design(spec)
-
-
-def stage_key(name: str, key_parts: tuple, source: str) -> str:
-    """The cache key of one tool stage (`run_config`): the stage, the flow's version, what the
-    stage depends on beside the Verilog, and the Verilog."""
-    return flow.cache_key(name, flow.FLOW_VERSION, *key_parts, source)
-
-
-def ecp5_key_parts(top: str) -> tuple[str, str]:
-    """What the yosys ECP5 stage depends on beside the Verilog: its script and the tool versions."""
-    return flow.synth_script("ecp5", top), json.dumps(flow.tool_versions(), sort_keys=True)
 
 
 def ecp5_counts(design, cache_dir: Path, timeout: float, *, run: bool) -> dict | None:
@@ -541,27 +526,8 @@ def run_config(
         algorithm=engine_multiplies(design),
     )
 
-    def timeout_shorter(r: dict) -> bool:  # a timeout under a smaller budget is worth retrying
-        return r.get("status") == "timeout" and r.get("timeout", 0) < options.timeout
-
-    rerun = (lambda r: True) if options.rerun else timeout_shorter  # results are stored either way
-
-    def stage(name: str, key_parts: tuple, compute: Callable[[], dict], source: str = verilog) -> dict:
-        tick(0, f"{top}: {name}")
-        key = stage_key(name, key_parts, source)
-
-        def gated() -> dict:
-            with gate():
-                return compute()
-
-        try:
-            result = flow.cached(cache_dir, f"{top}-{name}", key, gated, rerun=rerun)
-        except Exception as exc:  # noqa: BLE001 - reported in the table
-            result = {"status": "error", "message": error_line(exc)}
-        row[name] = result
-        tick(1)
-        return result
-
+    stages = RowStages(row, top, verilog, options, cache_dir, tick, gate)
+    stage = stages.stage
     stage(
         "ecp5",
         ecp5_key_parts(top),
@@ -584,25 +550,7 @@ def run_config(
     )
     if extra_stages is not None:
         extra_stages(design, stage)
-    if not options.pnr:
-        row["pnr"] = {"status": "skipped"}
-        tick(1)
-    else:
-        tick(0, f"{top}: place and route")
-        row["pnr"] = pnr_flow.place_and_route(
-            verilog,
-            top,
-            speeds=options.speeds,
-            seeds=options.seeds,
-            freq=options.freq,
-            timeout=options.timeout,
-            cache_dir=cache_dir,
-            versions=versions,
-            rerun=rerun,
-            jobs=options.jobs,
-            gate=gate,
-            tick=lambda label: tick(1, label),
-        )
+    stages.place_and_route()
     derive(row)
     return row
 
@@ -612,17 +560,6 @@ def tool_results(row: dict) -> list[dict]:
     results = [row[s] for s in STAGES[:3] if isinstance(row.get(s), dict)]
     placed = row.get("pnr", {})
     return results + (placed.get("runs", []) if isinstance(placed, dict) else [])
-
-
-def error_line(exc: BaseException) -> str:
-    """One line for the table: the message's first line, and when that only announces a tool's
-    log (a failed Verilator build), the log's first error or warning."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()] or [type(exc).__name__]
-    first = lines[0]
-    if len(lines) > 1 and first.endswith(":"):
-        detail = next((ln for ln in lines[1:] if ln.startswith(("%Error", "%Warning"))), lines[1])
-        first = f"{first} {detail}"
-    return first[:300]
 
 
 def engine_multiplies(design) -> dict:

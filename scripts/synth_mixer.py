@@ -12,10 +12,8 @@ fixes, and its quantized formats come from that block.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,8 +23,8 @@ import numpy as np
 from golden.mixer import build_engine
 from hw.design import stored_n
 from hw.mixer_design import MixerDesign, build_mixer_design
-from scripts import pnr as pnr_flow
 from scripts import yosys_flow as flow
+from scripts.synth_stages import Gate, RowStages, ecp5_key_parts
 
 if TYPE_CHECKING:
     from scripts.synth import SynthOptions
@@ -75,11 +73,10 @@ def run_mixer_config(
     options: SynthOptions,
     cache_dir: Path,
     tick: Callable[..., None],
-    gate: Callable[[], AbstractContextManager],
+    gate: Gate,
 ) -> dict:
     """Every stage of one mixer row (block, engine label, bits, target); a failing stage is
     recorded and the others still run, as for `scripts.synth.run_config`."""
-    from scripts.synth import ecp5_key_parts, error_line, stage_key
     from sim.batch import DRIVER
 
     block, label, bits, target = config
@@ -106,43 +103,11 @@ def run_mixer_config(
         memory=engine.memory(),
     )
 
-    def stage(name: str, key_parts: tuple, compute: Callable[[], dict]) -> dict:
-        tick(0, f"{top}: {name}")
-
-        def gated() -> dict:
-            with gate():
-                return compute()
-
-        try:
-            result = flow.cached(cache_dir, f"{top}-{name}", stage_key(name, key_parts, verilog), gated)
-        except Exception as exc:  # noqa: BLE001 - reported in the table
-            result = {"status": "error", "message": error_line(exc)}
-        row[name] = result
-        tick(1)
-        return result
-
-    stage("ecp5", ecp5_key_parts(top), lambda: flow.synth_counts(verilog, top, "ecp5", options.timeout))
+    stages = RowStages(row, top, verilog, options, cache_dir, tick, gate)
+    stages.stage("ecp5", ecp5_key_parts(top), lambda: flow.synth_counts(verilog, top, "ecp5", options.timeout))
     models = [path.read_text() for path in design.sim_files]
-    stage("rate", (DRIVER.read_text(), str(MIXER_MAPS), *models), lambda: measure_mixer_rate(design))
-    if options.pnr:
-        tick(0, f"{top}: place and route")
-        row["pnr"] = pnr_flow.place_and_route(
-            verilog,
-            top,
-            speeds=options.speeds,
-            seeds=options.seeds,
-            freq=options.freq,
-            timeout=options.timeout,
-            cache_dir=cache_dir,
-            versions=json.dumps(flow.tool_versions(), sort_keys=True),
-            rerun=lambda r: False,
-            jobs=options.jobs,
-            gate=gate,
-            tick=lambda label: tick(1, label),
-        )
-    else:
-        row["pnr"] = {"status": "skipped"}
-        tick(1)
+    stages.stage("rate", (DRIVER.read_text(), str(MIXER_MAPS), *models), lambda: measure_mixer_rate(design))
+    stages.place_and_route()
     placed = row["pnr"]
     row["fmax_mhz_by_speed"] = {
         s: v.get("fmax_mhz") for s, v in placed.get("speeds", {}).items() if v.get("status") == "ok"

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from golden.mixer import Direction, HalfEngine, MixerEngine, build_engine, from_hwc_stream, quantize_map, to_hwc_stream
 from hw.map_framer import MapFramer
 from hw.mixer_design import DIRECTIONS, MixerDesign
-from sim.scenarios import Scenario
+from sim.scenarios import Scenario, reset_scenario
 
 __all__ = ["TLAST_KINDS", "golden_engine", "reset_mid_map", "stimulus_maps", "stream", "tlast_errors"]
 
@@ -129,19 +129,10 @@ def reset_mid_map(design: MixerDesign, seed: int, test: NDArray | None = None, b
     start = (before - 1) * length
     cut = int(rng.integers(start + max(1, 3 * length // 4), start + length))
     engine = golden_engine(design)
-    d_before, l_before = _beats(x_before)
-    d_after, l_after = _beats(x_after)
-    o_before, ol_before = expected_beats(engine, x_before)
-    o_after, ol_after = expected_beats(engine, x_after)
-    return Scenario(
-        "reset",
-        np.concatenate([d_before, d_after]),
-        np.concatenate([l_before, l_after]),
-        np.concatenate([o_before, o_after]),
-        np.concatenate([ol_before, ol_after]),
-        reset_after=cut,
-        resume_in=len(d_before),
-        resume_out=len(o_before),
+    return reset_scenario(
+        (_beats(x_before), expected_beats(engine, x_before)),
+        (_beats(x_after), expected_beats(engine, x_after)),
+        cut,
     )
 
 

@@ -98,10 +98,23 @@ def reset_mid_frame(design: Design, seed: int) -> Scenario:
     cut = int(rng.integers(c * n + 1, (c + 1) * n))  # strictly inside frame c
     if cut % n == 0:
         cut += 1
-    d_before, l_before = framed(before)
-    d_after, l_after = framed(after)
-    o_before, ol_before = framed(expected_frames(design, before))
-    o_after, ol_after = framed(expected_frames(design, after))
+    return reset_scenario(
+        (framed(before), framed(expected_frames(design, before))),
+        (framed(after), framed(expected_frames(design, after))),
+        cut,
+    )
+
+
+Beats = tuple[np.ndarray, np.ndarray]  # (data, last) of a stream
+
+
+def reset_scenario(before: tuple[Beats, Beats], after: tuple[Beats, Beats], cut: int) -> Scenario:
+    """The "reset" scenario of any design: ``before`` and ``after`` are each (input beats,
+    expected output beats). The bench sends ``before``'s input, resets once the design has
+    taken ``cut`` beats of it, then sends ``after``'s from the start (``resume_in``) and
+    expects ``after``'s output from ``resume_out``."""
+    ((d_before, l_before), (o_before, ol_before)) = before
+    ((d_after, l_after), (o_after, ol_after)) = after
     return Scenario(
         "reset",
         np.concatenate([d_before, d_after]),

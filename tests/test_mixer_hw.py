@@ -69,7 +69,7 @@ DIRECT_SPLIT = Case("direct", 4, 6, 5, split=1)  # non-default split, H > W
 DIRECT_TWO = Case("direct", 2, 4, 3)  # one channel per half
 NATIVE = Case("fft-native", 4, 7, 12)
 NATIVE_SQUARE = Case("fft-native", 4, 7, 7)  # the timing test's: 0.6 of NATIVE's simulation
-NATIVE_TWO = Case("fft-native", 2, 7, 12)  # one channel per half (see the xfail below)
+NATIVE_TWO = Case("fft-native", 2, 7, 12)  # one channel per half: a native half slower than 1/clock
 PADDED = Case("fft-padded", 3, 5, 6, split=1)
 
 
@@ -193,12 +193,6 @@ def test_one_element_per_clock(case: Case, count: int) -> None:
     assert run.out_cycles == list(range(start, start + elements)), f"{case}: output stalled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hw.native_fast_parc: a one-channel NativeFastParcEngine pads a zero channel into every pair, so a "
-    "pair arrives every N clocks but takes more than N (the spectral stage alone 2 (N // 2 + 1)); its "
-    "cycles_per_sample still says 1.0, so ParcMixer.latency undercounts a one-channel FFT half (402 > 392 here)",
-)
 def test_latency_bound_with_a_one_channel_native_half() -> None:
     """`ParcMixer.latency` is an upper bound for FFT engines too, also when a half has one channel."""
     mx, golden = build(NATIVE_TWO)
