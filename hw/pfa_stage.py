@@ -240,8 +240,13 @@ class PfaStage(wiring.Component):
             src.en.eq(1),
             src.release.eq(last_read),
         ]
+        # j and at_last are already 0 and (N == 1) whenever the stage is idle (the last read
+        # wraps them), so a start only sets busy. Why: a start that also cleared j drove j's
+        # synchronous reset (the LSR of its flip-flops) from the buffers' flags, across the
+        # chip: the native N = 56 engine's critical path at both grades
+        # (``buf_inv1.w__free -> inv1.j.LSR``, ``fwd1.busy -> fwd1.j.LSR``).
         with m.If(start):
-            m.d.sync += [busy.eq(1), j.eq(0), at_last.eq(n == 1)]
+            m.d.sync += busy.eq(1)
         with m.Elif(busy):
             m.d.sync += [j.eq(Mux(at_last, 0, j + 1)), at_last.eq(Mux(at_last, n == 1, j == n - 2))]
             with m.If(last_read & ~chain):

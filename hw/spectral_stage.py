@@ -165,10 +165,12 @@ class SpectralStage(wiring.Component):
             src.en.eq(1),
             src.release.eq(last_read),
         ]
+        # idle, j is 0 and at_last 0 (the last read wraps them): a start only sets busy, so
+        # that no flag of the buffers drives j's synchronous reset (see `hw.pfa_stage.PfaStage`)
         with m.If(start):
-            m.d.sync += [busy.eq(1), j.eq(0), at_last.eq(0)]
+            m.d.sync += busy.eq(1)
         with m.Elif(busy):
-            m.d.sync += [j.eq(j + 1), at_last.eq(j == 2 * h - 2)]
+            m.d.sync += [j.eq(Mux(at_last, 0, j + 1)), at_last.eq(j == 2 * h - 2)]
             with m.If(last_read):
                 m.d.sync += [busy.eq(0), pair.eq(Mux(pair == self.pairs - 1, 0, pair + 1))]
 
