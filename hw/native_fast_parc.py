@@ -483,7 +483,11 @@ class NativeFastParcEngine(wiring.Component):
         done_pair = end_of_frame & (second | ~has_second)
         table = self.tables["output.read"]
         m.d.comb += [
-            src.addr.eq(read_address(m, table, address_bits(n), index, restart=issue & end_of_frame, advance=issue)),
+            # no restart: index wraps at the end of a frame, and the rotated table then looks
+            # up table[0] by itself. A restart to table[0] = 0 would be the address register's
+            # synchronous reset (LSR) driven by ``issue``, i.e. by the buffer's ready flag: a
+            # native N = 56 -6 critical path (``buf_inv1.r__ready -> buf_inv1.r__addr.LSR``).
+            src.addr.eq(read_address(m, table, address_bits(n), index, restart=None, advance=issue)),
             src.en.eq(1),
             src.release.eq(issue & done_pair),
         ]

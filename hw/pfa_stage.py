@@ -51,7 +51,7 @@ def read_address(
     bits: int,
     index: Signal,
     *,
-    restart: Value,
+    restart: Value | None,
     advance: Value,
     reset_less: bool = False,
 ) -> Signal:
@@ -65,10 +65,17 @@ def read_address(
     control (``restart``/``advance``, which wait on other blocks' flags) only picks between
     that, ``addresses[0]`` and the held value: one multiplexer in front of the register.
 
+    ``restart`` None: the counter only ever wraps from N - 1 to 0 on an ``advance``, where the
+    rotated table looks ``addresses[0]`` up by itself.
+
     ``reset_less``: the caller restarts before its first read after a reset, so the register
     needs no reset (its flip-flops then stay off the reset net)."""
     following = [addresses[(k + 1) % len(addresses)] for k in range(len(addresses))]
     addr = Signal(unsigned(bits), name=f"{index.name}_addr", init=int(addresses[0]), reset_less=reset_less)
+    if restart is None:
+        with m.If(advance):
+            m.d.sync += addr.eq(address_table(following, bits, index))
+        return addr
     with m.If(restart):
         m.d.sync += addr.eq(int(addresses[0]))
     with m.Elif(advance):
@@ -286,13 +293,15 @@ class PfaStage(wiring.Component):
         # --- parallel to serial ------------------------------------------------------------------
         held = Signal(data.ArrayLayout(complex_layout(dft.out_bits), r), reset_less=True)
         remaining = Signal(range(r + 1))
-        # held shifts on every cycle it does not load (zeros in: only words counted by
-        # ``remaining`` are used), so its r * 2 * out_bits flip-flops have no enable to wait
-        # on, only ``done`` (a register) as the multiplexer select
+        # held rotates on every cycle it does not load (only words counted by ``remaining``
+        # are used), so its r * 2 * out_bits flip-flops have no enable to wait on, only
+        # ``done`` (a register) as the multiplexer select. Rotating rather than shifting zeros
+        # in: a zero would make ``done`` the synchronous reset (LSR) of the top word's
+        # flip-flops, a native N = 56 -8 critical path (``inv1.module_valid -> inv1.held.LSR``).
         with m.If(done):
             m.d.sync += [held.eq(result), remaining.eq(r)]
         with m.Else():
-            m.d.sync += held.eq(held.as_value() >> (2 * dft.out_bits))
+            m.d.sync += held.eq(held.as_value().rotate_right(2 * dft.out_bits))
             with m.If(remaining != 0):
                 m.d.sync += remaining.eq(remaining - 1)
         serial = held[0]
