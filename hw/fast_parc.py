@@ -37,7 +37,8 @@ FFT is the *leader*: it starts a frame at its slot position 0 when the Feeder ha
 after an idle spell starts at once: the latency is exact). The inverse FFT is its *follower*
 (`StreamingFft` ``follower``): it takes the leader's ``step``, ``phase`` = L_fwd + product
 slots behind, so each product frame reaches it exactly at its own position 0; the leader runs
-on (filler frames) while a real slot is in the product pipeline or the inverse FFT (``keep``).
+on (filler frames) while a real slot is in the product pipeline or the inverse FFT
+(``keep_next``, a cycle ahead).
 
 Credits: the kept FIFO has `kept_depth` words; a counter of free words not yet promised
 (``room``) loses N when the leader starts a frame and gains one per word read out; ``admit``
@@ -341,8 +342,10 @@ class FastParcEngine(wiring.Component):
             inv.i_tag.eq(delay(m, fwd.o_tag, self.product_stages, on, "prod_tag")),
             inv.step.eq(delay(m, fwd.step, HANDOVER_STAGES, on, "handover_step")),
         ]
-        # the leader runs on while any real slot is past it: in the product or the inverse FFT
-        m.d.comb += fwd.keep.eq(Cat(*valids).any() | inv.busy)
+        # the leader runs on while any real slot is past it: in the product or the inverse FFT.
+        # It takes that a cycle ahead (its step is one LUT behind registers): next cycle's
+        # valids are the forward FFT's next o.valid and this cycle's valids shifted on
+        m.d.comb += fwd.keep_next.eq(fwd.o_valid_next | Cat(*valids[:-1]).any() | inv.busy_next)
 
         # --- inverse FFT output: keep O[0..N-1].re, drop the tails ------------------------------
         idx_shape = unsigned(max((n - 1).bit_length(), 1))

@@ -36,9 +36,14 @@ from a short history of input frames (no per-slot valid bits in the delay lines)
   the sticky ``frame_error`` (the engine's `hw.feeder.Feeder` never leaves one).
 - The slot counters (``in_pos``, the stages' counters, the frame history) advance on
   ``step``: always inside a frame; at position 0 only when a frame starts, a real frame is
-  still inside (``busy``: filler frames drain it), or ``keep`` asks. So an idle block holds
-  its counters at position 0, exactly as after reset, and a frame that comes after an idle
-  spell starts at once: its latency is exact.
+  still inside (``busy``: filler frames drain it), or ``keep_next`` asked a cycle before. So
+  an idle block holds its counters at position 0, exactly as after reset, and a frame that
+  comes after an idle spell starts at once: its latency is exact.
+- ``step`` drives every stage's counters and the output valid: hundreds of flip-flops across
+  the chip. So it is one LUT behind registers: everything but a frame's start is decided a
+  cycle ahead into the register ``step_hold`` (from the next slot position, the next frame
+  history and the consumer's ``keep_next``), and ``at_boundary`` is a register too. The
+  padded engine's −6 critical path was this net while ``keep`` was an OR of a dozen valids.
 - *Follower* (``follower=True``): ``step`` is an input (the leader's). A second FFT placed a
   fixed ``phase`` slots behind a leader (the engine's inverse FFT) steps in lock with it, so
   the leader's frame boundaries reach it exactly at its own position 0; ``i.ready`` is 1.
@@ -115,8 +120,12 @@ class StreamingFft(wiring.Component):
     i_ready_next : Out(1), leader only
         The value ``i.ready`` takes at the next edge, so that a source can make its own
         ready a register too (`hw.feeder.Feeder` with ``ready_next``).
-    keep : In(1)
-        Leader: step on through position 0 (a follower is still busy).
+    keep_next : In(1)
+        Leader: step on through position 0 in the next cycle (a follower or a pipeline behind
+        will still hold a real slot then).
+    o_valid_next, busy_next : Out(1)
+        The values ``o.valid`` and ``busy`` take at the next edge, from which a consumer
+        computes ``keep_next``.
     step : Out(1), or In(1) for a follower
         The slot counters advance in this cycle.
     busy : Out(1)
@@ -154,9 +163,11 @@ class StreamingFft(wiring.Component):
             "i": In(stream.Signature(complex_sample_layout(cfg.input_bits))),
             "o": Out(stream.Signature(complex_sample_layout(cfg.output_bits), always_ready=True)),
             "admit": In(1, init=1),
-            "keep": In(1),
+            "keep_next": In(1),
             "step": In(1) if follower else Out(1),
             "busy": Out(1),
+            "busy_next": Out(1),
+            "o_valid_next": Out(1),
             "overflow": Out(1),
             "overflow_clear": In(1),
             "frame_error": Out(1),
@@ -190,11 +201,14 @@ class StreamingFft(wiring.Component):
         o_tag = Signal(max(self.tag_bits, 1))
         step = Signal()
 
-        at_boundary = ~in_pos.any()  # not "== 0": Amaranth emits !vector, which lint flags
+        # at_boundary is in_pos == 0, kept as a register beside in_pos
+        at_boundary = Signal(init=int(in_pos.init == 0))
+        pos_next = Mux(step, Mux(in_pos == M - 1, 0, in_pos + 1), in_pos)
+        m.d.sync += at_boundary.eq(~pos_next.any())  # not "== 0": Amaranth emits !vector, which lint flags
         in_real = hist[0]  # inside a frame: the frame being input is real
         start = Signal()  # a real frame starts in this cycle
         take = Signal()  # a real sample is due in this cycle
-        pending = hist[:n_pending].any() if n_pending else 0
+        step_hold = Signal()  # leader: step whether or not a frame starts (decided a cycle ahead)
         if self.follower:
             m.d.comb += [
                 step.eq(self.step),
@@ -207,7 +221,6 @@ class StreamingFft(wiring.Component):
             # next cycle's position 0 takes ``admit`` as it is now, a position inside a frame
             # follows that frame's realness
             ready = Signal()
-            pos_next = Mux(step, Mux(in_pos == M - 1, 0, in_pos + 1), in_pos)
             real_next = Mux(step & at_boundary, start, in_real)
             m.d.comb += self.i_ready_next.eq(Mux(pos_next.any(), real_next, self.admit))
             m.d.sync += ready.eq(self.i_ready_next)
@@ -215,7 +228,7 @@ class StreamingFft(wiring.Component):
                 self.i.ready.eq(ready),
                 start.eq(at_boundary & self.i.valid & ready),
                 take.eq(start | (~at_boundary & in_real)),
-                step.eq(~at_boundary | start | pending | self.keep),
+                step.eq(step_hold | start),
                 self.step.eq(step),
             ]
         m.d.comb += self.busy.eq(hist.any())  # every frame that may be inside, and a few more
@@ -248,6 +261,16 @@ class StreamingFft(wiring.Component):
             """Entry of ``history`` for the slot ``d`` steps behind the one entering now."""
             fa, fb = divmod(d, M)
             return Mux(in_pos < fb, history[fa + 1], history[fa]) if fb else history[fa]
+
+        hist_after = Mux(step, hist_next, hist)  # hist at the next edge
+        m.d.comb += [
+            self.busy_next.eq(hist_after.any()),
+            self.o_valid_next.eq(step & frame_of(D1, hist_next)),
+        ]
+        if not self.follower:
+            # off position 0, a real frame still inside (filler frames drain it), or asked
+            pending = hist_after[:n_pending].any() if n_pending else 0
+            m.d.sync += step_hold.eq(pos_next.any() | pending | self.keep_next)
 
         ends = [*self._stage_delay[1:], self.latency]  # slot delay after each stage
         # A real slot saturated: each stage's flag and whether its slot is real are registered

@@ -212,8 +212,10 @@ class SpectralStage(wiring.Component):
                 k_sep.eq(k_sum),
                 pair_sep.eq(pair_sum),
             ]
-            with m.If(fitted[0][1] | fitted[1][1] | fitted[2][1] | fitted[3][1]):
-                m.d.sync += self.overflow.eq(1)
+        # each saturation flag is registered beside its adder and ORed into the sticky overflow a
+        # cycle later: a wide OR on the adders' cycle, into overflow's enable, was the 16-bit
+        # engines' critical path (as in `hw.fft.StreamingFft`)
+        clips = [sum_valid & f[1] for f in fitted]
 
         # --- product: Xc then Xd, each with its channel's ROM triple ---------------------------------
         # The triple comes out of the ROM's output register `h_delay` cycles after its operand,
@@ -243,8 +245,7 @@ class SpectralStage(wiring.Component):
         p_valid = delay(m, sep_valid | phase, d, one, "product_valid")
         p_second = delay(m, phase, d, one, "product_second")
         p_bin = delay(m, k_sep, d + 1, one, "product_bin")  # k_sep is held over both slots
-        with m.If(p_valid & mul.clipping):
-            m.d.sync += self.overflow.eq(1)
+        clips.append(p_valid & mul.clipping)
 
         # --- recombination: sums, then rounding and saturation -------------------------------------
         pc = Signal(complex_layout(self.prod_bits), reset_less=True)
@@ -273,10 +274,14 @@ class SpectralStage(wiring.Component):
                 y_hi.im.eq(rfit[3][0]),
                 k_rec.eq(k_rsum),
             ]
-            # Y[N-k] exists only for 1 <= k <= N - H: an unwritten value must not flag overflow
-            has_mirror = self._has_mirror(k_rsum)
-            with m.If(rfit[0][1] | rfit[1][1] | (has_mirror & (rfit[2][1] | rfit[3][1]))):
-                m.d.sync += self.overflow.eq(1)
+        # Y[N-k] exists only for 1 <= k <= N - H: an unwritten value must not flag overflow
+        has_mirror = self._has_mirror(k_rsum)
+        clips += [rsum_valid & rfit[0][1], rsum_valid & rfit[1][1]]
+        clips += [rsum_valid & has_mirror & rfit[2][1], rsum_valid & has_mirror & rfit[3][1]]
+        clip_regs = Signal(len(clips), name="clip_flags")
+        m.d.sync += clip_regs.eq(Cat(*clips))
+        with m.If(clip_regs.any()):
+            m.d.sync += self.overflow.eq(1)
         mirrored = self._has_mirror(k_rec)
         second_write = delay(m, rec_valid & mirrored, 1, one, "mirror_write")
 

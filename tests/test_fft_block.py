@@ -292,7 +292,7 @@ def test_a_follower_steps_with_its_leader_and_carries_the_tags() -> None:
                 inv.i.payload.eq(fwd.o.payload),
                 inv.i_tag.eq(fwd.o_tag),
                 inv.step.eq(fwd.step),
-                fwd.keep.eq(inv.busy | fwd.o.valid),
+                fwd.keep_next.eq(inv.busy_next | fwd.o_valid_next),
                 self.o.valid.eq(inv.o.valid),
                 self.o.payload.eq(inv.o.payload),
                 self.tag.eq(inv.o_tag),

@@ -29,7 +29,8 @@ state:
 - the inverse FFT (a follower, `phase` slots and one cycle behind): its position is the
   leader's minus ``phase`` minus the step still in the hand-over register, its ``hist`` and
   ``o_valid`` are the same history read ``phase`` steps further back, and while a real frame
-  is inside it the leader steps (``keep``), so a frame on its output is never cut;
+  is inside it the leader steps (``keep_next``, registered in ``step_hold``), so a frame on its
+  output is never cut;
 - the kept index ``j`` is the output slot's position in its frame (0 between frames);
 - counts: words promised (N per start) minus words written into the kept FIFO is exactly the
   words of the starts still in the history that are not yet written.
@@ -159,6 +160,19 @@ def padded_top_bench(spec: DesignSpec = SPEC, wrapper: type[AxisTop] = AxisTop, 
     with m.If(fwd.step):
         m.d.sync += starts.eq(Cat(f_start, starts[:-1]))
     m.d.comb += Assert(~f_start | ~f_pos.any())  # a frame starts at position 0 only
+    # at_boundary is in_pos == 0, a register of its own; the leader's step_hold is everything
+    # but a start that makes it step: off position 0, a frame still inside, or a real slot
+    # behind it (the product's valids, the follower's history)
+    product_valids = [probe.signal(f"prod_valid{d}_d0", "engine") for d in range(1, engine.product_stages + 1)]
+    f_d1_frames = -(-(fwd.latency - 1) // size)  # StreamingFft's n_pending
+    m.d.comb += [
+        Assert(fft_signal("at_boundary", "fft_fwd") == ~f_pos.any()),
+        Assert(fft_signal("at_boundary", "fft_inv") == ~i_pos.any()),
+        Assert(
+            fft_signal("step_hold", "fft_fwd")
+            == (f_pos.any() | f_hist[:f_d1_frames].any() | f_ovalid | Cat(*product_valids).any() | i_hist.any())
+        ),
+    ]
     for i in range(length):  # ... so a start i + 1 steps ago left the position at i + 1
         with m.If(starts[i]):
             m.d.comb += Assert(f_pos == (i + 1) % size)
