@@ -75,7 +75,7 @@ from hw.target import TARGETS
 from scripts import pnr as pnr_flow
 from scripts import yosys_flow as flow
 from scripts.synth_mixer import mixer_markdown, run_mixer_config
-from scripts.synth_stages import Gate, RowStages, StageRunner, ecp5_key_parts, stage_key
+from scripts.synth_stages import Gate, RowStages, StageRunner, ecp5_key_parts, stage_key, versions_key
 
 CHANNELS = 4
 SEED = 0
@@ -514,7 +514,6 @@ def run_config(
         tick(options.steps)
         return row
     top = design.spec.top_name
-    versions = json.dumps(flow.tool_versions(), sort_keys=True)
     row.update(
         top=top,
         fft_impl=design.arch_info.get("fft_impl"),
@@ -536,7 +535,7 @@ def run_config(
     xc7_top = xc7_design.spec.top_name
     stage(
         "xc7",
-        (flow.synth_script("xc7", xc7_top), versions),
+        (flow.synth_script("xc7", xc7_top), versions_key()),
         lambda: flow.synth_counts(xc7_verilog, xc7_top, "xc7", options.timeout),
         source=xc7_verilog,
     )

@@ -31,9 +31,14 @@ def stage_key(name: str, key_parts: tuple, source: str) -> str:
     return flow.cache_key(name, flow.FLOW_VERSION, *key_parts, source)
 
 
+def versions_key() -> str:
+    """The tool versions as one cache-key part (every stage's key holds it)."""
+    return json.dumps(flow.tool_versions(), sort_keys=True)
+
+
 def ecp5_key_parts(top: str) -> tuple[str, str]:
     """What the yosys ECP5 stage depends on beside the Verilog: its script and the tool versions."""
-    return flow.synth_script("ecp5", top), json.dumps(flow.tool_versions(), sort_keys=True)
+    return flow.synth_script("ecp5", top), versions_key()
 
 
 def error_line(exc: BaseException) -> str:
@@ -107,7 +112,7 @@ class RowStages:
             freq=self.options.freq,
             timeout=self.options.timeout,
             cache_dir=self.cache_dir,
-            versions=json.dumps(flow.tool_versions(), sort_keys=True),
+            versions=versions_key(),
             rerun=self.rerun,
             jobs=self.options.jobs,
             gate=self.gate,
