@@ -9,8 +9,10 @@ What it proves by k-induction (depth 10), for every input the stream rules allow
 - ``m_axis_tlast`` is high on exactly every N-th output sample;
 - no sample is lost or repeated, counted block by block (`chain_invariants`): every frame the
   PairWriter keeps is committed into the input buffer; in every `hw.pingpong.PingPongBuffer`
-  the claim/commit/release pointers and each bank's flags follow its counts, and at most
-  ``banks`` frames are claimed and not released (so no bank is overwritten before it is
+  the claim/commit/release pointers, the occupancy counters ``claimed_count``/``full_count``
+  (or, with at most `hw.pingpong.COUNTED_BANKS` banks, each bank's ``claimed``/``full``
+  flags) and the registered ``free``/``ready``/``next_ready`` flags follow its counts, and at
+  most ``banks`` frames are claimed and not released (so no bank is overwritten before it is
   read); every transform stage claims one destination bank per source bank it reads, its
   reads, arrivals, module slots, serialised words and writes match one for one, and it
   commits one frame per N writes; the output reader issues N words per frame it releases
@@ -22,9 +24,10 @@ What it proves by k-induction (depth 10), for every input the stream rules allow
 - and covers a whole frame leaving while ``m_axis_tready`` was low during it.
 
 Why it closes. Every control register that can hold a state forever gets an invariant
-against the harness's counters: the buffers' pointers and flags, each stage's read counter
-``j``, its serial-to-parallel ``element``, its countdown ``remaining``, its write counter
-``k`` (``count`` in the spectral stage), the writer's ``pair_open``. The registers that only
+against the harness's counters: the buffers' pointers, occupancy counters (or bank flags)
+and flag registers, each stage's read counter ``j``, its serial-to-parallel ``element``, its
+countdown ``remaining``, its write counter ``k`` (``count`` in the spectral stage), the
+writer's ``pair_open``. The registers that only
 delay a valid bit are tied to a short history of the stage's reads where the chain is longer
 than the induction depth (the spectral stage's 15 cycles from a bin's second read to its
 write); the output pipeline from the reader's issue to the FIFO runs free and is shorter
@@ -41,6 +44,7 @@ from amaranth.hdl import Assert, Cat, Module, Mux, Signal, Value
 
 from hw.design import DesignSpec
 from hw.native_fast_parc import NativeFastParcEngine
+from hw.pingpong import COUNTED_BANKS
 from hw.top import AxisTop
 from sim.formal.credit_buffer import credit_invariants, fifo_slots
 from sim.formal.framer import FramerReference, framer_reference
@@ -158,7 +162,8 @@ def chain_invariants(
     counter: Callable[[Value], Value],
 ) -> None:
     """The frame chain between the PairWriter and the output reader, one exact count per
-    block: each `PingPongBuffer`'s pointers and bank flags against its claims, commits and
+    block: each `PingPongBuffer`'s pointers, occupancy counters (per-bank flags with at most
+    `COUNTED_BANKS` banks) and free/ready/next_ready registers against its claims, commits and
     releases; each stage's claims = its source's releases + the frame it reads; its reads,
     arrivals, module slots, serialised words and writes against each other; its writes = N per
     commit. Together: no frame is lost (a bank is claimed only while free, so none is
@@ -179,7 +184,6 @@ def chain_invariants(
         bits = banks.bit_length() - 1
         claim_bank, write_bank = probe.signal("claim_bank", "engine", name), probe.signal("write_bank", "engine", name)
         read_bank = probe.signal("read_bank", "engine", name)
-        claimed, full = probe.signal("claimed", "engine", name), probe.signal("full", "engine", name)
         held, filled = counter(claims - releases), counter(commits - releases)
         m.d.comb += [
             Assert(claim_bank == claims[:bits]),
@@ -187,7 +191,18 @@ def chain_invariants(
             Assert(read_bank == releases[:bits]),
             Assert(held <= banks),
             Assert(filled <= held),
+            # the flags the stages start on are registers of their own (next-state decoded)
+            Assert(probe.signal("free_reg", "engine", name) == (held < banks)),
+            Assert(probe.signal("ready_reg", "engine", name) == (filled > 0)),
+            Assert(probe.signal("next_ready_reg", "engine", name) == (filled > 1)),
         ]
+        if banks > COUNTED_BANKS:  # two occupancy counters instead of per-bank flags
+            m.d.comb += [
+                Assert(probe.signal("claimed_count", "engine", name) == held),
+                Assert(probe.signal("full_count", "engine", name) == filled),
+            ]
+            continue
+        claimed, full = probe.signal("claimed", "engine", name), probe.signal("full", "engine", name)
         for bank in range(banks):
             distance = (bank - read_bank)[:bits]  # banks from the oldest one
             m.d.comb += [Assert(claimed[bank] == (distance < held)), Assert(full[bank] == (distance < filled))]
