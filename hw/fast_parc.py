@@ -260,7 +260,7 @@ class FastParcEngine(wiring.Component):
         fmt = q.fmt
         fwd_cfg, inv_cfg = p.forward, p.inverse
 
-        m.submodules.framer = framer = Framer(n, fmt.data.bits, C)
+        m.submodules.framer = framer = Framer(n, fmt.data.bits, C, ready_next=True)
         # the feeder's i.ready is a register computed from the forward FFT's next ready: the
         # framer's accept (its shift register's enable, N * bits flip-flops, and s_axis_tready)
         # then waits on registers only, not on a chain through the feeder and the FFT's
@@ -288,6 +288,7 @@ class FastParcEngine(wiring.Component):
             fwd.i_tag.eq(feeder.o.payload.channel),
             feeder.o.ready.eq(fwd.i.ready),
             feeder.o_ready_next.eq(fwd.i_ready_next),
+            framer.o_ready_next.eq(feeder.i_ready_next),
         ]
 
         # --- credits: a frame starts only when the kept FIFO has room for its N results ------

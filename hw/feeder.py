@@ -65,7 +65,8 @@ class Feeder(wiring.Component):
         The consumer's ``o.ready`` is a register whose next value it offers on
         ``o_ready_next``: then ``i.ready`` is a register too (computed a cycle ahead), so the
         producer's accept logic (the Framer's, whose load enable spans the frame) waits for
-        no logic here.
+        no logic here; ``i_ready_next`` offers that register's next value in turn, so the
+        Framer's ``i.ready`` can be a register as well (`hw.framer.Framer` ``ready_next``).
 
     Attributes
     ----------
@@ -84,6 +85,8 @@ class Feeder(wiring.Component):
         ``groups``-way multiplexer per output sample.
     o_ready_next : In(1), only with ``ready_next``
         The value ``o.ready`` will have in the next cycle.
+    i_ready_next : Out(1), only with ``ready_next``
+        The value ``i.ready`` will have in the next cycle.
     """
 
     latency = 1
@@ -119,7 +122,7 @@ class Feeder(wiring.Component):
         )
         ports = {"i": In(stream.Signature(frame_layout(n, bits, channels))), "o": Out(stream.Signature(layout))}
         if ready_next:
-            ports["o_ready_next"] = In(1)
+            ports.update(o_ready_next=In(1), i_ready_next=Out(1))
         super().__init__(ports)
 
     @classmethod
@@ -192,7 +195,8 @@ class Feeder(wiring.Component):
                 ),
             )
             next_busy = take | (busy & ~(send & frame_done))
-            m.d.sync += ready.eq(~next_busy | (self.o_ready_next & next_done))
+            m.d.comb += self.i_ready_next.eq(~next_busy | (self.o_ready_next & next_done))
+            m.d.sync += ready.eq(self.i_ready_next)
             m.d.comb += self.i.ready.eq(ready)
         else:
             m.d.comb += self.i.ready.eq(~busy | (self.o.ready & frame_done))

@@ -40,6 +40,13 @@ class Framer(wiring.Component):
         Sample width (signed).
     channels : int
         Frames per channel cycle: the channel number counts 0..C-1 over emitted frames.
+    ready_next : bool, optional
+        The consumer's ``o.ready`` is a register whose next value it offers on
+        ``o_ready_next`` (`hw.feeder.Feeder` ``i_ready_next``): then ``i.ready`` is a register
+        too, computed a cycle ahead from the next ``full`` and ``skipping``. The accept, which
+        enables the N * bits buffer and sets the error pulse, then waits only on registers
+        (``s_axis_tvalid`` and this one), not on a chain through the consumer's ready; that
+        chain was the padded engine's -6 critical path (``feeder.ready -> framer.error``).
 
     Attributes
     ----------
@@ -52,22 +59,27 @@ class Framer(wiring.Component):
         Input samples, ``payload.last`` marks the N-th sample of a frame.
     o : Out(stream.Signature(frame_layout(n, bits, channels)))
         Whole frames: ``payload.frame[k]`` is the k-th sample, ``payload.channel`` its channel.
-        ``o.valid`` is a register; ``i.ready`` depends on ``o.ready`` (a take frees the buffer).
+        ``o.valid`` is a register; ``i.ready`` depends on ``o.ready`` (a take frees the buffer),
+        or with ``ready_next`` is a register.
+    o_ready_next : In(1), only with ``ready_next``
+        The value ``o.ready`` will have in the next cycle.
     errors : Out(16)
         Malformed frames seen (wraps), counted the cycle after the sample that shows it.
     """
 
     latency = 1
 
-    def __init__(self, n: int, bits: int, channels: int) -> None:
+    def __init__(self, n: int, bits: int, channels: int, *, ready_next: bool = False) -> None:
         self.n, self.bits, self.channels = n, bits, channels
-        super().__init__(
-            {
-                "i": In(sample_stream(bits)),
-                "o": Out(stream.Signature(frame_layout(n, bits, channels))),
-                "errors": Out(ERROR_COUNTER_BITS),
-            }
-        )
+        self.ready_next = ready_next
+        ports = {
+            "i": In(sample_stream(bits)),
+            "o": Out(stream.Signature(frame_layout(n, bits, channels))),
+            "errors": Out(ERROR_COUNTER_BITS),
+        }
+        if ready_next:
+            ports["o_ready_next"] = In(1)
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -88,10 +100,20 @@ class Framer(wiring.Component):
             self.o.valid.eq(full),
             self.o.payload.frame.eq(buffer),
             self.o.payload.channel.eq(channel),
-            self.i.ready.eq(skipping | ~full | take),
         ]
         accept = self.i.valid & self.i.ready
         sample, last = self.i.payload.data, self.i.payload.last
+        if self.ready_next:
+            # the same rules as the updates below: a completing sample fills the buffer (after
+            # a take frees it), a take empties it; skipping ends on a last, starts on a
+            # missing one
+            full_next = Mux(accept & ~skipping & almost, 1, Mux(take, 0, full))
+            skipping_next = Mux(accept, Mux(skipping, ~last, almost & ~last), skipping)
+            ready = Signal(init=1, name="ready")
+            m.d.sync += ready.eq(skipping_next | ~full_next | self.o_ready_next)
+            m.d.comb += self.i.ready.eq(ready)
+        else:
+            m.d.comb += self.i.ready.eq(skipping | ~full | take)
         m.d.sync += error.eq(0)  # unless set below
         with m.If(take):  # the consumer copies the buffer: it is free this very cycle
             m.d.sync += [full.eq(0), channel.eq(Mux(channel == self.channels - 1, 0, channel + 1))]
