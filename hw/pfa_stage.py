@@ -292,18 +292,28 @@ class PfaStage(wiring.Component):
 
         # --- parallel to serial ------------------------------------------------------------------
         held = Signal(data.ArrayLayout(complex_layout(dft.out_bits), r), reset_less=True)
-        remaining = Signal(range(r + 1))
         # held rotates on every cycle it does not load (only words counted by ``remaining``
         # are used), so its r * 2 * out_bits flip-flops have no enable to wait on, only
         # ``done`` (a register) as the multiplexer select. Rotating rather than shifting zeros
         # in: a zero would make ``done`` the synchronous reset (LSR) of the top word's
         # flip-flops, a native N = 56 -8 critical path (``inv1.module_valid -> inv1.held.LSR``).
         with m.If(done):
-            m.d.sync += [held.eq(result), remaining.eq(r)]
+            m.d.sync += held.eq(result)
         with m.Else():
             m.d.sync += held.eq(held.as_value().rotate_right(2 * dft.out_bits))
-            with m.If(remaining != 0):
-                m.d.sync += remaining.eq(remaining - 1)
+        # Which of the last r cycles loaded held: a shift register with no enable, so ``done``
+        # is a plain D input. A countdown loaded with r on ``done`` made ``done`` the LSR of
+        # every counter bit (the constant load is a synchronous set/reset), across the chip
+        # from the wide held register it selects: the native N = 56, 16-bit -6 critical path
+        # (``inv1.module_valid -> inv1.remaining.LSR``). ``remaining`` (words of the newest
+        # load still to serialise) is the same count, read off the newest set bit.
+        since_load = Signal(r, name="since_load")
+        m.d.sync += since_load.eq(Cat(done, since_load[:-1]))
+        remaining = Signal(range(r + 1), name="remaining")
+        newest: Value = Const(0, len(remaining))
+        for k in reversed(range(r)):
+            newest = Mux(since_load[k], r - k, newest)
+        m.d.comb += remaining.eq(newest)
         serial = held[0]
 
         # --- round, saturate, write: one carry chain per register ------------------------------------
@@ -312,7 +322,7 @@ class PfaStage(wiring.Component):
         r_re = Signal(rounded_re.shape(), name="rounded_re", reset_less=True)
         r_im = Signal(rounded_im.shape(), name="rounded_im", reset_less=True)
         r_valid = Signal()
-        m.d.sync += [r_re.eq(rounded_re), r_im.eq(rounded_im), r_valid.eq(remaining != 0)]
+        m.d.sync += [r_re.eq(rounded_re), r_im.eq(rounded_im), r_valid.eq(since_load.any())]
         out = Signal(complex_layout(self.out_bits), reset_less=True)
         out_valid = Signal()
         clip = Signal()

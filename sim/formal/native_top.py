@@ -26,7 +26,7 @@ What it proves by k-induction (depth 10), for every input the stream rules allow
 Why it closes. Every control register that can hold a state forever gets an invariant
 against the harness's counters: the buffers' pointers, occupancy counters (or bank flags)
 and flag registers, each stage's read counter ``j``, its serial-to-parallel ``element``, its
-countdown ``remaining``, its write counter ``k`` (``count`` in the spectral stage), the
+serial count ``remaining`` (read off its shift register ``since_load``), its write counter ``k`` (``count`` in the spectral stage), the
 writer's ``pair_open``. The registers that only
 delay a valid bit are tied to a short history of the stage's reads where the chain is longer
 than the induction depth (the spectral stage's 15 cycles from a bin's second read to its
