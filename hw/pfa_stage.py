@@ -173,9 +173,9 @@ class PfaStage(wiring.Component):
         if owned and self.module_latency != dft.latency:
             raise ValueError("PfaStage: module_latency is for a module outside the stage")
         # read (RAM read and output registers) + serial-to-parallel (r - 1 more words, 1 vector
-        # register) + module + parallel-to-serial load (1) + rounding (1) + saturation (1)
-        # + write register (1)
-        self.latency = READ_LATENCY + (self.r - 1) + 1 + self.module_latency + 1 + 1 + 1 + 1
+        # register) + module + parallel-to-serial load (1) + serial word (1) + rounding (1)
+        # + saturation (1) + write register (1)
+        self.latency = READ_LATENCY + (self.r - 1) + 1 + self.module_latency + 1 + 1 + 1 + 1 + 1
         self.frame_cycles = n
         self.max_start_wait = 0 if start_phase is None else self.r - 1
         ports = {
@@ -314,7 +314,12 @@ class PfaStage(wiring.Component):
         for k in reversed(range(r)):
             newest = Mux(since_load[k], r - k, newest)
         m.d.comb += remaining.eq(newest)
-        serial = held[0]
+        # the serial word gets a register of its own next to the rounding adder: held spans
+        # r * 2 * out_bits flip-flops, and its word 0 straight into the adder's carry chain
+        # was a native N = 56, 16-bit -6 critical path (``inv1.held -> rounded_re``)
+        serial = Signal(complex_layout(dft.out_bits), name="serial", reset_less=True)
+        serial_valid = Signal()
+        m.d.sync += [serial.eq(held[0]), serial_valid.eq(since_load.any())]
 
         # --- round, saturate, write: one carry chain per register ------------------------------------
         rounded_re = hf.round_shift(serial.re, self.shift, self.rounding)
@@ -322,7 +327,7 @@ class PfaStage(wiring.Component):
         r_re = Signal(rounded_re.shape(), name="rounded_re", reset_less=True)
         r_im = Signal(rounded_im.shape(), name="rounded_im", reset_less=True)
         r_valid = Signal()
-        m.d.sync += [r_re.eq(rounded_re), r_im.eq(rounded_im), r_valid.eq(since_load.any())]
+        m.d.sync += [r_re.eq(rounded_re), r_im.eq(rounded_im), r_valid.eq(serial_valid)]
         out = Signal(complex_layout(self.out_bits), reset_less=True)
         out_valid = Signal()
         clip = Signal()

@@ -295,7 +295,7 @@ def chain_invariants(
             Assert(counter(fires - results) == in_module),
             Assert(remaining <= r),
             Assert(counter(r * results - serial) == remaining),
-            Assert(counter(serial - written) == sig("r_valid") + sig("out_valid")),
+            Assert(counter(serial - written) == sig("serial_valid") + sig("r_valid") + sig("out_valid")),
             Assert(sig("k") < n),
             Assert(counter(written) == counter(counter(n * (dst_commits + commit)) + sig("k"))),
         ]

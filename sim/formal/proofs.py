@@ -242,7 +242,7 @@ PROOFS: dict[str, Proof] = {
             "native FFT engine top (N=2, 4 bits, C=1): m_axis rules, tlast every N, N outputs per kept frame through every ping-pong buffer and stage, frame_errors exact",
             native_top.native_top_bench,
             depth=10,
-            cover_depth=65,
+            cover_depth=67,
             block=native_top.native_top,
             comb=TOP_PATHS,
             cost="long",
