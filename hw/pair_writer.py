@@ -99,9 +99,12 @@ class PairWriter(wiring.Component):
             w.commit.eq(take & closes),
         ]
         # a malformed frame raises error_seen; the counter counts it a cycle later, so that its
-        # 16 enables wait on one register and not on the input handshake
+        # 16 enables wait on one register and not on the input handshake. error_seen is plain
+        # D logic: written as "0, else 1 on an error" it became a synchronous reset, and the
+        # accept's route into its LSR pin was the native N = 56, 16-bit -6 critical path
+        # (``writer.skipping -> writer.error_seen.LSR``)
         error_seen = Signal()
-        m.d.sync += error_seen.eq(0)
+        m.d.sync += error_seen.eq(take & Mux(complete, ~last, last))
         with m.If(error_seen):
             m.d.sync += self.errors.eq(self.errors + 1)
         with m.If(take):
@@ -109,9 +112,9 @@ class PairWriter(wiring.Component):
             with m.If(complete):
                 m.d.sync += [count.eq(0), complete.eq(n == 1), channel.eq(Mux(channel == c - 1, 0, channel + 1))]
                 with m.If(~last):  # missing last: keep the frame, discard up to the next last
-                    m.d.sync += [skipping.eq(1), error_seen.eq(1)]
+                    m.d.sync += skipping.eq(1)
             with m.Elif(last):  # early last: drop the partial frame
-                m.d.sync += [count.eq(0), complete.eq(n == 1), error_seen.eq(1)]
+                m.d.sync += [count.eq(0), complete.eq(n == 1)]
             with m.Else():
                 m.d.sync += [count.eq(filled), complete.eq(count == n - 2)]
         with m.If(accept & skipping):

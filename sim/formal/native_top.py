@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from amaranth.hdl import Assert, Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Assert, Cat, Const, Module, Mux, Signal, Value
 
 from hw.design import DesignSpec
 from hw.native_fast_parc import NativeFastParcEngine
@@ -282,7 +282,12 @@ def chain_invariants(
         fires = count(m, fire, f"{stage}_fires")
         done = sig(f"module_valid_d{block.module_latency - 1}")
         results = count(m, done, f"{stage}_results")
-        remaining = sig("remaining")
+        # words of held's newest load still to serialise: r - k for the newest load k + 1
+        # cycles ago (`PfaStage`'s shift register ``since_load``), 0 when none is left
+        since_load = sig("since_load")
+        remaining: Value = Const(0, range(r + 1))
+        for k in reversed(range(r)):
+            remaining = Mux(since_load[k], r - k, remaining)
         serial = count(m, remaining != 0, f"{stage}_serial")
         written = count(m, sig("out_valid"), f"{stage}_writes")
         in_module = sum(sig(f"module_valid_d{d}") for d in range(block.module_latency))
