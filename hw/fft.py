@@ -105,6 +105,9 @@ class StreamingFft(wiring.Component):
     latency : int
         Cycles from an input transfer to the output of the slot it starts (the number of
         registers on the path); see the module docstring.
+    pending_frames : int
+        Input frames (newest first) whose samples may still be inside: the engine steps on
+        while one of them was real.
 
     Ports
     -----
@@ -159,6 +162,9 @@ class StreamingFft(wiring.Component):
             self._stage_delay.append(delay)
             delay += SdfStage.latency_of(cfg, s)
         self.latency = delay
+        # input frames (newest first) that may still hold a sample inside after this cycle:
+        # ceil((latency - 1) / M)
+        self.pending_frames = -(-(delay - 1) // cfg.size)
         ports = {
             "i": In(stream.Signature(complex_sample_layout(cfg.input_bits))),
             "o": Out(stream.Signature(complex_sample_layout(cfg.output_bits), always_ready=True)),
@@ -191,8 +197,8 @@ class StreamingFft(wiring.Component):
 
         # Frame bookkeeping: slot position, tags of recent input frames.
         D1 = self.latency - 1
-        a, b = divmod(D1, M)
-        n_pending = a + (b > 0)  # input frames (newest first) that may still be inside
+        a = D1 // M
+        n_pending = self.pending_frames
         in_pos = Signal(range(M), init=(-self.phase) % M)
         hist = Signal(a + 2)  # hist[k] = 1 if the k-th newest input frame is real
         tags = [Signal(max(self.tag_bits, 1), name=f"tag{k}") for k in range(a + 2)]
@@ -248,7 +254,7 @@ class StreamingFft(wiring.Component):
             flags.append(stage.clipping)
 
         # The output register (last stage) holds slot K - D1 after step K; its frame is
-        # hist_next[a + (in_pos < b)] and its position (in_pos - D1) mod M. The same rule
+        # hist_next[a + (in_pos < D1 mod M)] and its position (in_pos - D1) mod M. The same rule
         # tells whether the value entering any stage's output register belongs to a real frame.
         hist_next = Signal(a + 2)
         tags_next = [Signal.like(t, name=f"tag_next{k}") for k, t in enumerate(tags)]

@@ -164,7 +164,7 @@ def padded_top_bench(spec: DesignSpec = SPEC, wrapper: type[AxisTop] = AxisTop, 
     # but a start that makes it step: off position 0, a frame still inside, or a real slot
     # behind it (the product's valids, the follower's history)
     product_valids = [probe.signal(f"prod_valid{d}_d0", "engine") for d in range(1, engine.product_stages + 1)]
-    f_d1_frames = -(-(fwd.latency - 1) // size)  # StreamingFft's n_pending
+    f_d1_frames = fwd.pending_frames
     m.d.comb += [
         Assert(fft_signal("at_boundary", "fft_fwd") == ~f_pos.any()),
         Assert(fft_signal("at_boundary", "fft_inv") == ~i_pos.any()),
