@@ -239,7 +239,7 @@ class FastParcEngine(wiring.Component):
         cfg = self.params.forward if self.params.forward.decimation == decimation else self.params.inverse
         extras = sorted(
             {SdfStage.extra_registers(cfg, s) for s in range(cfg.stages) if not cfg.trivial(s)}
-            or {hard_latency(2, 2) + (-1 if decimation == "dif" else 1)}
+            or {hard_latency(2, 2) + (decimation == "dit")}
         )
         return "/".join(str(e) for e in extras)
 

@@ -5,7 +5,7 @@ Its arithmetic is `golden.fft.dif_stage` / `golden.fft.dit_stage` (one `FftConfi
 both), and `SdfStage.model` calls them. The two decimations share every part; only the order
 of the twiddle multiply and the butterfly differs::
 
-    DIF:  x -> SDF(L) butterfly -> [x W: ComplexMultiplier, round F + sh, saturate] -> y
+    DIF:  x -> SDF(L) butterfly | b | [x W: ComplexMultiplier, round F + sh, saturate] -> y
                                    or | b | [x -j: swap, negate | r |] round sh, saturate -> y
     DIT:  x -> [x W: ComplexMultiplier, round F, wrap (never clips)] -> t
             or [x -j: swap, negate | t |];   t -> SDF(L) butterfly | b | round sh, saturate -> y
@@ -143,10 +143,11 @@ class SdfStage(wiring.Component):
         """Registers stage ``stage`` has besides its delay line and output register: the
         butterfly register (1) and the rotation register (1) of a trivial stage; a multiplier
         stage: `hw.complex_mul.hard_latency` of its operand widths (its output register is the
-        stage output for DIF, ``t`` for DIT, which adds the butterfly register)."""
+        stage output for DIF, ``t`` for DIT), plus the butterfly register (DIT: and the output
+        register)."""
         if config.trivial(stage):
             return 1 + cls.rotates(config, stage)
-        return cls.multiplier_latency(config, stage) - 1 + (2 if config.decimation == "dit" else 0)
+        return cls.multiplier_latency(config, stage) - 1 + (2 if config.decimation == "dit" else 1)
 
     @staticmethod
     def multiplier_latency(config: FftConfig, stage: int) -> int:
@@ -303,11 +304,16 @@ class SdfStage(wiring.Component):
                     b_re, b_im = self._register(m, r_re, "r_re"), self._register(m, r_im, "r_im")
                 self._output(m, b_re, b_im, sh)
             else:
-                # bottom outputs (first half of the block: the line's differences) are pair n = c
+                # bottom outputs (first half of the block: the line's differences) are pair n = c.
+                # The butterfly sum gets its register before the multiplier's: the hard
+                # multipliers sit in DSP columns away from the adder, and an operand over 18
+                # bits feeds two of them; the add plus that route was the padded N = 56,
+                # 16-bit -6 critical path (``s3 -> s3.mul.mul0.mult_18_0.A``, 8.7 ns).
+                b_re, b_im = self._register(m, y_re, "b_re"), self._register(m, y_im, "b_im")
                 mul = self._multiplier(
-                    m, self.delay, d + 1, cfg.twiddle_frac + sh, cfg.widths[s], True, one_first=False
+                    m, self.delay + 1, d + 1, cfg.twiddle_frac + sh, cfg.widths[s], True, one_first=False
                 )
-                m.d.comb += [mul.a.re.eq(y_re), mul.a.im.eq(y_im), self.clipping.eq(mul.clipping), self.y.eq(mul.p)]
+                m.d.comb += [mul.a.re.eq(b_re), mul.a.im.eq(b_im), self.clipping.eq(mul.clipping), self.y.eq(mul.p)]
             return m
         if self.trivial:
             if rotates:  # second half, pair n = 1: times -j

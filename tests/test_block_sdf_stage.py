@@ -110,11 +110,12 @@ def test_sdf_stage_rtl_equals_model_under_random_enable(
 def test_sdf_stage_latency_and_the_fft_is_their_chain() -> None:
     """A stage holds L slots in its line, 1 in its output register, 1 in its butterfly
     register (trivial stages; plus 1 for the -j rotation), or (multiplier stages) the hard
-    multiplier's `hw.complex_mul.hard_latency` - 1 registers before the output, plus ``t`` and the butterfly
-    register for DIT; the FFT is the input register and the sum."""
+    multiplier's `hw.complex_mul.hard_latency` - 1 registers before the output, plus the butterfly
+    register (DIF: in front of the multiplier) and for DIT ``t``; the FFT is the input register
+    and the sum."""
     narrow = hard_latency(12, 12)  # every operand of this FFT fits one 18 x 18 tile
     assert narrow == 6
-    for decimation, extra in (("dif", narrow - 1), ("dit", narrow + 1)):
+    for decimation, extra in (("dif", narrow), ("dit", narrow + 1)):
         cfg = FftConfig.create(64, 10, decimation=decimation)
         lat = [SdfStage.latency_of(cfg, s) for s in range(cfg.stages)]
         trivial = [1 + SdfStage.rotates(cfg, s) for s in range(cfg.stages)]

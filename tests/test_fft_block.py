@@ -447,7 +447,7 @@ def test_reset_in_mid_frame_leaves_no_stale_overflow_and_restarts_cleanly() -> N
     flags: list[int] = []
 
     async def bench(ctx) -> None:
-        samples = [(int(v), 0) for v in loud.reshape(-1)][: size + size // 2 + 3]  # reset inside frame 1
+        samples = [(int(v), 0) for v in loud.reshape(-1)][: size + size // 2 + 5]  # reset inside frame 1
         for re, im in samples:
             ctx.set(dut.i.valid, 1)
             ctx.set(dut.i.payload.data.re, re)
