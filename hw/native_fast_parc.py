@@ -415,8 +415,11 @@ class NativeFastParcEngine(wiring.Component):
         # --- input: samples -> the pair buffer (x_2p in re, x_2p+1 in im), Framer rules ------------
         m.submodules.writer = writer = PairWriter(n, fmt.data.bits, c, p.input_shift)
         banks = self.banks()
+        # every buffer frees its banks a cycle after the release (`PingPongBuffer` late_free):
+        # the release comes from the next stage, across the chip, and the stages have twice
+        # the cycles they need per frame, so a writer that waits that cycle loses no throughput
         m.submodules.buf_in = buf_in = PingPongBuffer(
-            n, 2 * zb, granularity=zb, banks=banks["input"], target=self.target
+            n, 2 * zb, granularity=zb, banks=banks["input"], target=self.target, late_free=True
         )
         wiring.connect(m, wiring.flipped(self.i), writer.i)
         wiring.connect(m, writer.w, buf_in.w)
@@ -441,7 +444,9 @@ class NativeFastParcEngine(wiring.Component):
             """``source -> stage -> a new buffer``, which becomes the next stage's source."""
             nonlocal source
             m.submodules[name] = stage
-            m.submodules[buffer] = buf = PingPongBuffer(n, 2 * out_bits, banks=banks[name], target=self.target)
+            m.submodules[buffer] = buf = PingPongBuffer(
+                n, 2 * out_bits, banks=banks[name], target=self.target, late_free=True
+            )
             wiring.connect(m, stage.src, source.r)
             wiring.connect(m, stage.dst, buf.w)
             overflow.append(stage.overflow)
@@ -458,6 +463,7 @@ class NativeFastParcEngine(wiring.Component):
             m.d.comb += [
                 module.x0.eq(forward.module_x),
                 module.fire0.eq(forward.module_fire),
+                module.fire0_next.eq(forward.module_fire_next),
                 module.x1.eq(inverse.module_x),
                 module.fire1.eq(inverse.module_fire),
                 forward.module_y.eq(module.y),

@@ -136,6 +136,7 @@ class PfaStage(wiring.Component):
     dst : Out(write_signature(N, 2 * out_bits))     the destination buffer.
     overflow : Out(1)                                sticky: an output saturated.
     module_x, module_fire : Out, module_y : In       (``owned=False``) the shared module.
+    module_fire_next : Out                           (``owned=False``) ``module_fire`` of the next cycle.
     """
 
     claim_delay = 1
@@ -186,6 +187,7 @@ class PfaStage(wiring.Component):
         if not self.owned:
             ports["module_x"] = Out(data.ArrayLayout(complex_layout(dft.in_bits), self.r))
             ports["module_fire"] = Out(1)
+            ports["module_fire_next"] = Out(1)
             ports["module_y"] = In(data.ArrayLayout(complex_layout(dft.out_bits), self.r))
         super().__init__(ports)
 
@@ -275,7 +277,8 @@ class PfaStage(wiring.Component):
         # element counter and ``fire`` only, and ``fire`` is plain D logic (no LSR).
         m.d.sync += vector.eq(Cat(vector.as_value()[2 * self.in_bits :], word.as_value()))
         fire = Signal()
-        m.d.sync += fire.eq(arrived & equals(element, r - 1))
+        fire_next = arrived & equals(element, r - 1)
+        m.d.sync += fire.eq(fire_next)
         with m.If(arrived):
             m.d.sync += element.eq(Mux(element == r - 1, 0, element + 1))
         to_module = Signal(data.ArrayLayout(complex_layout(dft.in_bits), r))
@@ -287,7 +290,12 @@ class PfaStage(wiring.Component):
             m.submodules.dft = dft
             m.d.comb += [dft.en.eq(1), dft.x.eq(to_module), from_module.eq(dft.y)]
         else:
-            m.d.comb += [self.module_x.eq(to_module), self.module_fire.eq(fire), from_module.eq(self.module_y)]
+            m.d.comb += [
+                self.module_x.eq(to_module),
+                self.module_fire.eq(fire),
+                self.module_fire_next.eq(fire_next),
+                from_module.eq(self.module_y),
+            ]
         result = Signal.like(from_module)
         for e in range(r):
             a, b = (from_module[e].im, from_module[e].re) if self.inverse else (from_module[e].re, from_module[e].im)

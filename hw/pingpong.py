@@ -104,10 +104,26 @@ class PingPongBuffer(wiring.Component):
         cycle happens; its word still comes out of the pipeline).
 
     ``target`` (`hw.target.TARGETS`) chooses how the RAM is written.
+
+    ``late_free``: a released bank counts as claimed for one cycle more, so ``free`` follows a
+    release a cycle later. Why: ``free`` is a register decoded from the next claim flags, and
+    the release comes from the reader (at the other stage, across the chip) through those
+    flags: in the native engine that was a -6 critical path (``spectral.busy ->
+    buf_fwd1.w__free``, N = 14, 16 bits). The reader's side (``ready``, ``next_ready``) still
+    sees the release at once, so a reader goes on with the next bank without a gap; only a
+    writer waiting for that bank starts a cycle later, and the native stages have twice the
+    time they need per frame.
     """
 
     def __init__(
-        self, depth: int, width: int, granularity: int | None = None, banks: int = 2, *, target: str = "generic"
+        self,
+        depth: int,
+        width: int,
+        granularity: int | None = None,
+        banks: int = 2,
+        *,
+        target: str = "generic",
+        late_free: bool = False,
     ) -> None:
         if depth < 1 or width < 1:
             raise ValueError(f"PingPongBuffer needs depth >= 1 and width >= 1; got {depth}, {width}")
@@ -116,6 +132,7 @@ class PingPongBuffer(wiring.Component):
         if banks < 2 or banks & (banks - 1):
             raise ValueError(f"PingPongBuffer needs a power of two >= 2 banks; got {banks}")
         self.depth, self.width, self.granularity, self.banks = depth, width, granularity, banks
+        self.late_free = bool(late_free)
         self.target = check_target(target)
         self.lanes = 1 if granularity is None else width // granularity
         super().__init__(
@@ -162,6 +179,14 @@ class PingPongBuffer(wiring.Component):
             next_write_bank.eq(Mux(w.commit, write_bank + 1, write_bank)),
             next_read_bank.eq(Mux(r.release, read_bank + 1, read_bank)),
         ]
+        # the releases as the claim side sees them: at once, or (late_free) a cycle later,
+        # out of a register, and then for the oldest bank the claim side still holds
+        if self.late_free:
+            freed = Signal(name="freed")
+            free_bank = Signal(pointer, name="free_bank")
+            m.d.sync += [freed.eq(r.release), free_bank.eq(Mux(freed, free_bank + 1, free_bank))]
+        else:
+            freed, free_bank = r.release, read_bank
         free = Signal(init=1, name="free_reg")
         ready = Signal(name="ready_reg")
         next_ready = Signal(name="next_ready_reg")
@@ -172,8 +197,9 @@ class PingPongBuffer(wiring.Component):
             next_full = Signal(banks, name="next_full")
             for bank in range(banks):
                 released = r.release & equals(read_bank, bank)
+                unclaimed = freed & equals(free_bank, bank)
                 m.d.comb += [
-                    next_claimed[bank].eq((claimed[bank] & ~released) | (w.claim & equals(claim_bank, bank))),
+                    next_claimed[bank].eq((claimed[bank] & ~unclaimed) | (w.claim & equals(claim_bank, bank))),
                     next_full[bank].eq((full[bank] & ~released) | (w.commit & equals(write_bank, bank))),
                 ]
             m.d.sync += [
@@ -198,7 +224,7 @@ class PingPongBuffer(wiring.Component):
             next_taken = Signal.like(taken, name="next_claimed_count")
             next_filled = Signal.like(filled, name="next_full_count")
             m.d.comb += [
-                next_taken.eq(taken + w.claim - r.release),
+                next_taken.eq(taken + w.claim - freed),
                 next_filled.eq(filled + w.commit - r.release),
             ]
             m.d.sync += [

@@ -18,8 +18,9 @@ blocks. Two savings follow, both exact:
   occupies the module for two cycles, which the stages' phases leave free for r >= 4.
 
 Ports: ``x0``/``fire0`` and ``x1``/``fire1`` (one per client stage; at most one fire per
-cycle, and with folding none in the cycle after a fire), ``y``: the transform of the vector
-fired `latency` cycles earlier (the same wires for both clients).
+cycle, and with folding none in the cycle after a fire), ``fire0_next`` (``fire0`` of the
+next cycle), ``y``: the transform of the vector fired `latency` cycles earlier (the same wires
+for both clients).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class SharedDft(wiring.Component):
                 "fire0": In(1),
                 "x1": In(vector_in),
                 "fire1": In(1),
+                "fire0_next": In(1),
                 "y": Out(data.ArrayLayout(complex_layout(dft.out_bits), dft.r)),
             }
         )
@@ -75,9 +77,19 @@ class SharedDft(wiring.Component):
         # two stages' vectors in every lane of the module, and that select (one flip-flop
         # fanning out to 2 r in_bits multiplexers across the module) in front of the first
         # adders was the native engine's critical path at -8.
+        # The select itself is a register of the module's own, loaded from client 0's next
+        # fire: client 0's ``fire`` register sits in its stage, and its route to the 2 r in_bits
+        # multiplexer selects across the chip was the native N = 56, 16-bit -6 critical path
+        # (``fwd1.fire -> dft7.x_reg``). It takes no reset (so yosys keeps it apart from the
+        # stage's own ``fire``): in a cycle without a fire the selected vector is unused.
         vector = Signal(data.ArrayLayout(complex_layout(self.in_bits), r), name="x_reg", reset_less=True)
+        pick0 = Signal(name="pick0", reset_less=True)
         fired = Signal(name="fired")
-        m.d.sync += [vector.eq(Mux(self.fire0, self.x0, self.x1)), fired.eq(self.fire0 | self.fire1)]
+        m.d.sync += [
+            pick0.eq(self.fire0_next),
+            vector.eq(Mux(pick0, self.x0, self.x1)),
+            fired.eq(self.fire0 | self.fire1),
+        ]
         if not self.fold:
             m.d.comb += [dft.x.eq(vector), self.y.eq(dft.y)]
             return m

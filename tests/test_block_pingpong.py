@@ -245,12 +245,14 @@ class ProtocolChecker(BusModel):
     claimed and not released, ``ready`` iff a committed frame is not released), and whoever
     drives the ports must keep the protocol (claim only while ``free``, write or commit only a
     claimed frame, release only while ``ready``). Counts the cycles in which the writer found
-    both banks taken (``both_taken``) and the reader found none full (``none_full``).
+    both banks taken (``both_taken``) and the reader found none full (``none_full``). With
+    ``late_free`` a release counts for ``free`` one cycle later than for ``ready``.
     """
 
     def __init__(self, buf: PingPongBuffer, name: str) -> None:
         self.buf, self.name = buf, name
         self.claims = self.commits = self.releases = 0
+        self.freed = 0  # releases the claim side has seen (one cycle behind with late_free)
         self.both_taken = self.none_full = 0
         self.release_cycles: list[int] = []
 
@@ -260,7 +262,7 @@ class ProtocolChecker(BusModel):
         claim, commit, release = (bool(ctx.get(s)) for s in (w.claim, w.commit, r.release))
         write = bool(ctx.get(w.en))
         where = f"{self.name}, cycle {cycle} (claims {self.claims}, commits {self.commits}, releases {self.releases})"
-        assert free == (self.claims - self.releases < self.buf.banks), f"{where}: free = {free}"
+        assert free == (self.claims - self.freed < self.buf.banks), f"{where}: free = {free}"
         assert ready == (self.commits > self.releases), f"{where}: ready = {ready}"
         next_ready = bool(ctx.get(r.next_ready))
         assert next_ready == (self.commits > self.releases + 1), f"{where}: next_ready = {next_ready}"
@@ -271,7 +273,11 @@ class ProtocolChecker(BusModel):
         self.none_full += not ready
         self.claims += claim
         self.commits += commit
+        if self.buf.late_free:
+            self.freed = self.releases  # the releases up to the last cycle
         self.releases += release
+        if not self.buf.late_free:
+            self.freed = self.releases
         if release:
             self.release_cycles.append(cycle)
 
@@ -471,20 +477,24 @@ def random_frames(rng: np.random.Generator, count: int, depth: int, width: int) 
 
 
 CASES = [
-    # depth, width, granularity, p_claim, p_write, p_read, p_late_commit, banks
-    pytest.param(7, 12, None, 1.0, 0.9, 0.3, 0.0, 2, id="fast-writer"),
-    pytest.param(16, 8, None, 0.3, 0.4, 1.0, 0.3, 2, id="slow-writer"),
-    pytest.param(12, 20, 10, 0.8, 0.7, 0.7, 0.2, 2, id="two-lanes"),
-    pytest.param(5, 6, 2, 0.6, 0.9, 0.5, 0.5, 2, id="three-lanes"),
-    pytest.param(1, 3, None, 0.6, 0.6, 0.6, 0.5, 2, id="one-word-banks"),
-    pytest.param(8, 62, 31, 0.9, 0.8, 0.8, 0.1, 2, id="wide-words"),
+    # depth, width, granularity, p_claim, p_write, p_read, p_late_commit, banks, late_free
+    pytest.param(7, 12, None, 1.0, 0.9, 0.3, 0.0, 2, False, id="fast-writer"),
+    pytest.param(16, 8, None, 0.3, 0.4, 1.0, 0.3, 2, False, id="slow-writer"),
+    pytest.param(12, 20, 10, 0.8, 0.7, 0.7, 0.2, 2, False, id="two-lanes"),
+    pytest.param(5, 6, 2, 0.6, 0.9, 0.5, 0.5, 2, False, id="three-lanes"),
+    pytest.param(1, 3, None, 0.6, 0.6, 0.6, 0.5, 2, False, id="one-word-banks"),
+    pytest.param(8, 62, 31, 0.9, 0.8, 0.8, 0.1, 2, False, id="wide-words"),
     # more banks than COUNTED_BANKS: occupancy counters instead of per-bank flags
-    pytest.param(3, 8, None, 1.0, 0.9, 0.15, 0.2, 8, id="eight-banks-slow-reader"),
-    pytest.param(2, 5, None, 0.4, 0.5, 1.0, 0.4, 16, id="sixteen-banks-slow-writer"),
+    pytest.param(3, 8, None, 1.0, 0.9, 0.15, 0.2, 8, False, id="eight-banks-slow-reader"),
+    pytest.param(2, 5, None, 0.4, 0.5, 1.0, 0.4, 16, False, id="sixteen-banks-slow-writer"),
+    # late_free: the claim side sees each release a cycle late (per-bank flags, counters)
+    pytest.param(7, 12, None, 1.0, 0.9, 0.3, 0.0, 2, True, id="fast-writer-late-free"),
+    pytest.param(1, 3, None, 0.6, 0.6, 0.6, 0.5, 4, True, id="one-word-banks-late-free"),
+    pytest.param(3, 8, None, 1.0, 0.9, 0.15, 0.2, 8, True, id="eight-banks-slow-reader-late-free"),
 ]
 
 
-@pytest.mark.parametrize("depth, width, granularity, p_claim, p_write, p_read, p_late_commit, banks", CASES)
+@pytest.mark.parametrize("depth, width, granularity, p_claim, p_write, p_read, p_late_commit, banks, late_free", CASES)
 def test_frames_arrive_in_order_whatever_the_protocol_timing(
     depth: int,
     width: int,
@@ -494,11 +504,12 @@ def test_frames_arrive_in_order_whatever_the_protocol_timing(
     p_read: float,
     p_late_commit: float,
     banks: int,
+    late_free: bool,
 ) -> None:
     """Every frame read equals the frame written, in order, none lost or repeated, while the
     flags follow the claims, commits and releases cycle by cycle (`ProtocolChecker`)."""
     rng = np.random.default_rng(depth * 100 + width)
-    buf = PingPongBuffer(depth, width, granularity, banks=banks)
+    buf = PingPongBuffer(depth, width, granularity, banks=banks, late_free=late_free)
     assert buf.lanes == (1 if granularity is None else width // granularity)
     assert len(buf.w.en) == buf.lanes and len(buf.w.addr) == len(buf.r.addr) == address_bits(depth)
     frames = random_frames(rng, 12 if banks == 2 else 3 * banks, depth, width)

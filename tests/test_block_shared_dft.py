@@ -70,9 +70,10 @@ def vectors(rng: np.random.Generator, r: int, bits: int, const_bits: int) -> tup
 def schedule(rng: np.random.Generator, re: list[np.ndarray], im: list[np.ndarray], slot: int) -> list[Fire]:
     """One fire per vector, in cycles the contract allows: consecutive fires at least ``slot``
     cycles apart (1 unfolded, 2 folded). Half the gaps are exactly ``slot`` with the client
-    alternating (the tightest schedule of two stages), the rest random, same client or not."""
+    alternating (the tightest schedule of two stages), the rest random, same client or not. The
+    first fire comes at cycle 1 or later: ``fire0_next`` announces each fire a cycle ahead."""
     fires = []
-    cycle, client = int(rng.integers(0, 3)), int(rng.integers(0, 2))
+    cycle, client = 1 + int(rng.integers(0, 3)), int(rng.integers(0, 2))
     for a, b in zip(re, im, strict=True):
         fires.append(Fire(cycle, client, a, b))
         if rng.random() < 0.5:
@@ -97,6 +98,8 @@ def run_shared(dut: SharedDft, fires: list[Fire], seed: int) -> list[tuple[np.nd
     async def bench(ctx) -> None:
         for cycle in range(cycles):
             fire = by_cycle.get(cycle)
+            coming = by_cycle.get(cycle + 1)  # fire0_next: anything when no fire follows
+            ctx.set(dut.fire0_next, int(coming.client == 0) if coming is not None else int(rng.integers(2)))
             for client, (x, strobe) in enumerate(ports):
                 mine = fire is not None and fire.client == client
                 ctx.set(strobe, int(mine))

@@ -184,11 +184,16 @@ def chain_invariants(
         bits = banks.bit_length() - 1
         claim_bank, write_bank = probe.signal("claim_bank", "engine", name), probe.signal("write_bank", "engine", name)
         read_bank = probe.signal("read_bank", "engine", name)
-        held, filled = counter(claims - releases), counter(commits - releases)
+        # late_free: the claim side counts a release a cycle late (the register ``freed``),
+        # from its own pointer ``free_bank``
+        freed = probe.signal("freed", "engine", name) if buf.late_free else Const(0, 1)
+        free_bank = probe.signal("free_bank", "engine", name) if buf.late_free else read_bank
+        held, filled = counter(claims - releases + freed), counter(commits - releases)
         m.d.comb += [
             Assert(claim_bank == claims[:bits]),
             Assert(write_bank == commits[:bits]),
             Assert(read_bank == releases[:bits]),
+            Assert(free_bank == (releases - freed)[:bits]),
             Assert(held <= banks),
             Assert(filled <= held),
             # the flags the stages start on are registers of their own (next-state decoded)
@@ -204,8 +209,12 @@ def chain_invariants(
             continue
         claimed, full = probe.signal("claimed", "engine", name), probe.signal("full", "engine", name)
         for bank in range(banks):
-            distance = (bank - read_bank)[:bits]  # banks from the oldest one
-            m.d.comb += [Assert(claimed[bank] == (distance < held)), Assert(full[bank] == (distance < filled))]
+            distance = (bank - read_bank)[:bits]  # banks from the oldest full one
+            claim_distance = (bank - free_bank)[:bits]  # banks from the oldest claimed one
+            m.d.comb += [
+                Assert(claimed[bank] == (claim_distance < held)),
+                Assert(full[bank] == (distance < filled)),
+            ]
 
     # the PairWriter: claims with a frame's first sample, commits a cycle after its last
     claims, commits, _ = events["buf_in"]
