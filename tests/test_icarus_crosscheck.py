@@ -23,10 +23,10 @@ NETWORK_SIZES = [7, 14, 28, 56]  # the ParC kernel lengths of the networks (../s
 
 # N = 56 under Icarus takes 1-3 minutes per engine (4-state, event driven): those three runs,
 # with every scenario, are `long` (`python -m pytest -m long tests/test_icarus_crosscheck.py`),
-# and so is N = 14, which lies between the two sizes CI runs; CI runs N = 7 and 28 with the
-# scenarios that matter for X (a stream from power-up, a reset in mid-frame), which keeps it
-# inside its time budget.
-CI_SIZES = (7, 28)
+# and so are N = 14 and 28; CI runs every engine at N = 7 with the scenarios that matter for X
+# (a stream from power-up, a reset in mid-frame), which keeps it inside its time budget (the
+# N = 28 runs left CI at 1205 s of its 1200).
+CI_SIZES = (7,)
 CASES = [
     pytest.param(
         arch,
