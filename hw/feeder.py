@@ -177,24 +177,31 @@ class Feeder(wiring.Component):
         send = self.o.valid & self.o.ready
         take = self.i.valid & self.i.ready
         last_index = self.positions - 1
-        if self.ready_next:
-            # i.ready as a register: its next value from the next values of busy, frame_done
-            # and o.ready (the same rules as the updates below)
-            ready = Signal(init=1, name="ready")
-            next_done = Mux(
-                take,
-                (groups == 1) & (last_index == 0),
+        # Each flag loads its next value, computed once here (a take restarts the frame, a
+        # send steps it): the look-ahead ready and rotation below read the same values.
+        next_position_done = Mux(
+            take,
+            groups == 1,
+            Mux(send, Mux(position_done, groups == 1, equals(group, groups - 2)), position_done),
+        )
+        next_done = Mux(
+            take,
+            (groups == 1) & (last_index == 0),
+            Mux(
+                send,
                 Mux(
-                    send,
-                    Mux(
-                        position_done,
-                        (groups == 1) & equals(index, last_index - 1),
-                        equals(group, groups - 2) & equals(index, last_index),
-                    ),
-                    frame_done,
+                    position_done,
+                    (groups == 1) & equals(index, last_index - 1),
+                    equals(group, groups - 2) & equals(index, last_index),
                 ),
-            )
-            next_busy = take | (busy & ~(send & frame_done))
+                frame_done,
+            ),
+        )
+        next_busy = take | (busy & ~(send & frame_done))
+        m.d.sync += [position_done.eq(next_position_done), frame_done.eq(next_done), busy.eq(next_busy)]
+        if self.ready_next:
+            # i.ready as a register: its next value from the next busy, frame_done and o.ready
+            ready = Signal(init=1, name="ready")
             m.d.comb += self.i_ready_next.eq(~next_busy | (self.o_ready_next & next_done))
             m.d.sync += ready.eq(self.i_ready_next)
             m.d.comb += self.i.ready.eq(ready)
@@ -203,11 +210,6 @@ class Feeder(wiring.Component):
             # ready register (inside the FFT, across the chip) as the clock enable of every
             # one of them, the padded N = 56, 16-bit -6 critical path
             # (``fft_fwd.ready -> feeder.rot.CE``, 8.5 ns).
-            next_position_done = Mux(
-                take,
-                groups == 1,
-                Mux(send, Mux(position_done, groups == 1, equals(group, groups - 2)), position_done),
-            )
             rotate = Signal(name="rotate")
             m.d.sync += rotate.eq(next_busy & self.o_ready_next & next_position_done)
         else:
@@ -231,26 +233,12 @@ class Feeder(wiring.Component):
             m.d.sync += group.eq(Mux(position_done, 0, group + 1))
             with m.If(position_done):
                 m.d.sync += index.eq(index + 1)
-                m.d.sync += [
-                    position_done.eq(groups == 1),
-                    frame_done.eq((groups == 1) & equals(index, last_index - 1)),
-                ]
-            with m.Else():
-                m.d.sync += [
-                    position_done.eq(equals(group, groups - 2)),
-                    frame_done.eq(equals(group, groups - 2) & equals(index, last_index)),
-                ]
-            with m.If(frame_done):
-                m.d.sync += busy.eq(0)
         with m.If(rotate):
             m.d.sync += rot.eq(rot.as_value().rotate_right(self.bits))
         with m.If(take):
             m.d.sync += [
-                busy.eq(1),
                 index.eq(0),
                 group.eq(0),
-                position_done.eq(groups == 1),
-                frame_done.eq((groups == 1) & (last_index == 0)),
                 rot.eq(self.i.payload.frame),
                 channel.eq(self.i.payload.channel),
             ]

@@ -43,10 +43,11 @@ class Framer(wiring.Component):
     ready_next : bool, optional
         The consumer's ``o.ready`` is a register whose next value it offers on
         ``o_ready_next`` (`hw.feeder.Feeder` ``i_ready_next``): then ``i.ready`` is a register
-        too, computed a cycle ahead from the next ``full`` and ``skipping``. The accept, which
-        enables the N * bits buffer and sets the error pulse, then waits only on registers
-        (``s_axis_tvalid`` and this one), not on a chain through the consumer's ready; that
-        chain was the padded engine's -6 critical path (``feeder.ready -> framer.error``).
+        too, computed a cycle ahead from the next ``full`` and ``skipping``. The accept then
+        waits only on registers (``s_axis_tvalid`` and this one), not on a chain through the
+        consumer's ready; that chain was the padded engine's -6 critical path
+        (``feeder.ready -> framer.error``). The buffer's shift enable gets a register of its
+        own (``shift_ok``), so the N * bits enable and the control logic share no gate.
 
     Attributes
     ----------
@@ -103,33 +104,42 @@ class Framer(wiring.Component):
         ]
         accept = self.i.valid & self.i.ready
         sample, last = self.i.payload.data, self.i.payload.last
+        # Each control register loads its next value, computed once here: the look-ahead
+        # ready below reads the same values, so the rules exist in one place. ``fill``: the
+        # sample joins the frame (not discarded); a completing one fills the buffer after a
+        # take freed it; skipping ends on a last and starts on a missing one.
+        fill = accept & ~skipping
+        full_next = (fill & almost) | (full & ~take)
+        skipping_next = Mux(accept, Mux(skipping, ~last, almost & ~last), skipping)
+        # an early last or a missing one; plain D logic, so yosys makes no sync reset of it
+        # (an LSR on the take path)
+        error_next = fill & Mux(almost, ~last, last)
+        m.d.sync += [full.eq(full_next), skipping.eq(skipping_next), error.eq(error_next)]
         if self.ready_next:
-            # the same rules as the updates below: a completing sample fills the buffer (after
-            # a take frees it), a take empties it; skipping ends on a last, starts on a
-            # missing one
-            full_next = Mux(accept & ~skipping & almost, 1, Mux(take, 0, full))
-            skipping_next = Mux(accept, Mux(skipping, ~last, almost & ~last), skipping)
             ready = Signal(init=1, name="ready")
             m.d.sync += ready.eq(skipping_next | ~full_next | self.o_ready_next)
             m.d.comb += self.i.ready.eq(ready)
+            # ``ready & ~skipping`` as a register of its own (a different function, so yosys
+            # keeps it apart from ``ready``): the buffer's shift enable, which spans N * bits
+            # flip-flops, then shares no gate with the accept that the control registers and
+            # ``ready`` itself read. Shared, that gate sat at the buffer's centroid and
+            # ``ready -> accept -> ready`` crossed the chip twice: the padded N = 56, 16-bit
+            # -6 critical path (``framer.i__ready -> framer.i__ready``, 8.7 ns).
+            shift_ok = Signal(init=1, name="shift_ok")
+            m.d.sync += shift_ok.eq(~skipping_next & (~full_next | self.o_ready_next))
+            shift = self.i.valid & shift_ok
         else:
             m.d.comb += self.i.ready.eq(skipping | ~full | take)
-        m.d.sync += error.eq(0)  # unless set below
+            shift = fill
         with m.If(take):  # the consumer copies the buffer: it is free this very cycle
-            m.d.sync += [full.eq(0), channel.eq(Mux(channel == self.channels - 1, 0, channel + 1))]
-        with m.If(accept):
-            with m.If(skipping):
-                m.d.sync += skipping.eq(~last)
+            m.d.sync += channel.eq(Mux(channel == self.channels - 1, 0, channel + 1))
+        with m.If(shift):
+            m.d.sync += buffer.eq(Cat(buffer.as_value()[bits:], sample))  # shift in at the top
+        with m.If(fill):
+            with m.If(almost | last):  # a whole frame, or an early last dropping a partial one
+                m.d.sync += [count.eq(0), almost.eq(n == 1)]
             with m.Else():
-                m.d.sync += buffer.eq(Cat(buffer.as_value()[bits:], sample))  # shift in at the top
-                with m.If(almost):  # the N-th sample: a whole frame
-                    m.d.sync += [count.eq(0), almost.eq(n == 1), full.eq(1)]
-                    with m.If(~last):  # missing last: keep the frame, resync
-                        m.d.sync += [skipping.eq(1), error.eq(1)]
-                with m.Elif(last):  # early last: drop the partial frame
-                    m.d.sync += [count.eq(0), almost.eq(n == 1), error.eq(1)]
-                with m.Else():
-                    m.d.sync += [count.eq(count + 1), almost.eq(equals(count, n - 2))]
+                m.d.sync += [count.eq(count + 1), almost.eq(equals(count, n - 2))]
         with m.If(error):
             m.d.sync += self.errors.eq(self.errors + 1)
         return m

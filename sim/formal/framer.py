@@ -31,14 +31,28 @@ from sim.formal.props import COUNTER_BITS, Bench, count, cover_stalled_transfer,
 __all__ = ["FramerReference", "framer_bench", "framer_invariants", "framer_reference"]
 
 
-def framer_bench(n: int = 3, bits: int = 2, channels: int = 3) -> Bench:
-    """`hw.framer.Framer` against its reference (module docstring)."""
+def framer_bench(n: int = 3, bits: int = 2, channels: int = 3, *, ready_next: bool = False) -> Bench:
+    """`hw.framer.Framer` against its reference (module docstring). With ``ready_next`` the
+    consumer's ready is a register whose next value the environment offers a cycle ahead (the
+    contract of that option), and the look-ahead registers are tied to the plain rules."""
     bench = Bench.new()
     m = bench.m
-    probe = Probe(Framer(n, bits, channels))
+    probe = Probe(Framer(n, bits, channels, ready_next=ready_next))
     dut = probe.dut
     m.submodules.dut = probe.fragment
-    drive_free(m, dut.i.valid, dut.i.payload, dut.o.ready)
+    if ready_next:
+        drive_free(m, dut.i.valid, dut.i.payload, dut.o_ready_next)
+        consumer_ready = Signal(init=1, name="o_ready_register")
+        m.d.sync += consumer_ready.eq(dut.o_ready_next)
+        m.d.comb += dut.o.ready.eq(consumer_ready)
+        # the registers computed a cycle ahead equal the rules they stand for
+        skipping, full = probe.signal("skipping"), probe.signal("full")
+        m.d.comb += [
+            Assert(dut.i.ready == (skipping | ~full | dut.o.ready)),
+            Assert(probe.signal("shift_ok") == (dut.i.ready & ~skipping)),
+        ]
+    else:
+        drive_free(m, dut.i.valid, dut.i.payload, dut.o.ready)
     fire_in = hold_rule(m, dut.i.valid, dut.i.ready, dut.i.payload, check=Assume)
     fire_out = hold_rule(m, dut.o.valid, dut.o.ready, dut.o.payload)
     cover_stalled_transfer(m, dut.o.valid, dut.o.ready)

@@ -143,6 +143,15 @@ PROOFS: dict[str, Proof] = {
             comb={"o__valid": ALL_INPUTS, "o__payload": ALL_INPUTS},
         ),
         Proof(
+            "framer_ready_next",
+            "Framer (N=3, 2 bits, C=3, ready_next): as framer; i.ready and the buffer's shift enable registers equal to their rules",
+            lambda: framer.framer_bench(ready_next=True),
+            depth=6,
+            cover_depth=14,
+            block=lambda: Framer(3, 2, 3, ready_next=True),
+            comb={"o__valid": ALL_INPUTS, "o__payload": ALL_INPUTS, "i__ready": ALL_INPUTS},
+        ),
+        Proof(
             "framer_n5",
             "Framer (N=5, 3 bits, C=2): as framer, a larger frame",
             lambda: framer.framer_bench(5, 3, 2),
