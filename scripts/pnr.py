@@ -25,12 +25,11 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 
 from scripts import yosys_flow as flow
@@ -70,7 +69,7 @@ class HarnessNetlist:
     def __init__(self, verilog: str, top: str, timeout: float, gate: Gate = nullcontext) -> None:
         self.verilog, self.top, self.timeout, self.gate = verilog, top, timeout, gate
         self._lock = threading.Lock()
-        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._folder = ExitStack()  # the work folder, once synthesized
         self._result: Path | BaseException | None = None
         self.seconds: float | None = None
 
@@ -78,8 +77,7 @@ class HarnessNetlist:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
+        self._folder.close()
 
     @property
     def ran(self) -> bool:
@@ -98,8 +96,7 @@ class HarnessNetlist:
             return self._result
 
     def _synthesize(self) -> Path:
-        self._tmp = tempfile.TemporaryDirectory(prefix="pnr_ecp5_")
-        work = Path(self._tmp.name)
+        work = self._folder.enter_context(flow.work_folder("pnr_ecp5_"))
         (work / "harness.v").write_text(flow.harness_verilog(self.verilog, self.top))
         (work / "flow.ys").write_text(netlist_script())
         with self.gate():

@@ -1100,7 +1100,8 @@ def _main(argv: list[str] | None) -> int:
     options = options_from_args(args)
     synth_folder(args.out)  # refuse a foreign --out before synthesis
     command = " ".join(["python -m scripts.synth", *(sys.argv[1:] if argv is None else argv)]).strip()
-    report = synthesize(options, command)
+    with flow.stop_tools_on_signal():
+        report = synthesize(options, command)
     write_synth(report, args.out)
     meta = report.data["meta"]
     print(

