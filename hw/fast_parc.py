@@ -106,7 +106,9 @@ HANDOVER_STAGES = 1
 KEPT_STAGES = 2  # the kept-sample FIFO (SyncFIFOBuffered: written, readable two cycles later)
 OFFSET_STAGES = 1 + BlockRam.read_latency + 1  # kept word register, offset ROM read (a target ChannelRom), sum
 OUTPUT_STAGES = OFFSET_STAGES + Requantizer.latency  # exact accumulator (`FastParcEngine.output_stages`)
-CREDIT_SLACK = 4  # cycles from a kept write to its credit's return, beyond KEPT_STAGES
+# cycles from a kept write to its credit's return, beyond KEPT_STAGES; the last one is the
+# register that returns a read's credit (`FastParcEngine`, ``returned``)
+CREDIT_SLACK = 5
 
 
 class FastParcEngine(wiring.Component):
@@ -295,7 +297,7 @@ class FastParcEngine(wiring.Component):
         depth = self.kept_depth
         room = Signal(range(depth + 1), init=depth)
         frame_start = Signal()
-        returned = Signal()
+        returned = Signal()  # a word read out of the kept FIFO last cycle: its credit comes back
         room_next = Signal.like(room)
         m.d.comb += [
             frame_start.eq(fwd.i.valid & fwd.i.ready & ~feeder.o.payload.index.any()),
@@ -377,11 +379,15 @@ class FastParcEngine(wiring.Component):
         y_last = y_in.index == n - 1
         m.d.comb += [
             kept_fifo.r_en.eq(en_o),
-            returned.eq(en_o & kept_fifo.r_rdy),
             offsets.channel.eq(y_in.channel),
             offsets.index.eq(y_in.index),
             offsets.en.eq(en_o),
         ]
+        # the credit of a read comes back a cycle later, from a register: the output's enable
+        # (from the Requantizer's valid at the far end of the pipeline) then stops there, not
+        # in the credit adder beside the FIFO (``requantizer.o__valid -> room``, 8.3 ns, the
+        # N = 56, 16-bit -6 critical path); kept_depth has the cycle in its CREDIT_SLACK
+        m.d.sync += returned.eq(en_o & kept_fifo.r_rdy)
         rom_latency = offsets.latency
         a_y = delay(m, y_in.re, rom_latency, en_o, "out_y")  # beside the offset ROM read
         a_ch = delay(m, y_in.channel, rom_latency, en_o, "out_channel")
